@@ -1,0 +1,1 @@
+"""The course kit's autograder: release builder, sandboxed worker, pytest verification, CLI."""

@@ -1,0 +1,98 @@
+"""Command line: ``python -m autograder {release, grade, demo}``.
+
+    python -m autograder release                      # solutions/ -> notebooks/ + public references
+    python -m autograder grade SUBMISSION --results results.json
+    python -m autograder demo                         # release, then grade solutions/ as a submission
+
+Exit status: 0 when grading completed (whatever the score), 2 on a usage error, 1 when
+the grader itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from autograder.course import SOLUTIONS
+
+
+def score_table(results: dict) -> str:
+    """Points per notebook and function, as a plain-text table."""
+    rows: dict[tuple[str, str], list[float]] = {}
+    for test in results["tests"]:
+        nb, function = test["tags"][0], test["tags"][1]
+        got, top = rows.get((nb, function), [0.0, 0.0])
+        rows[(nb, function)] = [got + test["score"], top + test["max_score"]]
+    width = max([len(f) for _, f in rows] + [8])
+    lines = [f"{'nb':3} {'function':{width}}  {'score':>11}"]
+    for (nb, function), (got, top) in rows.items():
+        mark = " " if got == top else "*"
+        lines.append(f"{nb:3} {function:{width}}  {got:5g} / {top:<4g}{mark}")
+    lines.append(f"{'':3} {'total':{width}}  {results['score']:5g} / {results['max_score']:<4g}")
+    return "\n".join(lines)
+
+
+def cmd_release(args) -> int:
+    from autograder.release import build
+
+    start = time.monotonic()
+    written = build()
+    for path in written:
+        print(f"wrote {path}")
+    print(f"release built in {time.monotonic() - start:.1f} s")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from autograder.grading import grade_submissions
+
+    folder = Path(args.submission)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder of notebooks", file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    results = grade_submissions({folder.name: folder}, verbose=args.verbose)[folder.name]
+    if args.results:
+        Path(args.results).write_text(json.dumps(results, indent=1))
+    print(score_table(results))
+    print(results["output"])
+    print(f"graded in {time.monotonic() - start:.1f} s" + (f"; results in {args.results}" if args.results else ""))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    cmd_release(args)
+    print("\nGrading the solutions as a sample submission:\n")
+    args.submission = str(SOLUTIONS)
+    args.results = args.results or "results.json"
+    return cmd_grade(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("release", help="build notebooks/ from solutions/ and the public references").set_defaults(func=cmd_release)
+    grade = sub.add_parser("grade", help="grade one submission folder")
+    grade.add_argument("submission", help="a folder of the student's notebooks")
+    grade.add_argument("--results", help="write Gradescope-format results.json here")
+    grade.add_argument("-v", "--verbose", action="store_true", help="show pytest's per-test output")
+    grade.set_defaults(func=cmd_grade)
+    dev = sub.add_parser("devcheck", help="run one notebook's cases in-process against its solution (authors)")
+    dev.add_argument("notebook", help="series number, e.g. 02")
+    dev.set_defaults(func=lambda a: __import__("autograder.devcheck", fromlist=["main"]).main(a.notebook))
+    demo = sub.add_parser("demo", help="build the release, then grade solutions/ as a sample submission")
+    demo.add_argument("--results", help="where to write results.json (default ./results.json)")
+    demo.add_argument("-v", "--verbose", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

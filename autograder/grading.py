@@ -1,0 +1,244 @@
+"""Grade submissions: worker observations -> pytest verification -> results.json.
+
+1. Find each submission's notebooks by series number ("02" in the file name).
+2. Run them in worker processes (runner.py): student code stays there, plain data
+   comes back.
+3. Verify every case in ONE pytest session in this process (test_student_work.py):
+   each pytest item compares one student's observation with the solution's.
+4. Build a Gradescope-format results dict per submission.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from autograder.course import SERIES
+from autograder.references import load_references, solution_notebooks
+from autograder.registry import Registry, load_registry
+from autograder.runner import Limits, RunResult, run_submission
+from helpers.checking import Case, Verdict, judge
+
+TEST_MODULE = Path(__file__).with_name("test_student_work.py")
+_NUMBER = re.compile(r"(?<!\d)0?([1-9])(?!\d)")
+
+
+@dataclass
+class Submission:
+    name: str
+    folder: Path
+    notebooks: dict[str, Path | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what discovery noticed (extra files, duplicates)
+    run: RunResult | None = None
+
+
+def find_notebooks(folder: Path, series: list[str]) -> tuple[dict[str, Path | None], list[str]]:
+    """Map each series number to the student's notebook for it (None when missing).
+
+    A file belongs to notebook "02" when its name holds the number 2 or 02 as a whole
+    number ("02_sampling.ipynb", "hw2-sampling.ipynb"); the release's own name wins,
+    then the most recently modified file.
+    """
+    notes: list[str] = []
+    candidates: dict[str, list[Path]] = {nb: [] for nb in series}
+    files = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file())
+    for path in files:
+        match = _NUMBER.search(path.stem)
+        nb = f"0{match.group(1)}" if match else None
+        if nb in candidates:
+            candidates[nb].append(path)
+        else:
+            notes.append(f"{path.relative_to(folder)} is not part of the graded series and was ignored")
+    found: dict[str, Path | None] = {}
+    for nb, paths in candidates.items():
+        if not paths:
+            found[nb] = None
+            continue
+        exact = [p for p in paths if p.stem == SERIES[nb]]
+        chosen = exact[0] if exact else max(paths, key=lambda p: (p.stat().st_mtime, str(p)))
+        found[nb] = chosen
+        if chosen.stem != SERIES[nb]:
+            notes.append(f"graded {chosen.relative_to(folder)} as notebook {nb} ({SERIES[nb]}.ipynb)")
+        for other in paths:
+            if other != chosen:
+                notes.append(f"{other.relative_to(folder)} was also found for notebook {nb}; graded {chosen.name} instead")
+    return found, notes
+
+
+# --------------------------------------------------------------------------- #
+# Verification in pytest
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class GradedItem:
+    """One pytest item: one case of one submission."""
+
+    submission: str
+    case: Case
+    got: dict | None
+    ref: dict | None
+    missing_reason: str = ""
+    verdict: Verdict | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.submission}::{self.case.id}"
+
+    def verify(self) -> None:
+        if self.got is None and self.missing_reason:
+            self.verdict = Verdict(self.case, False, self.missing_reason)
+        else:
+            self.verdict = judge(self.case, self.got, self.ref)
+        if not self.verdict.passed:
+            pytest.fail(self.verdict.message, pytrace=False)
+
+
+class VerifyPlugin:
+    def __init__(self, items: list[GradedItem]):
+        self.items = items
+        self.reports: dict[str, str] = {}
+
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "notebook(nb): the series number of the notebook a case tests")
+        config.addinivalue_line("markers", "function(name): the graded function a case tests")
+
+    def pytest_generate_tests(self, metafunc):
+        if "graded" in metafunc.fixturenames:
+            metafunc.parametrize("graded", self.items, ids=[item.id for item in self.items])
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            graded = item.callspec.params["graded"]
+            item.add_marker(pytest.mark.notebook(graded.case.notebook))
+            item.add_marker(pytest.mark.function(graded.case.function))
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" or report.outcome != "passed":
+            self.reports[report.nodeid.split("[", 1)[-1].rstrip("]")] = report.outcome
+
+
+def verify(items: list[GradedItem], verbose: bool = False) -> None:
+    """Run every item as a pytest test in this process; sets ``item.verdict``."""
+    if not items:
+        return
+    plugin = VerifyPlugin(items)
+    args = [
+        str(TEST_MODULE),
+        "-p", "no:cacheprovider",
+        "-p", "no:randomly",
+        "--rootdir", str(TEST_MODULE.parent),
+        "-c", str(TEST_MODULE.with_name("pytest.ini")),
+        "--disable-warnings",
+    ]
+    args += ["-q", "--tb=line"] if verbose else ["-p", "no:terminal"]
+    pytest.main(args, plugins=[plugin])
+    for item in items:  # anything pytest did not run (an internal error) is a failure, not a pass
+        if item.verdict is None:
+            item.verdict = Verdict(item.case, False, "grader error: this test did not run")
+
+
+# --------------------------------------------------------------------------- #
+# Results
+# --------------------------------------------------------------------------- #
+
+
+def _missing_reason(sub: Submission, nb: str) -> str:
+    path = sub.notebooks.get(nb)
+    if path is None:
+        return f"notebook {nb} ({SERIES[nb]}.ipynb) was not found in the submission, so this test scored 0."
+    info = (sub.run.notebooks if sub.run else {}).get(nb, {})
+    status, end = info.get("status", {}), info.get("end", {})
+    if status.get("invalid"):
+        return f"{path.name} could not be read: {'; '.join(status.get('problems', []))}"
+    if end.get("timed_out"):
+        return f"not run: grading {path.name} ran past its time limit (an infinite loop, or very slow code?)."
+    if end.get("worker_died") or end.get("signal"):
+        return f"not run: the process grading {path.name} stopped (did the code exit, crash, or run out of memory?)."
+    return "not run: no result came back for this test."
+
+
+def build_results(sub: Submission, items: list[GradedItem], seconds: float) -> dict:
+    tests, per_notebook = [], {}
+    for number, item in enumerate(items, start=1):
+        case, verdict = item.case, item.verdict
+        score = case.points if verdict.passed else 0.0
+        tests.append(
+            {
+                "name": f"{case.notebook} {case.function}: {case.title}" + (" (hidden test)" if case.visibility == "hidden" else ""),
+                "number": f"{case.notebook}.{number}",
+                "score": score,
+                "max_score": case.points,
+                "status": "passed" if verdict.passed else "failed",
+                "output": "" if verdict.passed else verdict.message,
+                "visibility": "visible" if case.visibility == "public" else "after_published",
+                "tags": [case.notebook, case.function, case.visibility],
+            }
+        )
+        got, top = per_notebook.get(case.notebook, (0.0, 0.0))
+        per_notebook[case.notebook] = (got + score, top + case.points)
+    lines = []
+    for nb, (got, top) in per_notebook.items():
+        path = sub.notebooks.get(nb)
+        lines.append(f"{SERIES[nb]}: {got:g} / {top:g}" + ("" if path else "  (not submitted)"))
+        status = ((sub.run.notebooks if sub.run else {}).get(nb) or {}).get("status", {})
+        for problem in status.get("problems", []) + status.get("load_errors", []):
+            lines.append(f"  - {problem}")
+    lines += [f"note: {n}" for n in sub.notes]
+    if sub.run and sub.run.worker_problems:
+        lines += [f"grader: {p}" for p in sub.run.worker_problems]
+    score = sum(t["score"] for t in tests)
+    max_score = sum(t["max_score"] for t in tests)
+    return {
+        "score": score,
+        "max_score": max_score,
+        "execution_time": round(seconds, 2),
+        "output": "\n".join(lines),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"student_output": (sub.run.output if sub.run else "")[-4000:]},
+    }
+
+
+def grade_submissions(
+    folders: dict[str, Path],
+    registry: Registry | None = None,
+    jobs: int = 1,
+    limits: Limits | None = None,
+    verbose: bool = False,
+    progress=None,
+) -> dict[str, dict]:
+    """Grade several submissions (name -> folder); returns name -> results dict."""
+    start = time.monotonic()
+    registry = registry or load_registry(list(solution_notebooks()))
+    series = sorted({c.notebook for c in registry.cases})
+    references = load_references(registry, solution_notebooks(series))
+    subs = []
+    for name, folder in folders.items():
+        notebooks, notes = find_notebooks(folder, series)
+        subs.append(Submission(name, folder, notebooks, notes))
+
+    def run(sub: Submission) -> Submission:
+        present = {nb: p for nb, p in sub.notebooks.items() if p is not None}
+        sub.run = run_submission(present, registry, limits) if present else RunResult()
+        if progress:
+            progress(sub)
+        return sub
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(run, subs))
+    items_by_sub = {}
+    for sub in subs:
+        items_by_sub[sub.name] = [
+            GradedItem(sub.name, case, sub.run.observations.get(case.id), references.get(case.id), _missing_reason(sub, case.notebook))
+            for case in registry.cases
+        ]
+    verify([item for items in items_by_sub.values() for item in items], verbose=verbose)
+    elapsed = time.monotonic() - start
+    return {sub.name: build_results(sub, items_by_sub[sub.name], elapsed / max(1, len(subs))) for sub in subs}

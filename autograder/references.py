@@ -1,0 +1,71 @@
+"""The solution's observations for every case: the references students are compared to.
+
+They are computed by running the solution notebooks through the same worker as a
+student's work (so the two go through identical code), once, and cached on disk under
+a key that changes whenever the solutions, the suites or the worker change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from autograder.course import SERIES, SOLUTIONS
+from autograder.registry import Registry, code_fingerprint
+from autograder.runner import Limits, run_submission
+
+
+class ReferenceError(RuntimeError):
+    """The solutions do not produce a clean observation for every case."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("COURSE_KIT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "llm-course-kit")
+    return Path(base)
+
+
+def _key(registry: Registry, notebooks: dict[str, Path]) -> str:
+    digest = hashlib.sha256(registry.fingerprint.encode() + code_fingerprint().encode())
+    for nb, path in sorted(notebooks.items()):
+        digest.update(nb.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def solution_notebooks(notebooks: list[str] | None = None) -> dict[str, Path]:
+    wanted = notebooks or list(SERIES)
+    return {nb: SOLUTIONS / f"{SERIES[nb]}.ipynb" for nb in wanted if (SOLUTIONS / f"{SERIES[nb]}.ipynb").exists()}
+
+
+def compute_references(registry: Registry, notebooks: dict[str, Path]) -> dict[str, dict]:
+    run = run_submission(notebooks, registry, Limits())
+    missing = [c.id for c in registry.cases if c.notebook in notebooks and c.id not in run.observations]
+    broken = {cid: obs["error"] for cid, obs in run.observations.items() if obs.get("error")}
+    problems = {nb: info.get("status", {}).get("load_errors") for nb, info in run.notebooks.items() if info.get("status", {}).get("load_errors")}
+    if missing or broken or problems:
+        raise ReferenceError(
+            f"the solutions do not pass through their own tests: missing={missing[:10]} errors={dict(list(broken.items())[:5])} "
+            f"load errors={problems} worker={run.worker_problems} output={run.output[-2000:]}"
+        )
+    return run.observations
+
+
+def load_references(registry: Registry, notebooks: dict[str, Path] | None = None, use_cache: bool = True) -> dict[str, dict]:
+    """Reference observations by case id, from the cache or freshly computed."""
+    notebooks = notebooks if notebooks is not None else solution_notebooks()
+    path = cache_dir() / f"references-{_key(registry, notebooks)}.json"
+    if use_cache and path.exists():
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            pass
+    references = compute_references(registry, notebooks)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(references))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home: fine, just not cached
+    return references

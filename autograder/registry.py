@@ -1,0 +1,64 @@
+"""The test suites, loaded on the trusted side, and their sources for the worker."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.course import HIDDEN_SUITES, PUBLIC_SUITES, ROOT, SERIES
+from helpers.checking import Case
+
+
+@dataclass
+class Registry:
+    cases: list[Case] = field(default_factory=list)  # series order; public before hidden
+    sources: list[dict] = field(default_factory=list)  # [{"module", "source"}] for the worker
+    fingerprint: str = ""  # changes whenever a suite changes
+
+    def for_notebook(self, notebook: str) -> list[Case]:
+        return [c for c in self.cases if c.notebook == notebook]
+
+    def points(self, notebook: str | None = None, function: str | None = None) -> float:
+        return sum(
+            c.points for c in self.cases if (notebook is None or c.notebook == notebook) and (function is None or c.function == function)
+        )
+
+
+def suite_files() -> list[tuple[str, Path]]:
+    """(module name, path) of every suite, public before hidden within each notebook."""
+    files = []
+    for notebook in SERIES:
+        for folder, package in ((PUBLIC_SUITES, "helpers.selfcheck"), (HIDDEN_SUITES, "autograder.hidden")):
+            path = folder / f"nb{notebook}.py"
+            if path.exists():
+                files.append((f"{package}.nb{notebook}", path))
+    return files
+
+
+def load_registry(notebooks: list[str] | None = None) -> Registry:
+    registry = Registry()
+    digest = hashlib.sha256()
+    for module_name, path in suite_files():
+        suite = importlib.import_module(module_name).suite
+        if notebooks is not None and suite.notebook not in notebooks:
+            continue
+        source = path.read_text()
+        digest.update(module_name.encode() + b"\0" + source.encode() + b"\0")
+        registry.cases.extend(suite.cases)
+        registry.sources.append({"module": module_name, "source": source})
+    ids = [c.id for c in registry.cases]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate case ids across suites: {sorted(duplicates)}")
+    registry.fingerprint = digest.hexdigest()
+    return registry
+
+
+def code_fingerprint() -> str:
+    """A hash of the code that decides what a probe observes (worker, extraction, helpers)."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "helpers").glob("*.py")) + [ROOT / "autograder" / "worker.py", ROOT / "autograder" / "extract.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,46 @@
+"""Every solution notebook runs top to bottom in a fresh kernel, quickly, and its
+self-checks all pass."""
+
+from __future__ import annotations
+
+import time
+
+import nbclient
+import nbformat
+import pytest
+
+from autograder.course import SOLUTIONS, available
+
+pytestmark = pytest.mark.slow
+BUDGET_SECONDS = {"07": 120.0}  # the miniGPT notebook trains two models; the rest take seconds
+
+
+def _text(output) -> str:
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    if output.get("output_type") == "error":
+        return f"{output.get('ename')}: {output.get('evalue')}"
+    return str(output.get("data", {}).get("text/plain", ""))
+
+
+@pytest.mark.parametrize("notebook", sorted(available()))
+def test_solution_notebook_runs_clean(notebook):
+    stem = available()[notebook]
+    nb = nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}})
+    start = time.monotonic()
+    client.execute()
+    seconds = time.monotonic() - start
+    assert seconds < BUDGET_SECONDS.get(notebook, 60.0), f"{stem} took {seconds:.1f} s"
+    checks = 0
+    images = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        text = "".join(_text(o) for o in cell.outputs)
+        assert not any(o.get("output_type") == "error" for o in cell.outputs), text
+        images += sum("image/png" in o.get("data", {}) for o in cell.outputs)
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            checks += 1
+            assert "\u2714" in text and "\u2718" not in text, f"self-check failed in the solution: {text}"
+    assert checks > 0 and images > 0
