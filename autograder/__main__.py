@@ -2,6 +2,7 @@
 
     python -m autograder release                      # solutions/ -> notebooks/ + public references
     python -m autograder grade SUBMISSION --results results.json
+    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR]
     python -m autograder demo                         # release, then grade solutions/ as a submission
 
 Exit status: 0 when grading completed (whatever the score), 2 on a usage error, 1 when
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -63,6 +65,19 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_grade_all(args) -> int:
+    from autograder.batch import grade_all
+
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"error: {root} is not a folder of student folders", file=sys.stderr)
+        return 2
+    feedback = Path(args.feedback) if args.feedback else None
+    grade_all(root, Path(args.csv), jobs=args.jobs, feedback_dir=feedback, force=args.force)
+    print(f"grades in {args.csv}" + (f"; feedback in {feedback}/" if feedback else ""))
+    return 0
+
+
 def cmd_demo(args) -> int:
     cmd_release(args)
     print("\nGrading the solutions as a sample submission:\n")
@@ -80,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--results", help="write Gradescope-format results.json here")
     grade.add_argument("-v", "--verbose", action="store_true", help="show pytest's per-test output")
     grade.set_defaults(func=cmd_grade)
+    batch = sub.add_parser("grade-all", help="grade every student folder under ROOT")
+    batch.add_argument("root", help="a folder with one subfolder of notebooks per student")
+    batch.add_argument("--csv", default="grades.csv", help="where to write the grades (default grades.csv)")
+    batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers in parallel (default: the number of cores)")
+    batch.add_argument("--feedback", help="write one Markdown feedback file per student here")
+    batch.add_argument("--force", action="store_true", help="grade again students whose results are up to date")
+    batch.set_defaults(func=cmd_grade_all)
     dev = sub.add_parser("devcheck", help="run one notebook's cases in-process against its solution (authors)")
     dev.add_argument("notebook", help="series number, e.g. 02")
     dev.set_defaults(func=lambda a: __import__("autograder.devcheck", fromlist=["main"]).main(a.notebook))

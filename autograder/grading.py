@@ -21,7 +21,7 @@ import pytest
 from autograder.course import SERIES
 from autograder.references import load_references, solution_notebooks
 from autograder.registry import Registry, load_registry
-from autograder.runner import Limits, RunResult, run_submission
+from autograder.runner import Limits, RunResult, WorkerPool
 from helpers.checking import Case, Verdict, judge
 
 TEST_MODULE = Path(__file__).with_name("test_student_work.py")
@@ -134,9 +134,8 @@ def verify(items: list[GradedItem], verbose: bool = False) -> None:
         "-p", "no:randomly",
         "--rootdir", str(TEST_MODULE.parent),
         "-c", str(TEST_MODULE.with_name("pytest.ini")),
-        "--disable-warnings",
     ]
-    args += ["-q", "--tb=line"] if verbose else ["-p", "no:terminal"]
+    args += ["-q", "--tb=line", "--disable-warnings"] if verbose else ["-p", "no:terminal"]
     pytest.main(args, plugins=[plugin])
     for item in items:  # anything pytest did not run (an internal error) is a failure, not a pass
         if item.verdict is None:
@@ -224,15 +223,17 @@ def grade_submissions(
         notebooks, notes = find_notebooks(folder, series)
         subs.append(Submission(name, folder, notebooks, notes))
 
-    def run(sub: Submission) -> Submission:
-        present = {nb: p for nb, p in sub.notebooks.items() if p is not None}
-        sub.run = run_submission(present, registry, limits) if present else RunResult()
-        if progress:
-            progress(sub)
-        return sub
+    with WorkerPool(registry, limits, jobs) as workers:
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(run, subs))
+        def run(sub: Submission) -> Submission:
+            present = {nb: p for nb, p in sub.notebooks.items() if p is not None}
+            sub.run = workers.run_submission(present) if present else RunResult()
+            if progress:
+                progress(sub)
+            return sub
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
+            list(threads.map(run, subs))
     items_by_sub = {}
     for sub in subs:
         items_by_sub[sub.name] = [

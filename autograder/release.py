@@ -40,14 +40,14 @@ PIPELINE = [
 ]
 
 
-def student_version(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def student_version(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """The student notebook made from one solution notebook (a new object)."""
     nb = nbformat.from_dict(json.loads(json.dumps(solution)))
     resources: dict = {}
     for index, cell in enumerate(nb.cells):  # nbgrader would fail without saying where
         if "BEGIN SOLUTION" in cell.source and not cell.metadata.get("nbgrader", {}).get("solution"):
             raise ValueError(
-                f"cell {index} ({cell.cell_type}) contains the text 'BEGIN SOLUTION' but is not a solution cell; "
+                f"{name}: cell {index} ({cell.cell_type}) contains the text 'BEGIN SOLUTION' but is not a solution cell; "
                 "nbgrader would treat it as an answer region (rephrase it, or mark the cell as a solution)"
             )
     for preprocessor in PIPELINE:
@@ -80,7 +80,7 @@ def build(out_dir: Path = RELEASE, references_path: Path | None = PUBLIC_SUITES 
     out_dir.mkdir(parents=True, exist_ok=True)
     for stem in available().values():
         solution = nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4)
-        text = render(student_version(solution))
+        text = render(student_version(solution, f"solutions/{stem}.ipynb"))
         path = out_dir / f"{stem}.ipynb"
         path.write_text(text)
         written[path] = text

@@ -1,10 +1,11 @@
-"""Run a submission's notebooks in a worker process and collect plain-data observations.
+"""Run students' notebooks in workers and collect plain-data observations.
 
-The grader never imports student code. It starts ``python -m autograder.worker``,
-sends it the suites and the notebook paths, and reads one JSON line per result from
-a dedicated pipe (student prints go to stdout/stderr, which are captured and capped).
-If the worker dies (a crash, a killed parent), the notebooks it had not finished are
-retried in a fresh worker, once.
+The grader never imports student code. A :class:`Worker` is one long-lived worker
+process (autograder/worker.py, sandboxed when bubblewrap can run) that has imported
+torch and the suites once; it serves one job (one notebook of one student) at a time,
+forking a fresh child for each. A :class:`WorkerPool` holds ``jobs`` workers for a
+batch. If a worker dies (a student's code killed it, or it ran out of memory), the
+job it was running gets no results and the next job starts a fresh worker.
 """
 
 from __future__ import annotations
@@ -12,175 +13,268 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import signal
+import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import ROOT
 from autograder.registry import Registry
+from autograder.sandbox import Cgroup, worker_command
 
-OUTPUT_CAP = 64 * 1024  # bytes of student stdout/stderr kept
-RESULT_CAP = 256 * 1024 * 1024  # bytes of result stream read at most
-IMPORT_SLACK = 60.0  # seconds for the worker to start and import numpy/torch
+OUTPUT_CAP = 64 * 1024  # bytes of a student's stdout/stderr kept per submission
+RESULT_CAP = 256 * 1024 * 1024  # bytes of one notebook's result stream read at most
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024  # a larger file is not read at all
 
 
 @dataclass
 class Limits:
-    """Resource limits for one worker (all of its notebooks)."""
+    """Resource limits for student code."""
 
-    cpu_seconds: int = 600  # RLIMIT_CPU of the worker
-    memory_bytes: int = 3 * 1024**3  # RLIMIT_AS: address space (torch alone maps about 1 GiB)
-    file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE: largest file the worker may write
-    notebook_seconds: float = 120.0  # wall clock per notebook
+    memory_bytes: int = 3 * 1024**3  # RLIMIT_AS of each child (torch alone maps about 1 GiB)
+    cpu_seconds: int = 120  # RLIMIT_CPU of each child
+    file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE: largest file a child may write
+    processes: int = 64  # processes per worker (cgroup pids.max; RLIMIT_NPROC when not root)
+    worker_memory_bytes: int = 4 * 1024**3  # cgroup memory limit of a whole worker
+    notebook_seconds: float = 60.0  # wall clock per notebook
     load_seconds: float = 20.0  # wall clock for loading one chunk of definitions
+    start_seconds: float = 120.0  # wall clock for a worker to start and import torch
+
+    def for_child(self) -> dict:
+        return {"memory_bytes": self.memory_bytes, "cpu_seconds": self.cpu_seconds, "file_bytes": self.file_bytes, "processes": self.processes}
 
 
 @dataclass
 class RunResult:
     observations: dict[str, dict] = field(default_factory=dict)  # case id -> observation
-    notebooks: dict[str, dict] = field(default_factory=dict)  # notebook -> status and end events
+    notebooks: dict[str, dict] = field(default_factory=dict)  # notebook -> {"status": ..., "end": ...}
     output: str = ""  # the student's captured stdout/stderr (capped)
     worker_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def _limit(limits: Limits):
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
+class WorkerDied(RuntimeError):
+    pass
 
 
-def kill_session(sid: int) -> None:
-    """SIGKILL every process in session ``sid`` (the worker and all it started)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+class Worker:
+    """One worker process serving jobs one at a time over a control socket."""
+
+    def __init__(self, registry: Registry, limits: Limits):
+        self.limits = limits
+        self.output = bytearray()
+        self._job = 0
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        argv, env, self.sandboxed = worker_command(theirs.fileno())
+        self.cgroup = Cgroup.create(limits.processes, limits.worker_memory_bytes)
+
+        def prepare() -> None:  # runs in the new process before exec
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if self.cgroup is not None:
+                self.cgroup.attach_self()
+
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=(theirs.fileno(),), env=env, start_new_session=True, preexec_fn=prepare,
+        )  # fmt: skip
+        theirs.close()
+        self.control = ours
+        self._buffer = b""
+        threading.Thread(target=self._read_output, daemon=True).start()
+        self._send({"suites": registry.sources})
+        ready = self._read_event(time.monotonic() + limits.start_seconds)
+        if ready is None or ready.get("event") != "ready":
+            self.close()
+            raise WorkerDied(f"the worker did not start: {self.output[-2000:].decode('utf-8', 'replace')}")
+
+    def _read_output(self) -> None:
+        while True:
+            chunk = self.proc.stdout.read1(65536) if hasattr(self.proc.stdout, "read1") else self.proc.stdout.read(65536)
+            if not chunk:
+                return
+            if len(self.output) < 16 * OUTPUT_CAP:
+                self.output.extend(chunk)
+
+    def _send(self, message: dict, fds: list[int] | None = None) -> None:
+        body = json.dumps(message).encode()
+        head = b"%08d" % len(body)
+        if fds:
+            socket.send_fds(self.control, [head], fds)
+        else:
+            self.control.sendall(head)
+        self.control.sendall(body)
+
+    def _read_event(self, deadline: float) -> dict | None:
+        """The next JSON line on the control socket, or None on EOF / deadline."""
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self.control], [], [], remaining)
+            if not ready:
+                return None
+            chunk = self.control.recv(65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(self, notebook: str, raw: bytes) -> tuple[list[dict], dict, str]:
+        """Run one notebook; return (result events, end event, the student's output)."""
+        self._job += 1
+        output_start = len(self.output)
+        memfd = os.memfd_create(f"notebook-{notebook}")
+        os.write(memfd, raw)
+        os.lseek(memfd, 0, os.SEEK_SET)
+        read_end, write_end = os.pipe()
+        job = {
+            "job": self._job, "notebook": notebook, "timeout": self.limits.notebook_seconds,
+            "load_timeout": self.limits.load_seconds, "limits": self.limits.for_child(),
+        }  # fmt: skip
         try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[3]) == sid:  # fields after the name: state ppid pgrp session ...
-                os.kill(int(entry.name), signal.SIGKILL)
-        except (OSError, ValueError, IndexError):
-            continue
+            self._send(job, [memfd, write_end])
+        except OSError as exc:
+            raise WorkerDied(f"the worker is gone ({exc})") from None
+        finally:
+            os.close(memfd)
+            os.close(write_end)
+        deadline = time.monotonic() + self.limits.notebook_seconds + 15
+        stream, end, eof = bytearray(), None, False
+        while True:
+            waiting = [read_end] if not eof else []
+            if end is None:
+                waiting.append(self.control)
+            if not waiting or time.monotonic() > deadline:
+                break
+            ready, _, _ = select.select(waiting, [], [], max(0.0, min(1.0, deadline - time.monotonic())))
+            if read_end in ready:
+                chunk = os.read(read_end, 1 << 20)
+                if not chunk:
+                    eof = True
+                elif len(stream) < RESULT_CAP:
+                    stream.extend(chunk)
+            if self.control in ready:
+                end = self._read_event(time.monotonic() + 5)
+                if end is None:  # the worker died
+                    break
+                deadline = min(deadline, time.monotonic() + 2)  # stragglers are dead; drain the pipe
+        os.close(read_end)
+        output = bytes(self.output[output_start:])[:OUTPUT_CAP].decode("utf-8", "replace")
+        events = []
+        for line in bytes(stream).splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a torn or forged line: its case counts as not run
+            if isinstance(event, dict):
+                events.append(event)
+        if end is None:
+            self.close()
+            end = {"event": "end", "worker_died": True}
+        return events, end, output
 
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
-def _read_capped(stream, sink: bytearray, cap: int) -> None:
-    while True:
-        chunk = stream.read(65536)
-        if not chunk:
-            break
-        if len(sink) < cap:
-            sink.extend(chunk[: cap - len(sink)])
-
-
-def _worker_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
-    env.update(PYTHONPATH=str(ROOT), MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-    return env
-
-
-def run_worker_once(notebooks: dict[str, Path | None], registry: Registry, limits: Limits) -> RunResult:
-    result = RunResult()
-    request = {
-        "suites": registry.sources,
-        "notebooks": [
-            {"notebook": nb, "path": str(path) if path else None, "timeout": limits.notebook_seconds} for nb, path in notebooks.items()
-        ],
-        "load_timeout": limits.load_seconds,
-    }
-    read_fd, write_fd = os.pipe()
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "autograder.worker", "--result-fd", str(write_fd)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        pass_fds=(write_fd,),
-        cwd=ROOT,
-        env=_worker_env(),
-        start_new_session=True,
-        preexec_fn=_limit(limits),
-    )
-    os.close(write_fd)
-    output, stream = bytearray(), bytearray()
-    readers = [
-        threading.Thread(target=_read_capped, args=(proc.stdout, output, OUTPUT_CAP), daemon=True),
-        threading.Thread(target=_read_capped, args=(os.fdopen(read_fd, "rb"), stream, RESULT_CAP), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        proc.stdin.write(json.dumps(request).encode())
-        proc.stdin.close()
-    except BrokenPipeError:
-        result.worker_problems.append("the worker closed its input early")
-    deadline = IMPORT_SLACK + limits.notebook_seconds * max(1, len(notebooks)) + 5
-    try:
-        proc.wait(timeout=deadline)
-    except subprocess.TimeoutExpired:
-        result.worker_problems.append(f"the worker was stopped after {deadline:.0f} s")
-    finally:
-        kill_session(proc.pid)
-        proc.wait()
-    for reader in readers:
-        reader.join(timeout=5)
-    result.seconds = time.monotonic() - start
-    result.output = output.decode("utf-8", "replace")
-    _parse_stream(bytes(stream), result)
-    if proc.returncode not in (0, None) and "finished" not in result.notebooks.get("_", {}):
-        result.worker_problems.append(f"the worker ended with status {proc.returncode}")
-    return result
-
-
-def _parse_stream(data: bytes, result: RunResult) -> None:
-    for line in data.splitlines():
+    def close(self) -> None:
         try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # a torn or forged line: ignored, its case then counts as not run
-        if not isinstance(event, dict):
-            continue
+            self.control.close()
+        except OSError:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all_and_remove()
+            self.cgroup = None
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _record(result: RunResult, notebook: str, events: list[dict], end: dict) -> None:
+    info = result.notebooks.setdefault(notebook, {})
+    for event in events:
         kind = event.get("event")
         if kind == "case" and isinstance(event.get("id"), str) and isinstance(event.get("obs"), dict):
-            result.observations.setdefault(event["id"], event["obs"])
-        elif kind == "status" and isinstance(event.get("notebook"), str):
-            result.notebooks.setdefault(event["notebook"], {}).update(status=event)
-        elif kind == "end" and isinstance(event.get("notebook"), str):
-            result.notebooks.setdefault(event["notebook"], {}).update(end=event)
-        elif kind == "finished":
-            result.notebooks.setdefault("_", {})["finished"] = True
+            if event["id"].startswith(f"{notebook}/"):  # a notebook reports only its own cases
+                result.observations.setdefault(event["id"], event["obs"])
+        elif kind == "status" and "status" not in info:
+            info["status"] = {k: event.get(k) for k in ("problems", "load_errors", "definitions", "invalid") if k in event}
+    info["end"] = end
 
 
-def run_submission(notebooks: dict[str, Path | None], registry: Registry, limits: Limits | None = None) -> RunResult:
-    """Observations for every case of ``notebooks`` (a missing notebook maps to None)."""
-    limits = limits or Limits()
-    total = RunResult()
-    pending = dict(notebooks)
-    for attempt in range(2):
-        if not pending:
-            break
-        part = run_worker_once(pending, registry, limits)
-        total.observations.update(part.observations)
-        for nb, info in part.notebooks.items():
-            total.notebooks.setdefault(nb, {}).update(info)
-        total.output += part.output
-        total.worker_problems += part.worker_problems
-        total.seconds += part.seconds
-        # A notebook whose child never reported its end was cut off by the worker's death.
-        pending = {nb: p for nb, p in pending.items() if "end" not in total.notebooks.get(nb, {})}
-        for nb in pending:
-            if "status" in total.notebooks.get(nb, {}):  # it started, then took the worker down
-                total.notebooks[nb]["end"] = {"event": "end", "notebook": nb, "worker_died": True}
-        pending = {nb: p for nb, p in pending.items() if "end" not in total.notebooks.get(nb, {})}
-    for nb in pending:
-        total.notebooks.setdefault(nb, {})["end"] = {"event": "end", "notebook": nb, "worker_died": True}
-    total.notebooks.pop("_", None)
-    return total
+class WorkerPool:
+    """``size`` workers shared by the submissions of a batch (thread-safe)."""
+
+    def __init__(self, registry: Registry, limits: Limits | None = None, size: int = 1):
+        self.registry = registry
+        self.limits = limits or Limits()
+        self._idle: list[Worker] = []
+        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(max(1, size))
+
+    def _take(self) -> Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive:
+                    return worker
+                worker.close()
+        return Worker(self.registry, self.limits)
+
+    def run_submission(self, notebooks: dict[str, Path]) -> RunResult:
+        """Observations for every case of the given notebooks (series number -> file)."""
+        result = RunResult()
+        start = time.monotonic()
+        with self._slots:
+            worker = None
+            for notebook, path in notebooks.items():
+                try:
+                    size = path.stat().st_size
+                    if size > MAX_NOTEBOOK_BYTES:
+                        raise OSError(f"the file is {size / 1e6:.0f} MB, more than the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB the grader reads")
+                    raw = path.read_bytes()
+                except OSError as exc:
+                    result.notebooks[notebook] = {"status": {"problems": [f"could not read the file: {exc}"], "invalid": True}, "end": {}}
+                    continue
+                try:
+                    worker = worker if worker is not None and worker.alive else self._take()
+                    events, end, output = worker.run(notebook, raw)
+                except WorkerDied as exc:
+                    events, end, output = [], {"event": "end", "worker_died": True}, ""
+                    result.worker_problems.append(str(exc)[:500])
+                if end.get("worker_died"):
+                    worker = None
+                _record(result, notebook, events, end)
+                result.output += output[: max(0, OUTPUT_CAP - len(result.output))]
+            if worker is not None:
+                with self._lock:
+                    self._idle.append(worker)
+        result.seconds = time.monotonic() - start
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            for worker in self._idle:
+                worker.close()
+            self._idle.clear()
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run_submission(notebooks: dict[str, Path], registry: Registry, limits: Limits | None = None) -> RunResult:
+    """Run one submission in a fresh single-worker pool."""
+    with WorkerPool(registry, limits, 1) as pool:
+        return pool.run_submission(notebooks)

@@ -1,28 +1,37 @@
 """The worker: the only process that runs student code.
 
-It reads one request (JSON on stdin): the test suites' sources and the student's
-notebooks. For each notebook it forks a child that loads the notebook's definitions
-(see extract.py), runs every case's probe and streams one JSON line per result to
-the result channel (the file descriptor named by ``--result-fd``). Everything it sends
-is plain data; it never sees an expected value. The trusted grader reads the stream,
-so a child that crashes, hangs or kills its parent costs only its own results.
+It starts once per grading slot (inside the sandbox when bubblewrap is available),
+imports numpy, torch and matplotlib once, loads the test suites' probes, and then
+serves jobs. A job is one notebook of one student. For each job the grader sends,
+over the control socket, a small JSON header and two file descriptors: a memfd with
+the notebook's bytes and the write end of a fresh result pipe. The worker forks a
+child; the child loads the notebook's definitions (extract.py), runs every probe and
+writes one JSON line per result to the result pipe. The worker itself never reads a
+notebook or a result, so nothing of one student stays in the memory the next
+student's child is forked from. When the child ends (or runs out of time) the worker
+kills every process the child left behind, empties /tmp and reports the end.
 
-Run as ``python -m autograder.worker --result-fd N``.
+Everything sent back is plain data: the worker never sees an expected value.
+
+Run as ``python -m autograder.worker --control-fd N``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import linecache
 import os
-import select
+import resource
+import shutil
 import signal
+import socket
 import sys
 import time
 import types
 
-MAX_STREAM_BYTES = 96 * 1024 * 1024  # per notebook, forwarded to the grader
+PR_SET_DUMPABLE = 4
 
 
 class CaseTimeout(Exception):
@@ -36,6 +45,13 @@ def _on_alarm(signum, frame):
 def _warm_imports() -> None:
     """Import what every notebook needs once, before forking (shared copy-on-write)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    seed = os.environ.get("MPL_CACHE_SEED")  # the host's font cache: skips a slow font scan
+    config = os.environ.get("MPLCONFIGDIR")
+    if seed and config and os.path.isdir(seed):
+        os.makedirs(config, exist_ok=True)
+        for name in os.listdir(seed):
+            if name.startswith("fontlist") and name.endswith(".json"):
+                shutil.copy(os.path.join(seed, name), os.path.join(config, name))
     import numpy  # noqa: F401
     import matplotlib
 
@@ -47,9 +63,16 @@ def _warm_imports() -> None:
         import torch
 
         torch.set_num_threads(1)
+        # The first optimizer step and autograd call import a lot lazily (seconds): do it once here.
+        model = torch.nn.Linear(2, 2)
+        loss = torch.nn.functional.cross_entropy(model(torch.zeros(3, 2)), torch.zeros(3, dtype=torch.long))
+        loss.backward()
+        torch.optim.SGD(model.parameters(), lr=0.1).step()
+        torch.optim.AdamW(model.parameters()).step()
     except ImportError:
         pass
     import helpers  # noqa: F401
+    import helpers.checking  # noqa: F401
 
 
 def load_suites(sources: list[dict]) -> dict[str, list]:
@@ -68,11 +91,9 @@ def load_suites(sources: list[dict]) -> dict[str, list]:
 def _emit(fd: int, event: dict) -> None:
     from helpers.checking import dumps
 
-    data = (dumps(event) + "\n").encode()
-    view = memoryview(data)
+    view = memoryview((dumps(event) + "\n").encode())
     while view:
-        written = os.write(fd, view)
-        view = view[written:]
+        view = view[os.write(fd, view) :]
 
 
 def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[dict, dict]:
@@ -93,6 +114,7 @@ def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[di
     for cell, text in extraction.cells.items():
         name = f"<notebook {notebook}, cell {cell}>"
         linecache.cache[name] = (len(text), None, [line + "\n" for line in text.splitlines()], name)
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
     for chunk in extraction.chunks:
         name = f"<notebook {notebook}, cell {chunk.cell}>"
         padded = "\n" * chunk.line_offset + chunk.source
@@ -103,100 +125,184 @@ def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[di
             status["load_errors"].append(f"code cell {chunk.cell}: {type(exc).__name__}: {str(exc)[:300]}")
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
     status["definitions"] = sorted(k for k in namespace if not k.startswith("__"))[:200]
     return namespace, status
 
 
-def run_notebook(notebook: str, path: str | None, cases: list, fd: int, load_timeout: float) -> None:
+def run_notebook(notebook: str, raw: bytes, cases: list, fd: int, load_timeout: float) -> None:
     """In the child: load one notebook and stream its cases' observations to ``fd``."""
     from helpers.checking import run_case
 
-    signal.signal(signal.SIGALRM, _on_alarm)
-    raw = b""
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-        except OSError as exc:
-            _emit(fd, {"event": "status", "notebook": notebook, "problems": [f"could not read the file: {exc}"], "invalid": True})
-            return
-    namespace, status = load_definitions(notebook, raw, load_timeout) if path is not None else ({}, {"notebook": notebook, "missing": True})
+    namespace, status = load_definitions(notebook, raw, load_timeout)
     _emit(fd, {"event": "status", **status})
+    signal.signal(signal.SIGALRM, _on_alarm)
     for case in cases:
         signal.setitimer(signal.ITIMER_REAL, case.timeout)
         try:
             observation = run_case(case, namespace)
-        except CaseTimeout as exc:  # raised outside the probe's own try (rare)
-            observation = {"value": None, "calls": [], "error": {"type": "Timeout", "message": str(exc), "where": ""}, "seconds": case.timeout}
+        except CaseTimeout:  # raised outside the probe's own try (rare)
+            observation = {"value": None, "calls": [], "error": {"type": "CaseTimeout", "message": "", "where": ""}, "seconds": case.timeout}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if observation["error"] and observation["error"]["type"] == "CaseTimeout":
             observation["error"]["message"] = f"stopped after {case.timeout:g} s: the function took too long (is there an infinite loop?)"
         _emit(fd, {"event": "case", "id": case.id, "obs": observation})
+    _emit(fd, {"event": "done", "notebook": notebook})
 
 
-def _relay(read_fd: int, out_fd: int, pid: int, deadline: float) -> tuple[bool, int]:
-    """Forward the child's stream until EOF or the deadline; return (timed_out, bytes)."""
-    total, timed_out = 0, False
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            timed_out = True
-            break
-        ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
-        if not ready:
-            continue
-        chunk = os.read(read_fd, 1 << 20)
+def _read_all(fd: int, limit: int) -> bytes:
+    chunks, total = [], 0
+    while total <= limit:
+        chunk = os.read(fd, 1 << 20)
         if not chunk:
             break
+        chunks.append(chunk)
         total += len(chunk)
-        if total <= MAX_STREAM_BYTES:
-            os.write(out_fd, chunk)
-    return timed_out, total
+    return b"".join(chunks)
+
+
+def _child(job: dict, notebook_fd: int, result_fd: int, cases: list, control: socket.socket) -> int:
+    """The forked child: limits first, then the student's code."""
+    control.close()
+    os.setpgid(0, 0)
+    limits = job.get("limits", {})
+    for name, key in (("RLIMIT_AS", "memory_bytes"), ("RLIMIT_CPU", "cpu_seconds"), ("RLIMIT_FSIZE", "file_bytes")):
+        if key in limits:
+            value = int(limits[key])
+            resource.setrlimit(getattr(resource, name), (value, value))
+    if "processes" in limits and os.getuid() != 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(limits["processes"]), int(limits["processes"])))
+    raw = _read_all(notebook_fd, int(job.get("max_notebook_bytes", 256 * 1024 * 1024)))
+    os.close(notebook_fd)
+    os.chdir(job.get("workdir", "/tmp"))
+    run_notebook(job["notebook"], raw, cases, result_fd, float(job.get("load_timeout", 20)))
+    return 0
+
+
+def _others_in_namespace() -> list[int]:
+    """Every process this worker can see except itself and its ancestors."""
+    keep, pid = {os.getpid()}, os.getpid()
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                stat = fh.read()
+            pid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            keep.add(pid)
+        except (OSError, ValueError, IndexError):
+            break
+    keep.add(1)
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
+
+
+def _clean_up(child: int, sandboxed: bool) -> None:
+    """Kill the child's process group and, in the sandbox, every stray process; empty /tmp."""
+    for target in (-child, child):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if sandboxed:  # the sandbox's PID namespace holds only this worker and what students start
+        for pid in _others_in_namespace():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for entry in os.listdir("/tmp"):
+            path = os.path.join("/tmp", entry)
+            try:
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+            except OSError:
+                pass
+    while True:  # reap every child that has ended
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+
+
+def _wait(pid: int, deadline: float) -> tuple[bool, int | None]:
+    """Wait for ``pid`` until the deadline; return (timed_out, wait status)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return False, status
+        if time.monotonic() >= deadline:
+            return True, None
+        time.sleep(0.005)
+
+
+def serve(control: socket.socket, sandboxed: bool) -> None:
+    header = json.loads(_recv_message(control)[0])
+    _warm_imports()
+    cases_by_notebook = load_suites(header["suites"])
+    control.sendall(b'{"event": "ready"}\n')
+    while True:
+        try:
+            message, fds = _recv_message(control, with_fds=True)
+        except EOFError:
+            return
+        job = json.loads(message)
+        notebook_fd, result_fd = fds
+        cases = cases_by_notebook.get(job["notebook"], [])
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                code = _child(job, notebook_fd, result_fd, cases, control)
+            except BaseException:  # noqa: BLE001
+                pass
+            finally:
+                os._exit(code)
+        os.close(notebook_fd)
+        os.close(result_fd)
+        timed_out, status = _wait(pid, start + float(job.get("timeout", 120)))
+        _clean_up(pid, sandboxed)
+        if status is None:
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                status = None
+        end = {"event": "end", "job": job["job"], "timed_out": timed_out, "seconds": round(time.monotonic() - start, 3)}
+        if status is not None and os.WIFSIGNALED(status):
+            end["signal"] = os.WTERMSIG(status)
+        elif status is not None and os.WIFEXITED(status):
+            end["exit_code"] = os.WEXITSTATUS(status)
+        control.sendall((json.dumps(end) + "\n").encode())
+
+
+def _recv_message(control: socket.socket, with_fds: bool = False):
+    """One message: 8 ASCII digits of length, then the JSON text; fds ride on the first part."""
+    if with_fds:
+        data, fds, _, _ = socket.recv_fds(control, 8, 2)
+    else:
+        data, fds = control.recv(8, socket.MSG_WAITALL), []
+    if len(data) < 8:
+        raise EOFError
+    size = int(data)
+    body = b""
+    while len(body) < size:
+        chunk = control.recv(size - len(body))
+        if not chunk:
+            raise EOFError
+        body += chunk
+    return body.decode(), fds
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--result-fd", type=int, required=True)
+    parser.add_argument("--control-fd", type=int, required=True)
+    parser.add_argument("--sandboxed", action="store_true", help="inside bubblewrap: clean the namespace between jobs")
     args = parser.parse_args()
-    out_fd = args.result_fd
-    request = json.loads(sys.stdin.buffer.read())
-    sys.stdin.close()
-    _warm_imports()
-    cases_by_notebook = load_suites(request["suites"])
-    load_timeout = float(request.get("load_timeout", 20))
-    for item in request["notebooks"]:
-        notebook, path = item["notebook"], item.get("path")
-        cases = cases_by_notebook.get(notebook, [])
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: student code runs from here on
-            code = 0
-            try:
-                os.setpgid(0, 0)  # its own process group, so the worker can kill all it starts
-                os.close(read_fd)
-                run_notebook(notebook, path, cases, write_fd, load_timeout)
-            except BaseException:  # noqa: BLE001
-                code = 3
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        timeout = float(item.get("timeout", 120))
-        timed_out, size = _relay(read_fd, out_fd, pid, time.monotonic() + timeout)
-        for target in (-pid, pid):  # the child's process group, then the child itself
-            try:
-                os.kill(target, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        _, wait_status = os.waitpid(pid, 0)
-        os.close(read_fd)
-        end = {"event": "end", "notebook": notebook, "timed_out": timed_out, "truncated": size > MAX_STREAM_BYTES}
-        if os.WIFSIGNALED(wait_status):
-            end["signal"] = os.WTERMSIG(wait_status)
-        elif os.WIFEXITED(wait_status):
-            end["exit_code"] = os.WEXITSTATUS(wait_status)
-        _emit(out_fd, end)
-    _emit(out_fd, {"event": "finished"})
+    try:  # no ptrace of, or /proc/PID/mem access to, this process from the students' children
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    control = socket.socket(fileno=args.control_fd)
+    serve(control, args.sandboxed)
     return 0
 
 

@@ -205,15 +205,18 @@ def describe(value: Any, width: int = 160) -> str:
         text = ("[%s%s]" if isinstance(value, list) else "(%s%s)") % (inner, more)
     elif isinstance(value, dict):
         text = "{" + ", ".join(f"{k!r}: {describe(v, 40)}" for k, v in list(value.items())[:8]) + "}"
-    elif isinstance(value, float):
-        text = f"{value:.6g}"
-    elif isinstance(value, (str, int, bool, type(None), np.generic)):
+    elif isinstance(value, (float, np.floating)):
+        text = f"{float(value):.6g}"
+        text = text if any(c in text for c in ".eninf") else text + ".0"
+    elif isinstance(value, np.generic):
+        text = repr(value.item())
+    elif isinstance(value, (str, int, bool, type(None))):
         text = repr(value)
     elif isinstance(value, Opaque):
         text = repr(value)
     else:
         text = f"<{type(value).__name__}>"
-    return text if len(text) <= width else text[: width - 5] + " ...)"
+    return text if len(text) <= width else text[: width - 4] + " ..."
 
 
 # --------------------------------------------------------------------------- #
@@ -506,7 +509,7 @@ def _compare_arrays(got: np.ndarray, ref: np.ndarray, path: str, rtol: float, at
         )
     kinds = {"b": "bool", "i": "integer", "u": "integer", "f": "floating-point"}
     if kinds.get(got.dtype.kind) != kinds.get(ref.dtype.kind):
-        raise AssertionError(f"{_label(path)}expected a {kinds.get(ref.dtype.kind)} dtype like {ref.dtype}, got dtype {got.dtype}.")
+        raise AssertionError(f"{_label(path)}expected {'an' if ref.dtype.kind in 'iu' else 'a'} {kinds.get(ref.dtype.kind)} dtype like {ref.dtype}, got dtype {got.dtype}.")
     if ref.dtype.kind == "f":
         tol = max(rtol, 1e-4) if got.dtype.itemsize < 8 or ref.dtype.itemsize < 8 else rtol
         ok = np.isclose(got, ref, rtol=tol, atol=max(atol, tol * 1e-2), equal_nan=True)
@@ -565,10 +568,14 @@ def check(function: str, namespace: dict | None = None) -> list[Verdict]:
     """
     if namespace is None:
         namespace = sys._getframe(1).f_globals
-    cases = [c for s in public_suites() for c in s.cases if c.function == function]
-    if not cases:
+    suites = [s for s in public_suites() if any(c.function == function for c in s.cases)]
+    if not suites:
         known = sorted({c.function for s in public_suites() for c in s.cases})
         raise KeyError(f"no self-check is named {function!r}; known: {', '.join(known)}")
+    # A name graded in two notebooks (generate: 02 and 07): use the notebook whose other
+    # graded names this namespace defines.
+    suite = max(suites, key=lambda s: sum(c.function in namespace for c in s.cases))
+    cases = [c for c in suite.cases if c.function == function]
     references = _load_public_references()
     verdicts = []
     for case in cases:

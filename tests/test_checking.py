@@ -66,7 +66,7 @@ def test_lying_objects_become_opaque_and_fail(liar):
 def test_messages_name_shape_dtype_and_values():
     with pytest.raises(AssertionError, match=r"expected shape \(3,\), got shape \(2,\)"):
         assert_matches(np.zeros(2), np.zeros(3))
-    with pytest.raises(AssertionError, match="integer dtype"):
+    with pytest.raises(AssertionError, match="an integer dtype"):
         assert_matches(np.zeros(3), np.zeros(3, dtype=np.int64))
     with pytest.raises(AssertionError, match=r"1 of 3 values differ.*index \(1,\)"):
         assert_matches(np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.5, 2.0]))

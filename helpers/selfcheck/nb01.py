@@ -1,0 +1,345 @@
+"""Public tests of notebook 01 (embeddings): run by check("name") and by the grader."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers.checking import Opaque, Suite, assert_matches, describe
+from helpers.data import SLIDE_TABLE_ORDER, SLIDE_TEXT, SLIDE_V
+
+suite = Suite("01")
+
+# The tokenized slide corpus exactly as printed on the "Simple Word Embedding LM: Setup"
+# slide (26 tokens). Used as an input for encode/decode and as an invariant in verify.
+SLIDE_TOKENS = [
+    "the", "dog", "ran", ".", "the",
+    "dog", "ate", ".", "the", "dog",
+    "ran", "the", "zoo", ".", "the",
+    "cat", "ate", "the", "dog", "!",
+    "the", "cat", "ran", "the",
+    "zoo", ".",
+]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- #
+# Shared verify helpers (the hidden tests import them too)
+# --------------------------------------------------------------------------- #
+
+
+def str_items(value):
+    """In a probe: a returned list's str items (numpy.str_ too) as plain str; anything else unchanged.
+
+    str.__str__ copies the characters without calling a subclass's own __str__.
+    """
+    if type(value) is list:
+        return [str.__str__(x) if isinstance(x, str) else x for x in value]
+    return value
+
+
+def assert_str_list(got, what: str) -> None:
+    """got must be a list of str."""
+    if isinstance(got, Opaque):
+        raise AssertionError(f"{what} must return a list of str, got an object of type {got.type_name}; convert it with list(...).")
+    if isinstance(got, np.ndarray):
+        raise AssertionError(f"{what} must return a list of str, got a numpy array; convert it with .tolist().")
+    if not isinstance(got, list):
+        raise AssertionError(f"{what} must return a list of str, got a {type(got).__name__}: {describe(got)}.")
+    bad = [i for i, g in enumerate(got) if not isinstance(g, str)]
+    if bad:
+        raise AssertionError(f"{what} must return a list of str; item {bad[0]} is {describe(got[bad[0]])}.")
+
+
+def assert_int64_ids(got, what: str = "encode") -> None:
+    """got must be a numpy int64 array."""
+    if not isinstance(got, np.ndarray):
+        raise AssertionError(f"{what} must return a numpy array (np.ndarray) of int64 ids, got {describe(got)}.")
+    if got.dtype != np.int64:
+        raise AssertionError(
+            f"{what} must return ids of dtype int64, got dtype {got.dtype}: {describe(got)}. "
+            "Build the array with np.array(..., dtype=np.int64) (an empty list would otherwise give float64)."
+        )
+
+
+def assert_one_hot(X, ids, vocab_size: int) -> None:
+    """X is the one-hot matrix of ids: float, (len(ids), vocab_size), one 1 per row at column ids[t]."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if not isinstance(X, np.ndarray):
+        raise AssertionError(f"expected a numpy array of shape {(len(ids), vocab_size)}, got {describe(X)}.")
+    if X.shape != (len(ids), vocab_size):
+        raise AssertionError(f"expected shape (len(ids), vocab_size) = {(len(ids), vocab_size)}, got {X.shape}.")
+    if X.dtype.kind != "f":
+        raise AssertionError(f"expected a float array (ready for X @ E), got dtype {X.dtype}.")
+    if not np.all((X == 0) | (X == 1)):
+        raise AssertionError(f"a one-hot matrix holds only 0.0 and 1.0, got {describe(X)}.")
+    sums = X.sum(axis=1)
+    if not np.all(sums == 1):
+        row = int(np.argmax(sums != 1))
+        raise AssertionError(f"every row must hold exactly one 1; row {row} sums to {sums[row]:g}: {X[row]}.")
+    hot = X.argmax(axis=1)
+    if not np.array_equal(hot, ids):
+        t = int(np.argmax(hot != ids))
+        raise AssertionError(f"row t must have its 1 in column ids[t]; row {t} has it in column {hot[t]}, expected {ids[t]}.")
+
+
+def assert_rows_of(out, E, ids) -> None:
+    """out must be E[ids] (shape ids.shape + (M,)), checked independently as one_hot(ids) @ E."""
+    ids = np.asarray(ids, dtype=np.int64)
+    expected_shape = tuple(ids.shape) + (E.shape[1],)
+    if not isinstance(out, np.ndarray):
+        raise AssertionError(f"expected a numpy array of shape {expected_shape}, got {describe(out)}.")
+    if out.shape != expected_shape:
+        raise AssertionError(f"expected shape ids.shape + (M,) = {expected_shape}, got {out.shape}.")
+    onehot = np.eye(E.shape[0])[ids.reshape(-1)]  # (N, vocab_size), an independent reference
+    product = (onehot @ E).reshape(expected_shape)  # (..., M)
+    assert_matches(out, product, "embed(E, ids) vs one_hot(ids) @ E")
+
+
+# --------------------------------------------------------------------------- #
+# tokenize
+# --------------------------------------------------------------------------- #
+
+
+@suite.case(
+    "tokenize",
+    points=2,
+    hint="lowercase the text, then split it into runs of letters (words) and single punctuation marks, "
+    'e.g. re.findall(r"\\w+|[^\\w\\s]", text.lower()); whitespace and newlines are not tokens.',
+)
+def slide_corpus_tokens(student):
+    """tokenize(SLIDE_TEXT) gives the slide's 26 tokens."""
+    return str_items(student.tokenize(SLIDE_TEXT))
+
+
+@slide_corpus_tokens.verify
+def _(got, ref):
+    assert_str_list(got, "tokenize")
+    assert_matches(got, ref)
+    assert got == SLIDE_TOKENS, f"expected the slide's 26 tokens {SLIDE_TOKENS}, got {got}."
+
+
+@suite.case(
+    "tokenize",
+    points=1,
+    hint="every punctuation mark (, . ! ? ...) is its own token, words are lowercased, and runs of spaces produce no empty tokens.",
+)
+def punctuation_and_case(student):
+    """Punctuation, capitals and double spaces: "Hello, world!  The END." """
+    return str_items(student.tokenize("Hello, world!  The END."))
+
+
+@punctuation_and_case.verify
+def _(got, ref):
+    assert_str_list(got, "tokenize")
+    assert_matches(got, ref)
+
+
+# --------------------------------------------------------------------------- #
+# build_vocab
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("build_vocab", points=1, hint="return sorted(set(tokens)) as a list: every token once, in sorted order.")
+def slide_vocab(student):
+    """build_vocab on the slide's 26 tokens gives the slide's 8-token vocabulary."""
+    return str_items(student.build_vocab(list(SLIDE_TOKENS)))
+
+
+@slide_vocab.verify
+def _(got, ref):
+    assert_str_list(got, "build_vocab")
+    assert_matches(got, ref)
+    assert got == list(SLIDE_TABLE_ORDER), f"expected the slide's vocabulary {SLIDE_TABLE_ORDER}, got {got}."
+
+
+@suite.case("build_vocab", points=1, hint="remove duplicates with set(...), then sort with sorted(...); return a list, not a set.")
+def unique_and_sorted(student):
+    """Duplicates are removed and the result is sorted (not in first-seen order)."""
+    return str_items(student.build_vocab(["zoo", "the", "cat", "!", "the", "zoo", ",", "ate"]))
+
+
+@unique_and_sorted.verify
+def _(got, ref):
+    assert_str_list(got, "build_vocab")
+    assert_matches(got, ref)
+    assert len(set(got)) == len(got), f"every token must appear once, got {got}."
+
+
+# --------------------------------------------------------------------------- #
+# encode
+# --------------------------------------------------------------------------- #
+
+
+@suite.case(
+    "encode",
+    points=2,
+    hint="the id of a token is its position in vocab: build a dict {token: i} with enumerate(vocab) and look every token up in it.",
+)
+def slide_ids(student):
+    """encode(slide tokens, slide vocab) gives each token's position in the vocabulary."""
+    return student.encode(list(SLIDE_TOKENS), list(SLIDE_TABLE_ORDER))
+
+
+@suite.case(
+    "encode",
+    points=1,
+    hint="return np.array(ids, dtype=np.int64): integer ids, not floats and not a Python list "
+    "(torch's nn.Embedding and cross-entropy want int64 indices).",
+)
+def ids_are_int64(student):
+    """encode returns a numpy array of dtype int64."""
+    return student.encode(["the", "cat", "ate", "."], list(SLIDE_TABLE_ORDER))
+
+
+@ids_are_int64.verify
+def _(got, ref):
+    assert_int64_ids(got)
+    assert_matches(got, ref)
+
+
+@suite.case(
+    "encode",
+    points=1,
+    hint="look tokens up in a dict {token: id}; when a token is missing raise "
+    'KeyError(f"token {token!r} is not in the vocabulary") so the message names it '
+    "(vocab.index(t) raises ValueError instead).",
+)
+def unknown_token_raises(student):
+    """encode(["the", "zebra"], slide vocab) raises a KeyError that names 'zebra'."""
+    encode = student.encode  # outside the try: a missing definition is reported as such
+    try:
+        out = encode(["the", "zebra"], list(SLIDE_TABLE_ORDER))
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - report which exception came back
+        return {"raised": type(exc).__name__, "is_key_error": isinstance(exc, KeyError), "message": str(exc)}
+    return {"raised": None, "is_key_error": False, "message": "", "returned": out}
+
+
+@unknown_token_raises.verify
+def _(got, ref):
+    if got["raised"] is None:
+        raise AssertionError(f"expected a KeyError for the unknown token 'zebra', but encode returned {describe(got.get('returned'))}.")
+    if not got["is_key_error"]:
+        raise AssertionError(f"expected a KeyError for the unknown token 'zebra', got {got['raised']}: {got['message']}")
+    if "zebra" not in got["message"]:
+        raise AssertionError(f"the KeyError must name the unknown token 'zebra'; its message was {got['message']!r}.")
+
+
+# --------------------------------------------------------------------------- #
+# decode
+# --------------------------------------------------------------------------- #
+
+
+@suite.case(
+    "decode",
+    points=1,
+    hint="decode is the inverse of encode: the token of id i is vocab[i]; return [vocab[i] for i in ids]. "
+    "(This test calls your encode too: if encode's self-check fails, fix encode first.)",
+)
+def round_trip(student):
+    """decode(encode(tokens, vocab), vocab) gives the tokens back (slide corpus)."""
+    vocab = list(SLIDE_TABLE_ORDER)
+    return str_items(student.decode(student.encode(list(SLIDE_TOKENS), vocab), vocab))
+
+
+@round_trip.verify
+def _(got, ref):
+    assert_str_list(got, "decode")
+    assert_matches(got, ref)
+    assert got == SLIDE_TOKENS, f"the round trip must give the tokens back: expected {SLIDE_TOKENS}, got {got}."
+
+
+@suite.case("decode", points=1, hint="return a list of str, one per id: [vocab[i] for i in ids] (works for a list or an array of ids).")
+def ids_to_tokens(student):
+    """decode(np.array([6, 4, 2, 6, 3, 0]), slide vocab) gives 'the dog ate the cat !'."""
+    return str_items(student.decode(np.array([6, 4, 2, 6, 3, 0], dtype=np.int64), list(SLIDE_TABLE_ORDER)))
+
+
+@ids_to_tokens.verify
+def _(got, ref):
+    assert_str_list(got, "decode")
+    assert_matches(got, ref)
+
+
+# --------------------------------------------------------------------------- #
+# one_hot
+# --------------------------------------------------------------------------- #
+
+
+@suite.case(
+    "one_hot",
+    points=1,
+    hint="start from np.zeros((len(ids), vocab_size)) and set X[t, ids[t]] = 1.0 for every t "
+    "(or X[np.arange(len(ids)), ids] = 1.0; np.eye(vocab_size)[ids] also works).",
+)
+def slide_sentence(student):
+    """one_hot of 'the dog ran .' (ids [6, 4, 5, 1]) with vocab_size 8."""
+    return student.one_hot(np.array([6, 4, 5, 1], dtype=np.int64), 8)
+
+
+@suite.case(
+    "one_hot",
+    points=1,
+    hint="row t is the standard basis vector e_{ids[t]}: all zeros except a 1.0 in column ids[t]; "
+    "the number of columns is vocab_size, not max(ids) + 1.",
+)
+def rows_are_basis_vectors(student):
+    """Every row sums to 1 and its argmax is the id (20 seeded ids, vocab_size 11)."""
+    ids = np.random.default_rng(1).integers(0, 11, size=20)
+    return {"ids": ids, "X": student.one_hot(ids, 11)}
+
+
+@rows_are_basis_vectors.verify
+def _(got, ref):
+    assert_one_hot(got["X"], got["ids"], 11)
+    assert_matches(got["X"], ref["X"], "X")
+
+
+# --------------------------------------------------------------------------- #
+# embed
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("embed", points=1, hint="the vector of token id i is row i of E: return E[ids] (numpy fancy indexing picks the rows).")
+def slide_vectors(student):
+    """embed(SLIDE_V, ids of 'the dog ran .') gives the slide's v vectors of those tokens."""
+    return student.embed(SLIDE_V.copy(), np.array([6, 4, 5, 1], dtype=np.int64))
+
+
+@suite.case(
+    "embed",
+    points=2,
+    hint="embed(E, ids) must pick row ids[t] of E for every t, exactly what one_hot(ids) @ E computes; return E[ids], shape (len(ids), M).",
+)
+def equals_one_hot_product(student):
+    """embed(E, ids) equals one_hot(ids) @ E (seeded E of shape (9, 3), 12 ids)."""
+    rng = np.random.default_rng(7)
+    E = rng.normal(size=(9, 3))  # (vocab_size, M)
+    ids = rng.integers(0, 9, size=12)  # (N,)
+    return {"E": E, "ids": ids, "out": student.embed(E.copy(), ids)}
+
+
+@equals_one_hot_product.verify
+def _(got, ref):
+    assert_rows_of(got["out"], ref["E"], ref["ids"])
+    assert_matches(got["out"], ref["out"], "out")
+
+
+@suite.case(
+    "embed",
+    points=1,
+    hint="the docstring promises any shape of ids: E[ids] already gives shape ids.shape + (M,), "
+    "so for a (B, T) batch of ids it returns (B, T, M); do not flatten or loop over one axis only.",
+)
+def batch_of_sequences(student):
+    """embed works on a 2-D (B, T) = (3, 4) array of ids and returns (B, T, M)."""
+    rng = np.random.default_rng(11)
+    E = rng.normal(size=(8, 2))  # (vocab_size, M)
+    ids = rng.integers(0, 8, size=(3, 4))  # (B, T)
+    return {"E": E, "ids": ids, "out": student.embed(E.copy(), ids)}
+
+
+@batch_of_sequences.verify
+def _(got, ref):
+    assert_rows_of(got["out"], ref["E"], ref["ids"])
+    assert_matches(got["out"], ref["out"], "out")
