@@ -19,8 +19,8 @@ from pathlib import Path
 
 from autograder.course import SERIES
 from autograder.grading import grade_submissions
-from autograder.registry import load_registry
 from autograder.references import solution_notebooks
+from autograder.registry import load_registry
 from autograder.runner import Limits
 
 

@@ -13,7 +13,7 @@ import importlib
 import json
 import sys
 
-from autograder.course import HIDDEN_SUITES, PUBLIC_SUITES, SOLUTIONS, SERIES
+from autograder.course import HIDDEN_SUITES, PUBLIC_SUITES, SERIES, SOLUTIONS
 from autograder.worker import load_definitions
 from helpers.checking import dumps, judge, run_case
 

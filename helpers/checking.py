@@ -559,7 +559,7 @@ def _load_public_references() -> dict:
     return json.loads(PUBLIC_REFERENCES.read_text())
 
 
-def check(function: str, namespace: dict | None = None) -> list[Verdict]:
+def check(function: str, namespace: dict | None = None) -> "CheckReport":
     """Run the public tests of one graded function on the notebook's definitions.
 
     Prints a short report (what passed, and for each failure the input, what was
@@ -585,11 +585,21 @@ def check(function: str, namespace: dict | None = None) -> list[Verdict]:
     _print_report(function, verdicts)
     if os.environ.get("NBGRADER_EXECUTION") and not all(v.passed for v in verdicts):
         raise AssertionError(f"{function}: {sum(not v.passed for v in verdicts)} self-check(s) failed")
-    return None if _in_notebook() else verdicts
+    return CheckReport(verdicts)
 
 
-def _in_notebook() -> bool:
-    return "ipykernel" in sys.modules
+class CheckReport(list):
+    """The verdicts of one check() call; shows nothing more in a notebook (the report is printed)."""
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self)
+
+    def _ipython_display_(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{sum(v.passed for v in self)} of {len(self)} self-checks passed>"
 
 
 def _print_report(function: str, verdicts: list[Verdict]) -> None:
