@@ -156,10 +156,12 @@ def _missing_reason(sub: Submission, nb: str) -> str:
     if status.get("invalid"):
         return f"{path.name} could not be read: {'; '.join(status.get('problems', []))}"
     if end.get("timed_out"):
-        return f"not run: grading {path.name} ran past its time limit (an infinite loop, or very slow code?)."
-    if end.get("worker_died") or end.get("signal"):
-        return f"not run: the process grading {path.name} stopped (did the code exit, crash, or run out of memory?)."
-    return "not run: no result came back for this test."
+        return f"not run: grading {path.name} went past its time limit (an infinite loop, or very slow code?)."
+    if end.get("worker_died"):
+        return f"not run: the process grading {path.name} stopped (did the code kill its parent process, or use too much memory?)."
+    if end.get("signal"):
+        return f"not run: the process grading {path.name} was stopped by signal {end['signal']} (out of memory, or killed?)."
+    return f"not run: the process grading {path.name} stopped before this test ran (did the code call exit() or os._exit()?)."
 
 
 def build_results(sub: Submission, items: list[GradedItem], seconds: float) -> dict:

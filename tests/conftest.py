@@ -19,17 +19,22 @@ def root() -> Path:
     return ROOT
 
 
-def grade_folders(folders: dict[str, Path], timeout: float = 600) -> dict[str, dict]:
-    """Grade several submission folders in a subprocess (as the CLI does); name -> results."""
+def grade_folders(folders: dict[str, Path], timeout: float = 600, limits: dict | None = None, jobs: int = 2) -> dict[str, dict]:
+    """Grade several submission folders in a subprocess (as the CLI does); name -> results.
+
+    ``limits`` overrides fields of autograder.runner.Limits (e.g. a short notebook_seconds).
+    """
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
         "from autograder.grading import grade_submissions\n"
+        "from autograder.runner import Limits\n"
         "folders = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}\n"
-        "print('RESULTS' + json.dumps(grade_submissions(folders, jobs=2)))\n"
+        "limits = Limits(**json.loads(sys.argv[2]))\n"
+        f"print('RESULTS' + json.dumps(grade_submissions(folders, jobs={jobs}, limits=limits)))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, json.dumps({k: str(v) for k, v in folders.items()})],
+        [sys.executable, "-c", script, json.dumps({k: str(v) for k, v in folders.items()}), json.dumps(limits or {})],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
