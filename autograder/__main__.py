@@ -3,6 +3,7 @@
     python -m autograder release                      # solutions/ -> notebooks/ + public references
     python -m autograder grade SUBMISSION --results results.json
     python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR]
+    python -m autograder gradescope --out autograder.zip
     python -m autograder demo                         # release, then grade solutions/ as a submission
 
 Exit status: 0 when grading completed (whatever the score), 2 on a usage error, 1 when
@@ -78,6 +79,14 @@ def cmd_grade_all(args) -> int:
     return 0
 
 
+def cmd_gradescope(args) -> int:
+    from autograder.gradescope import build_zip
+
+    out = build_zip(Path(args.out))
+    print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB): upload it as the Gradescope autograder")
+    return 0
+
+
 def cmd_demo(args) -> int:
     cmd_release(args)
     print("\nGrading the solutions as a sample submission:\n")
@@ -102,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--feedback", help="write one Markdown feedback file per student here")
     batch.add_argument("--force", action="store_true", help="grade again students whose results are up to date")
     batch.set_defaults(func=cmd_grade_all)
+    gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder, frozen references)")
+    gs.add_argument("--out", default="autograder.zip")
+    gs.set_defaults(func=cmd_gradescope)
     dev = sub.add_parser("devcheck", help="run one notebook's cases in-process against its solution (authors)")
     dev.add_argument("notebook", help="series number, e.g. 02")
     dev.set_defaults(func=lambda a: __import__("autograder.devcheck", fromlist=["main"]).main(a.notebook))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from autograder.course import SERIES
 from autograder.grading import grade_submissions
-from autograder.references import solution_notebooks
+from autograder.references import graded_notebooks
 from autograder.registry import load_registry
 from autograder.runner import Limits
 
@@ -80,7 +80,7 @@ def grade_all(
 ) -> dict[str, dict]:
     """Grade every student folder under ``root``; write the CSVs (and feedback); return results."""
     students = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
-    registry = load_registry(list(solution_notebooks()))
+    registry = load_registry(graded_notebooks())
     store = csv_path.resolve().parent / "results"
     store.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from autograder.course import SERIES, SOLUTIONS
-from autograder.registry import Registry, code_fingerprint
+from autograder.registry import Registry, code_fingerprint, load_registry
 from autograder.runner import Limits, run_submission
 
 
@@ -51,8 +51,42 @@ def compute_references(registry: Registry, notebooks: dict[str, Path]) -> dict[s
     return run.observations
 
 
+FROZEN_ENV = "COURSE_KIT_REFERENCES"  # a frozen references file (Gradescope: no solutions/ shipped)
+
+
+def freeze(path: Path) -> dict:
+    """Compute every reference from solutions/ and write them, with fingerprints, to ``path``."""
+    notebooks = solution_notebooks()
+    registry = load_registry(list(notebooks))
+    frozen = {
+        "notebooks": sorted(notebooks),
+        "tests": registry.fingerprint,
+        "code": code_fingerprint(),
+        "references": compute_references(registry, notebooks),
+    }
+    path.write_text(json.dumps(frozen))
+    return frozen
+
+
+def frozen_references() -> dict | None:
+    """The frozen references named by $COURSE_KIT_REFERENCES, if set."""
+    path = os.environ.get(FROZEN_ENV)
+    return json.loads(Path(path).read_text()) if path else None
+
+
+def graded_notebooks() -> list[str]:
+    """The series numbers this installation grades: the frozen ones, else those in solutions/."""
+    frozen = frozen_references()
+    return frozen["notebooks"] if frozen else sorted(solution_notebooks())
+
+
 def load_references(registry: Registry, notebooks: dict[str, Path] | None = None, use_cache: bool = True) -> dict[str, dict]:
-    """Reference observations by case id, from the cache or freshly computed."""
+    """Reference observations by case id: frozen, cached, or freshly computed."""
+    frozen = frozen_references()
+    if frozen is not None:
+        if frozen["tests"] != registry.fingerprint or frozen["code"] != code_fingerprint():
+            raise ReferenceError("the frozen references do not match these tests or this worker: rebuild them (python -m autograder gradescope)")
+        return frozen["references"]
     notebooks = notebooks if notebooks is not None else solution_notebooks()
     path = cache_dir() / f"references-{_key(registry, notebooks)}.json"
     if use_cache and path.exists():

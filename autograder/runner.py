@@ -68,17 +68,19 @@ class Worker:
         self.output = bytearray()
         self._job = 0
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv, env, self.sandboxed = worker_command(theirs.fileno())
+        argv, env, self.sandboxed, demote = worker_command(theirs.fileno())
         self.cgroup = Cgroup.create(limits.processes, limits.worker_memory_bytes)
 
         def prepare() -> None:  # runs in the new process before exec
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             if self.cgroup is not None:
                 self.cgroup.attach_self()
+            if demote is not None:
+                demote()
 
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(theirs.fileno(),), env=env, start_new_session=True, preexec_fn=prepare,
+            pass_fds=(theirs.fileno(),), env=env, start_new_session=True, preexec_fn=prepare, cwd="/tmp" if not self.sandboxed else None,
         )  # fmt: skip
         theirs.close()
         self.control = ours
@@ -123,26 +125,29 @@ class Worker:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def run(self, notebook: str, raw: bytes) -> tuple[list[dict], dict, str]:
-        """Run one notebook; return (result events, end event, the student's output)."""
+    def run(self, notebooks: list[tuple[str, bytes]]) -> tuple[list[dict], dict, str]:
+        """Run one student's notebooks in one child; return (result events, end event, output)."""
         self._job += 1
         output_start = len(self.output)
-        memfd = os.memfd_create(f"notebook-{notebook}")
-        os.write(memfd, raw)
-        os.lseek(memfd, 0, os.SEEK_SET)
+        memfds = []
+        for notebook, raw in notebooks:
+            memfd = os.memfd_create(f"notebook-{notebook}")
+            os.write(memfd, raw)
+            os.lseek(memfd, 0, os.SEEK_SET)
+            memfds.append(memfd)
         read_end, write_end = os.pipe()
         job = {
-            "job": self._job, "notebook": notebook, "timeout": self.limits.notebook_seconds,
+            "job": self._job, "notebooks": [nb for nb, _ in notebooks], "timeout": self.limits.notebook_seconds,
             "load_timeout": self.limits.load_seconds, "limits": self.limits.for_child(),
         }  # fmt: skip
         try:
-            self._send(job, [memfd, write_end])
+            self._send(job, [*memfds, write_end])
         except OSError as exc:
             raise WorkerDied(f"the worker is gone ({exc})") from None
         finally:
-            os.close(memfd)
-            os.close(write_end)
-        deadline = time.monotonic() + self.limits.notebook_seconds + 15
+            for fd in (*memfds, write_end):
+                os.close(fd)
+        deadline = time.monotonic() + self.limits.notebook_seconds * len(notebooks) + 15
         stream, end, eof = bytearray(), None, False
         while True:
             waiting = [read_end] if not eof else []
@@ -199,16 +204,32 @@ class Worker:
             pass
 
 
-def _record(result: RunResult, notebook: str, events: list[dict], end: dict) -> None:
-    info = result.notebooks.setdefault(notebook, {})
+def _record(result: RunResult, notebooks: list[str], events: list[dict], end: dict) -> list[str]:
+    """File a job's events under its notebooks; return the notebooks that never started.
+
+    The notebook that was running when the child stopped (no "done" event) gets the
+    job's end (time-out, signal, death); the ones after it are to be sent again.
+    """
+    done, current = set(), None
     for event in events:
-        kind = event.get("event")
+        kind, notebook = event.get("event"), event.get("notebook")
         if kind == "case" and isinstance(event.get("id"), str) and isinstance(event.get("obs"), dict):
-            if event["id"].startswith(f"{notebook}/"):  # a notebook reports only its own cases
+            owner = event["id"].split("/", 1)[0]
+            if owner in notebooks and owner not in done:  # a notebook reports only its own cases
                 result.observations.setdefault(event["id"], event["obs"])
-        elif kind == "status" and "status" not in info:
-            info["status"] = {k: event.get(k) for k in ("problems", "load_errors", "definitions", "invalid") if k in event}
-    info["end"] = end
+        elif kind == "status" and notebook in notebooks and notebook not in done:
+            current = notebook
+            info = result.notebooks.setdefault(notebook, {})
+            info.setdefault("status", {k: event.get(k) for k in ("problems", "load_errors", "definitions", "invalid") if k in event})
+        elif kind == "done" and notebook in notebooks:
+            done.add(notebook)
+            result.notebooks.setdefault(notebook, {})["end"] = {"done": True}
+    unfinished = [nb for nb in notebooks if nb not in done]
+    if not unfinished:
+        return []
+    culprit = current if current in unfinished else unfinished[0]
+    result.notebooks.setdefault(culprit, {})["end"] = end
+    return unfinished[unfinished.index(culprit) + 1 :]
 
 
 class WorkerPool:
@@ -234,26 +255,28 @@ class WorkerPool:
         """Observations for every case of the given notebooks (series number -> file)."""
         result = RunResult()
         start = time.monotonic()
+        pending: list[tuple[str, bytes]] = []
+        for notebook, path in notebooks.items():
+            try:
+                size = path.stat().st_size
+                if size > MAX_NOTEBOOK_BYTES:
+                    raise OSError(f"the file is {size / 1e6:.0f} MB, more than the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB the grader reads")
+                pending.append((notebook, path.read_bytes()))
+            except OSError as exc:
+                result.notebooks[notebook] = {"status": {"problems": [f"could not read the file: {exc}"], "invalid": True}, "end": {}}
         with self._slots:
             worker = None
-            for notebook, path in notebooks.items():
-                try:
-                    size = path.stat().st_size
-                    if size > MAX_NOTEBOOK_BYTES:
-                        raise OSError(f"the file is {size / 1e6:.0f} MB, more than the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB the grader reads")
-                    raw = path.read_bytes()
-                except OSError as exc:
-                    result.notebooks[notebook] = {"status": {"problems": [f"could not read the file: {exc}"], "invalid": True}, "end": {}}
-                    continue
+            while pending:
                 try:
                     worker = worker if worker is not None and worker.alive else self._take()
-                    events, end, output = worker.run(notebook, raw)
+                    events, end, output = worker.run(pending)
                 except WorkerDied as exc:
                     events, end, output = [], {"event": "end", "worker_died": True}, ""
                     result.worker_problems.append(str(exc)[:500])
                 if end.get("worker_died"):
                     worker = None
-                _record(result, notebook, events, end)
+                rest = _record(result, [nb for nb, _ in pending], events, end)
+                pending = [(nb, raw) for nb, raw in pending if nb in rest]
                 result.output += output[: max(0, OUTPUT_CAP - len(result.output))]
             if worker is not None:
                 with self._lock:

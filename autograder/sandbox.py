@@ -123,19 +123,47 @@ def plain_env() -> dict[str, str]:
     return env
 
 
-def worker_command(control_fd: int) -> tuple[list[str], dict[str, str], bool]:
-    """(argv, env, sandboxed) to start one worker that listens on ``control_fd``."""
+UNPRIVILEGED = 65534  # nobody
+
+
+def _become_unprivileged() -> None:
+    os.setgroups([])
+    os.setgid(UNPRIVILEGED)
+    os.setuid(UNPRIVILEGED)
+
+
+@functools.lru_cache(maxsize=1)
+def unprivileged_python_works() -> bool:
+    """Can uid 65534 run this Python and import the worker? (Not when it lives under /root.)"""
+    if os.geteuid() != 0:
+        return False
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import autograder.worker, helpers.checking"],
+            cwd="/", env=plain_env(), preexec_fn=_become_unprivileged, capture_output=True, timeout=60,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
+
+
+def worker_command(control_fd: int) -> tuple[list[str], dict[str, str], bool, object]:
+    """(argv, env, sandboxed, demote) to start one worker that listens on ``control_fd``.
+
+    ``demote`` is None or a function to call in the new process before exec (drop root).
+    """
     bwrap = bwrap_path()
     worker = [sys.executable, "-m", "autograder.worker", "--control-fd", str(control_fd)]
     if bwrap is None:
+        demote = _become_unprivileged if unprivileged_python_works() else None
         warnings.warn(
             "bubblewrap (bwrap) is not available: student code runs in a separate process with resource "
-            "limits, but it can read this machine's files. Isolation is partial; install bubblewrap "
-            "(apt-get install bubblewrap) to grade untrusted work.",
+            + ("limits as uid 65534 (files readable by everyone stay readable to it)" if demote else "limits, but it can read this machine's files")
+            + ". Isolation is partial; install bubblewrap (apt-get install bubblewrap) to grade untrusted work.",
             PartialIsolationWarning,
             stacklevel=2,
         )
-        return worker, plain_env(), False
+        return worker, plain_env(), False, demote
     argv = [
         bwrap,
         *_system_binds(),
@@ -157,7 +185,7 @@ def worker_command(control_fd: int) -> tuple[list[str], dict[str, str], bool]:
     ]
     for key, value in sandbox_env().items():
         argv += ["--setenv", key, value]
-    return [*argv, *worker, "--sandboxed"], sandbox_env(), True
+    return [*argv, *worker, "--sandboxed"], sandbox_env(), True, None
 
 
 class Cgroup:

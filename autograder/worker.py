@@ -2,11 +2,14 @@
 
 It starts once per grading slot (inside the sandbox when bubblewrap is available),
 imports numpy, torch and matplotlib once, loads the test suites' probes, and then
-serves jobs. A job is one notebook of one student. For each job the grader sends,
-over the control socket, a small JSON header and two file descriptors: a memfd with
-the notebook's bytes and the write end of a fresh result pipe. The worker forks a
-child; the child loads the notebook's definitions (extract.py), runs every probe and
-writes one JSON line per result to the result pipe. The worker itself never reads a
+serves jobs. A job is one student's notebooks. For each job the grader sends, over the
+control socket, a small JSON header and file descriptors: one memfd per notebook with
+its bytes, and the write end of a fresh result pipe. The worker forks one child; the
+child loads each notebook's definitions (extract.py) into a fresh module, runs every
+probe and writes one JSON line per result to the result pipe, notebook after notebook.
+Each notebook gets its own wall-clock budget (the child pings the worker as it starts
+one); a child that hangs or dies costs the notebook it was in, and the grader resends
+the notebooks after it. The worker itself never reads a
 notebook or a result, so nothing of one student stays in the memory the next
 student's child is forked from. When the child ends (or runs out of time) the worker
 kills every process the child left behind, empties /tmp and reports the end.
@@ -24,6 +27,7 @@ import json
 import linecache
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -164,8 +168,8 @@ def _read_all(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _child(job: dict, notebook_fd: int, result_fd: int, cases: list, control: socket.socket) -> int:
-    """The forked child: limits first, then the student's code."""
+def _child(job: dict, notebook_fds: list[int], result_fd: int, progress_fd: int, cases_by_notebook: dict, control: socket.socket) -> int:
+    """The forked child: limits first, then the student's notebooks one after another."""
     control.close()
     os.setpgid(0, 0)
     limits = job.get("limits", {})
@@ -175,10 +179,12 @@ def _child(job: dict, notebook_fd: int, result_fd: int, cases: list, control: so
             resource.setrlimit(getattr(resource, name), (value, value))
     if "processes" in limits and os.getuid() != 0:
         resource.setrlimit(resource.RLIMIT_NPROC, (int(limits["processes"]), int(limits["processes"])))
-    raw = _read_all(notebook_fd, int(job.get("max_notebook_bytes", 256 * 1024 * 1024)))
-    os.close(notebook_fd)
     os.chdir(job.get("workdir", "/tmp"))
-    run_notebook(job["notebook"], raw, cases, result_fd, float(job.get("load_timeout", 20)))
+    for notebook, fd in zip(job["notebooks"], notebook_fds):
+        os.write(progress_fd, b"n")  # the worker restarts this notebook's clock
+        raw = _read_all(fd, int(job.get("max_notebook_bytes", 512 * 1024 * 1024)))
+        os.close(fd)
+        run_notebook(notebook, raw, cases_by_notebook.get(notebook, []), result_fd, float(job.get("load_timeout", 20)))
     return 0
 
 
@@ -225,15 +231,27 @@ def _clean_up(child: int, sandboxed: bool) -> None:
             break
 
 
-def _wait(pid: int, deadline: float) -> tuple[bool, int | None]:
-    """Wait for ``pid`` until the deadline; return (timed_out, wait status)."""
+def _wait(pid: int, progress_fd: int, per_notebook: float, count: int) -> tuple[bool, int | None]:
+    """Wait for the child; each notebook it starts gets ``per_notebook`` seconds.
+
+    Returns (timed_out, wait status). The whole job never gets more than
+    ``count * per_notebook`` seconds, whatever the child writes to the progress pipe.
+    """
+    start = time.monotonic()
+    deadline, final = start + per_notebook, start + count * per_notebook + 1
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return False, status
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        if now >= min(deadline, final):
             return True, None
-        time.sleep(0.005)
+        ready, _, _ = select.select([progress_fd], [], [], min(0.005 if now - start < 1 else 0.05, min(deadline, final) - now))
+        if ready:
+            if os.read(progress_fd, 64):
+                deadline = time.monotonic() + per_notebook
+            else:  # the child closed it: ending
+                time.sleep(0.001)
 
 
 def serve(control: socket.socket, sandboxed: bool) -> None:
@@ -247,21 +265,23 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
         except EOFError:
             return
         job = json.loads(message)
-        notebook_fd, result_fd = fds
-        cases = cases_by_notebook.get(job["notebook"], [])
+        *notebook_fds, result_fd = fds
+        progress_read, progress_write = os.pipe()
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
             code = 3
             try:
-                code = _child(job, notebook_fd, result_fd, cases, control)
+                os.close(progress_read)
+                code = _child(job, notebook_fds, result_fd, progress_write, cases_by_notebook, control)
             except BaseException:  # noqa: BLE001
                 pass
             finally:
                 os._exit(code)
-        os.close(notebook_fd)
-        os.close(result_fd)
-        timed_out, status = _wait(pid, start + float(job.get("timeout", 120)))
+        for fd in (*notebook_fds, result_fd, progress_write):
+            os.close(fd)
+        timed_out, status = _wait(pid, progress_read, float(job.get("timeout", 60)), len(notebook_fds))
+        os.close(progress_read)
         _clean_up(pid, sandboxed)
         if status is None:
             try:
@@ -279,7 +299,7 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
 def _recv_message(control: socket.socket, with_fds: bool = False):
     """One message: 8 ASCII digits of length, then the JSON text; fds ride on the first part."""
     if with_fds:
-        data, fds, _, _ = socket.recv_fds(control, 8, 2)
+        data, fds, _, _ = socket.recv_fds(control, 8, 64)
     else:
         data, fds = control.recv(8, socket.MSG_WAITALL), []
     if len(data) < 8:

@@ -90,7 +90,7 @@ ATTACKS = {
             pass
         """
     ),
-    "memory_bomb": at_load("hog = []\nfor _ in range(64):\n    hog.append(bytearray(256 * 2**20))"),
+    "memory_bomb": at_load("import numpy as np\nhog = [np.ones(2**20)]\nhog.append(np.ones(2**33))"),
     "fork_bomb": at_load(
         """
         import os, time
