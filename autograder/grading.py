@@ -77,7 +77,7 @@ def find_notebooks(folder: Path, series: list[str]) -> tuple[dict[str, Path | No
 
 @dataclass
 class GradedItem:
-    """One pytest item: one case of one submission."""
+    """One case of one submission: the student's observation and the solution's."""
 
     submission: str
     case: Case
@@ -86,27 +86,44 @@ class GradedItem:
     missing_reason: str = ""
     verdict: Verdict | None = None
 
-    @property
-    def id(self) -> str:
-        return f"{self.submission}::{self.case.id}"
-
-    def verify(self) -> None:
+    def judge(self) -> Verdict:
         if self.got is None and self.missing_reason:
             self.verdict = Verdict(self.case, False, self.missing_reason)
         else:
             self.verdict = judge(self.case, self.got, self.ref)
-        if not self.verdict.passed:
-            pytest.fail(self.verdict.message, pytrace=False)
+        return self.verdict
+
+
+@dataclass
+class NotebookItem:
+    """One pytest item: every case of one notebook of one submission.
+
+    (An item per notebook rather than per case keeps pytest's per-item overhead small
+    for a class of hundreds; every case still gets its own verdict and result.)
+    """
+
+    submission: str
+    notebook: str
+    cases: list[GradedItem]
+
+    @property
+    def id(self) -> str:
+        return f"{self.submission}::{self.notebook}"
+
+    def verify(self) -> None:
+        failed = [item.judge() for item in self.cases]
+        failed = [v for v in failed if not v.passed]
+        if failed:
+            summary = "\n".join(f"{v.case.id}: {v.message.splitlines()[0]}" for v in failed)
+            pytest.fail(f"{len(failed)} of {len(self.cases)} cases failed\n{summary}", pytrace=False)
 
 
 class VerifyPlugin:
-    def __init__(self, items: list[GradedItem]):
+    def __init__(self, items: list[NotebookItem]):
         self.items = items
-        self.reports: dict[str, str] = {}
 
     def pytest_configure(self, config):
-        config.addinivalue_line("markers", "notebook(nb): the series number of the notebook a case tests")
-        config.addinivalue_line("markers", "function(name): the graded function a case tests")
+        config.addinivalue_line("markers", "notebook(nb): the series number of the notebook an item tests")
 
     def pytest_generate_tests(self, metafunc):
         if "graded" in metafunc.fixturenames:
@@ -114,20 +131,17 @@ class VerifyPlugin:
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
-            graded = item.callspec.params["graded"]
-            item.add_marker(pytest.mark.notebook(graded.case.notebook))
-            item.add_marker(pytest.mark.function(graded.case.function))
-
-    def pytest_runtest_logreport(self, report):
-        if report.when == "call" or report.outcome != "passed":
-            self.reports[report.nodeid.split("[", 1)[-1].rstrip("]")] = report.outcome
+            item.add_marker(pytest.mark.notebook(item.callspec.params["graded"].notebook))
 
 
 def verify(items: list[GradedItem], verbose: bool = False) -> None:
-    """Run every item as a pytest test in this process; sets ``item.verdict``."""
+    """Judge every item in one pytest session in this process; sets ``item.verdict``."""
     if not items:
         return
-    plugin = VerifyPlugin(items)
+    groups: dict[tuple[str, str], list[GradedItem]] = {}
+    for item in items:
+        groups.setdefault((item.submission, item.case.notebook), []).append(item)
+    plugin = VerifyPlugin([NotebookItem(sub, nb, cases) for (sub, nb), cases in groups.items()])
     try:  # verify steps use tiny tensors: threads only add overhead (and contend with the workers)
         import torch
 
@@ -141,7 +155,7 @@ def verify(items: list[GradedItem], verbose: bool = False) -> None:
         "--capture=no",
         "--rootdir", str(TEST_MODULE.parent),
         "-c", str(TEST_MODULE.with_name("pytest.ini")),
-    ]
+    ]  # fmt: skip
     args += ["-q", "--tb=line", "--disable-warnings"] if verbose else ["-p", "no:terminal"]
     pytest.main(args, plugins=[plugin])
     for item in items:  # anything pytest did not run (an internal error) is a failure, not a pass

@@ -1,10 +1,10 @@
-"""The autograder's pytest module: one test item per (submission, case).
+"""The autograder's pytest module: one test item per (submission, notebook).
 
 Items are made by autograder.grading.VerifyPlugin; each holds only plain data that the
-worker sent back and the solution's reference for the same probe.
+worker sent back and the solution's references for the same probes.
 """
 
 
 def test_student_work(graded):
-    """Compare one student's result for one case with the solution's (see helpers.checking.judge)."""
+    """Judge every case of one notebook of one student (see helpers.checking.judge)."""
     graded.verify()
