@@ -4,6 +4,7 @@
     python -m autograder grade SUBMISSION --results results.json
     python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR]
     python -m autograder gradescope --out autograder.zip
+    python -m autograder handouts --out build/handouts
     python -m autograder demo                         # release, then grade solutions/ as a submission
 
 Exit status: 0 when grading completed (whatever the score), 2 on a usage error, 1 when
@@ -87,6 +88,15 @@ def cmd_gradescope(args) -> int:
     return 0
 
 
+def cmd_handouts(args) -> int:
+    from autograder.handouts import build
+
+    start = time.monotonic()
+    pages = build(Path(args.out), execute=not args.no_execute)
+    print(f"wrote {len(pages)} pages under {args.out}/ (open index.html) in {time.monotonic() - start:.0f} s")
+    return 0
+
+
 def cmd_demo(args) -> int:
     cmd_release(args)
     print("\nGrading the solutions as a sample submission:\n")
@@ -114,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder, frozen references)")
     gs.add_argument("--out", default="autograder.zip")
     gs.set_defaults(func=cmd_gradescope)
+    ho = sub.add_parser("handouts", help="render the executed solutions and the student release to HTML")
+    ho.add_argument("--out", default="build/handouts")
+    ho.add_argument("--no-execute", action="store_true", help="render the solutions as they are, without running them")
+    ho.set_defaults(func=cmd_handouts)
     dev = sub.add_parser("devcheck", help="run one notebook's cases in-process against its solution (authors)")
     dev.add_argument("notebook", help="series number, e.g. 02")
     dev.set_defaults(func=lambda a: __import__("autograder.devcheck", fromlist=["main"]).main(a.notebook))

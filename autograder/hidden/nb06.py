@@ -13,8 +13,8 @@ import numpy as np
 from helpers.checking import Suite, assert_matches, describe
 from helpers.selfcheck.nb06 import (
     check_attention,
-    check_head_parameters,
     check_head_output,
+    check_head_parameters,
     check_mask,
     check_mha_names,
     check_mha_output,

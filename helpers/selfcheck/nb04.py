@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.checking import Suite, assert_matches
-from helpers.data import SLIDE_U, SLIDE_V
+from helpers.data import SLIDE_V
 
 suite = Suite("04")
 

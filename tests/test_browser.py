@@ -1,0 +1,139 @@
+"""A real browser: JupyterLab on localhost, headless Chromium (Debian's), Run All.
+
+A student's finished work (a copy of a solution notebook) is opened in JupyterLab, all
+cells are run through the UI, and the page must show every self-check passing, figures
+as images and no error output. A screenshot is saved under build/screenshots/.
+Needs Debian's chromium and the playwright package (.ci/run installs both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from autograder.course import ROOT, SOLUTIONS, available
+
+CHROMIUM = "/usr/bin/chromium"
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+TOKEN = "course-kit-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    base = tmp_path_factory.mktemp("lab")
+    course = base / "course"
+    (course / "work").mkdir(parents=True)
+    os.symlink(ROOT / "helpers", course / "helpers")
+    settings = base / "settings"
+    for plugin, values in {
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},  # every cell in the DOM
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }.items():
+        path = settings / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    port = _free_port()
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"), "JUPYTER_RUNTIME_DIR": str(base / "runtime")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={course}", "--ServerApp.disable_check_xsrf=True", "--allow-root"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=course,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail(f"JupyterLab did not start: {server.stdout.read().decode()[-3000:]}")
+            time.sleep(0.5)
+    yield url, course
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def run_all_in_lab(page, url: str, name: str, timeout_s: float) -> dict:
+    page.goto(f"{url}/lab/tree/work/{name}?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle' || !!document.querySelector('.jp-Notebook')", timeout=60_000)
+    page.locator(".jp-Notebook").first.click()
+    page.click(".lm-MenuBar-item:has-text('Run')")
+    page.click(".lm-Menu-item:has-text('Run All Cells')")
+    # Wait until every code cell has run: no [*] prompt and every prompt numbered.
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+            return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+        }""",
+        timeout=timeout_s * 1000,
+    )
+    page.wait_for_timeout(1500)  # the last outputs and images land
+    return page.evaluate(
+        """() => ({
+            outputs: [...document.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText),
+            errors: document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] .jp-RenderedText, .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]').length,
+            tracebacks: [...document.querySelectorAll('.jp-OutputArea-output')].filter(o => o.innerText.includes('Traceback')).length,
+            images: document.querySelectorAll('.jp-OutputArea-output img').length,
+            cells: document.querySelectorAll('.jp-CodeCell').length,
+        })"""
+    )
+
+
+@pytest.mark.parametrize("notebook", ["01", "07"])
+def test_finished_notebook_runs_all_in_jupyterlab(lab, browser, notebook):
+    if notebook not in available():
+        pytest.skip(f"notebook {notebook} is not in the course yet")
+    url, course = lab
+    stem = available()[notebook]
+    shutil.copy(SOLUTIONS / f"{stem}.ipynb", course / "work" / f"{stem}.ipynb")
+    page = browser.new_page(viewport={"width": 1300, "height": 2000})
+    try:
+        state = run_all_in_lab(page, url, f"{stem}.ipynb", timeout_s=240)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        images = page.locator(".jp-OutputArea-output img")
+        for which, suffix in ((images.count() // 2, ""), (images.count() - 1, "-last-figure")):
+            if images.count():  # a figure with the cells around it
+                images.nth(which).scroll_into_view_if_needed()
+                page.wait_for_timeout(300)
+            page.screenshot(path=str(SCREENSHOTS / f"{stem}{suffix}.png"))
+    finally:
+        page.close()
+    text = "\n".join(state["outputs"])
+    checks = [o for o in state["outputs"] if "self-checks passed" in o]
+    assert checks and all("\u2714" in o and "\u2718" not in o for o in checks), text[-3000:]
+    assert state["tracebacks"] == 0, text[-3000:]
+    assert state["images"] > 0
