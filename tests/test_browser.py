@@ -87,16 +87,16 @@ def browser():
 
 
 def run_all_in_lab(page, url: str, name: str, timeout_s: float) -> dict:
-    page.goto(f"{url}/lab/tree/work/{name}?token={TOKEN}")
+    page.goto(f"{url}/lab/tree/work/{name}?reset&token={TOKEN}")  # reset: no tabs from an earlier test
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle' || !!document.querySelector('.jp-Notebook')", timeout=60_000)
-    page.locator(".jp-Notebook").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
     page.click(".lm-MenuBar-item:has-text('Run')")
     page.click(".lm-Menu-item:has-text('Run All Cells')")
     # Wait until every code cell has run: no [*] prompt and every prompt numbered.
     page.wait_for_function(
         """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+            const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
             return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
         }""",
         timeout=timeout_s * 1000,
