@@ -4,6 +4,7 @@ submissions still get a complete report with everything gradeable graded."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -54,8 +55,35 @@ def graded(tmp_path_factory):
     shutil.copy(SOLUTIONS / "01_embeddings.ipynb", partial / "hw01-embeddings.ipynb")
     (partial / "notes.txt").write_text("not a notebook")
 
-    folders = {p.name: p for p in (honest, blank, syntax, deleted, invalid, partial)}
+    messy = base / "messy"
+    _messy_submission(messy)
+
+    folders = {p.name: p for p in (honest, blank, syntax, deleted, invalid, partial, messy)}
     return grade_folders(folders)
+
+
+def _messy_submission(folder):
+    """Everything at once: nbformat 3, a renamed function, magics and shell escapes, 100 MB of
+    outputs, a file named by another scheme, a stray copy and extra files."""
+    shutil.copytree(SOLUTIONS, folder)
+    nb = nbformat.read(str(folder / "02_sampling.ipynb"), as_version=4)
+    cell = _solution_cell(nb, "cosine_similarity")
+    cell.source = cell.source.replace("def cosine_similarity(", "def cosine_sim(")
+    nb.cells.insert(2, nbformat.v4.new_code_cell("%matplotlib inline\n!pip install nothing\nimport numpy as np\nnp.random.seed(0)?"))
+    nb.cells.insert(3, nbformat.v4.new_code_cell("%%bash\necho hello"))
+    nb.cells.insert(4, nbformat.v4.new_code_cell("files = !ls\nget_ipython().system('ls')\n%time x = 1"))
+    (folder / "02_sampling.ipynb").write_text(nbformat.writes(nbformat.convert(nb, 3)))
+    shutil.copy(SOLUTIONS / "02_sampling.ipynb", folder / "02_sampling-Copy1.ipynb")
+    os.utime(folder / "02_sampling.ipynb", (1, 1))  # the canonical name wins over a newer copy
+    nb = nbformat.read(str(folder / "03_training.ipynb"), as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * (100 * 1024 * 1024))]
+    nbformat.write(nb, str(folder / "03_training.ipynb"))
+    if (folder / "04_context_averaging.ipynb").exists():
+        (folder / "04_context_averaging.ipynb").rename(folder / "HW4-context.ipynb")
+    (folder / "notes.txt").write_text("my notes")
+    (folder / "data").mkdir()
+    (folder / "data" / "scratch.ipynb").write_text("{}")
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +168,15 @@ def test_cli_writes_gradescope_results(tmp_path):
     assert "total" in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "nope")], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "not a folder" in bad.stderr
+
+
+def test_messy_submission_is_graded_where_it_can_be(graded):
+    results = graded["messy"]
+    renamed = by_function(results, "02", "cosine_similarity")
+    assert renamed and all("`cosine_similarity` is not defined" in t["output"] for t in renamed)
+    others = [t for t in results["tests"] if t["tags"][1] != "cosine_similarity"]
+    failed = [(t["name"], t["output"][:200]) for t in others if t["status"] != "passed"]
+    assert not failed
+    assert "nbformat 3" in results["output"]
+    assert "02_sampling-Copy1.ipynb was also found for notebook 02" in results["output"]
+    assert "data/scratch.ipynb is not part of the graded series" in results["output"]
