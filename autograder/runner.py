@@ -86,8 +86,12 @@ class Worker:
         self.control = ours
         self._buffer = b""
         threading.Thread(target=self._read_output, daemon=True).start()
-        self._send({"suites": registry.sources})
-        ready = self._read_event(time.monotonic() + limits.start_seconds)
+        try:
+            self._send({"suites": registry.sources})
+            ready = self._read_event(time.monotonic() + limits.start_seconds)
+        except OSError:  # it died at once (a broken sandbox or interpreter)
+            ready = None
+            time.sleep(0.2)  # let its last words reach self.output
         if ready is None or ready.get("event") != "ready":
             self.close()
             raise WorkerDied(f"the worker did not start: {self.output[-2000:].decode('utf-8', 'replace')}")

@@ -166,12 +166,12 @@ def worker_command(control_fd: int) -> tuple[list[str], dict[str, str], bool, ob
         return worker, plain_env(), False, demote
     argv = [
         bwrap,
+        "--tmpfs", "/tmp",  # first: the binds below may live under /tmp (a CI checkout) and go on top
         *_system_binds(),
         *_python_binds(),
         *_course_binds(),
         "--proc", "/proc",
         "--dev", "/dev",
-        "--tmpfs", "/tmp",
         "--tmpfs", "/mplconfig",
         "--unshare-all",  # network, PID, IPC, UTS, cgroup and user namespaces
         "--die-with-parent",

@@ -78,6 +78,11 @@ def _warm_imports() -> None:
     import helpers  # noqa: F401
     import helpers.checking  # noqa: F401
 
+    try:  # property cases draw their examples with hypothesis when the suites load
+        import hypothesis  # noqa: F401
+    except ImportError:
+        pass
+
 
 def load_suites(sources: list[dict]) -> dict[str, list]:
     """Exec the suites' sources as modules; return cases by notebook."""
@@ -216,7 +221,7 @@ def _clean_up(child: int, sandboxed: bool) -> None:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        for entry in os.listdir("/tmp"):
+        for entry in set(os.listdir("/tmp")) - _TMP_AT_START:  # not the sandbox's own mount points
             path = os.path.join("/tmp", entry)
             try:
                 shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
@@ -254,7 +259,11 @@ def _wait(pid: int, progress_fd: int, per_notebook: float, count: int) -> tuple[
                 time.sleep(0.001)
 
 
+_TMP_AT_START: set[str] = set()
+
+
 def serve(control: socket.socket, sandboxed: bool) -> None:
+    _TMP_AT_START.update(os.listdir("/tmp"))
     header = json.loads(_recv_message(control)[0])
     _warm_imports()
     cases_by_notebook = load_suites(header["suites"])

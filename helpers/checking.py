@@ -237,7 +237,20 @@ class Student:
 
     def __init__(self, namespace: dict):
         self._namespace = namespace
-        self.calls: list[str] = []
+        self._log: list = []  # notes (str) and calls (name, args, kwargs), described lazily
+
+    @property
+    def calls(self) -> list[str]:
+        """The last few calls and notes, described for a failure message."""
+        out = []
+        for entry in self._log[-6:]:
+            if isinstance(entry, str):
+                out.append(entry)
+            else:
+                name, args, kwargs = entry
+                shown = [describe(a, 90) for a in args] + [f"{k}={describe(v, 60)}" for k, v in kwargs.items()]
+                out.append(f"{name}({', '.join(shown)})")
+        return out
 
     def get(self, name: str) -> Any:
         if name not in self._namespace:
@@ -246,7 +259,7 @@ class Student:
 
     def note(self, text: str) -> None:
         """Add a line to the 'called' part of a failure message."""
-        self.calls.append(text)
+        self._log.append(text)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -256,11 +269,33 @@ class Student:
             return obj
 
         def recorded(*args, **kwargs):
-            shown = [describe(a, 90) for a in args] + [f"{k}={describe(v, 60)}" for k, v in kwargs.items()]
-            self.calls.append(f"{name}({', '.join(shown)})")
+            # Describing arguments costs more than many calls: keep them, describe the last few at the end.
+            self._log.append((name, args, kwargs))
+            del self._log[:-12]
             return obj(*args, **kwargs)
 
         return recorded
+
+
+def draw_examples(strategy, count: int = 25, name: str = "examples") -> list:
+    """``count`` examples of a hypothesis strategy, the same ones on every run.
+
+    For property cases: a probe draws inputs with hypothesis (derandomized, so the
+    student's run and the solution's run see identical inputs), calls the student's
+    function on each, and the verify checks the property on every example.
+    """
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    found: list = []
+
+    def collect(example):
+        found.append(example)
+
+    collect.__name__ = collect.__qualname__ = f"draw_{name}"  # the derandomized seed comes from here
+    settings(derandomize=True, max_examples=count, database=None, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))(
+        given(strategy)(collect)
+    )()
+    return found[:count]
 
 
 # --------------------------------------------------------------------------- #
@@ -368,7 +403,11 @@ def run_case(case: Case, namespace: dict) -> dict:
         error = None
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit too
         value, error = None, describe_error(exc)
-    return {"value": value, "calls": student.calls[-6:], "error": error, "seconds": time.perf_counter() - start}
+    try:
+        calls = student.calls
+    except Exception:  # noqa: BLE001 - describing a hostile argument may fail
+        calls = []
+    return {"value": value, "calls": calls, "error": error, "seconds": time.perf_counter() - start}
 
 
 @dataclass

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from helpers.checking import Suite, assert_matches, describe
+from helpers.checking import Suite, assert_matches, describe, draw_examples
 from helpers.selfcheck.nb02 import (
     NTP_HINT,
     SAMPLE_HINT,
@@ -422,3 +424,32 @@ def _(got, ref):
             raise AssertionError(f"{key}: the result must begin with start_ids {start}, got {show_ids(ids)}.")
     for key, seed, n_new in (("array start, n_new=4", 93, 4), ("tuple start, n_new=3", 94, 3)):
         check_run(got[key], ref[key], seed, n_new, key)
+
+
+# --------------------------------------------------------------------------- #
+# Property tests: hypothesis draws the inputs (derandomized: the same for every run).
+# They are drawn when the suite loads, once per grading worker, not once per student.
+# --------------------------------------------------------------------------- #
+
+SHIFT_EXAMPLES = draw_examples(
+    st.tuples(hnp.arrays(np.float64, st.integers(1, 8), elements=st.floats(-50, 50)), st.floats(-500, 500)), 25, "softmax_shift"
+)  # [(s (n,), c)]
+
+
+@suite.case("softmax", points=1, hint="subtract the row's max before np.exp; softmax(s + c) must equal softmax(s) for any shift c.")
+def shift_invariance_property(student):
+    """Property (25 hypothesis examples): softmax(s + c) equals softmax(s) and sums to 1."""
+    return [{"s": s, "c": c, "p": student.softmax(s.copy()), "p_shifted": student.softmax(s + c)} for s, c in SHIFT_EXAMPLES]
+
+
+@shift_invariance_property.verify
+def _(got, ref):
+    if not isinstance(got, list) or len(got) != len(ref):
+        raise AssertionError(f"expected {len(ref)} examples, got {describe(got)}")
+    for i, (g, r) in enumerate(zip(got, ref)):
+        assert_matches(g["p"], r["p"], path=f"example {i}, softmax(s)")
+        if not np.allclose(g["p_shifted"], g["p"], rtol=1e-6, atol=1e-9):
+            raise AssertionError(
+                f"example {i}: softmax(s + c) differs from softmax(s) for s = {describe(g['s'])}, c = {g['c']:.4g}:"
+                f"\n  softmax(s):     {describe(g['p'])}\n  softmax(s + c): {describe(g['p_shifted'])}"
+            )

@@ -8,8 +8,9 @@ T = 1 is make_pairs) and independent references (a loop over the stream,
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
-from helpers.checking import Suite, assert_matches
+from helpers.checking import Suite, assert_matches, draw_examples
 from helpers.selfcheck.nb04 import check_average, check_facts, check_logits, check_windows, expected_logits, module_facts, set_tables
 
 suite = Suite("04", visibility="hidden")
@@ -277,3 +278,43 @@ def _(got, ref):
         if got[key] is None or not isinstance(got[key], torch.Tensor):
             raise AssertionError(f"no gradient reached the {key.split()[0]} weights ({table}): forward must stay differentiable.")
         assert_matches(got[key].double(), expected, key)
+
+
+def _windows(T):
+    rows = st.lists(st.lists(st.integers(0, 9), min_size=T, max_size=T), min_size=1, max_size=6)
+    return st.tuples(st.just(T), rows, st.permutations(list(range(T))))
+
+
+# Drawn by hypothesis (derandomized) when the suite loads: once per grading worker.
+ORDER_EXAMPLES = draw_examples(st.integers(1, 5).flatmap(_windows), 20, "order_blind")  # [(T, rows, perm)]
+
+
+@suite.case("average_context", points=1, hint="average the T context vectors with equal weights 1/T: the result cannot depend on their order.")
+def order_blind_property(student):
+    """Property (20 hypothesis examples): permuting the T tokens of every window leaves the averages unchanged."""
+    V = np.random.default_rng(71).normal(size=(10, 3))  # (vocab, M)
+    out = []
+    for T, rows, perm in ORDER_EXAMPLES:
+        contexts = np.array(rows, dtype=np.int64)  # (N, T)
+        out.append(
+            {
+                "contexts": contexts,
+                "perm": np.array(perm),
+                "average": student.average_context(V.copy(), contexts.copy()),
+                "permuted": student.average_context(V.copy(), contexts[:, list(perm)].copy()),
+            }
+        )
+    return out
+
+
+@order_blind_property.verify
+def _(got, ref):
+    if not isinstance(got, list) or len(got) != len(ref):
+        raise AssertionError(f"expected {len(ref)} examples, got {got!r:.80}")
+    for i, (g, r) in enumerate(zip(got, ref)):
+        assert_matches(g["average"], r["average"], path=f"example {i}, average_context(V, contexts)")
+        if not np.allclose(g["permuted"], g["average"], rtol=1e-10, atol=1e-12):
+            raise AssertionError(
+                f"example {i}: with the window columns permuted by {g['perm'].tolist()} the averages change "
+                f"(contexts = {g['contexts'].tolist()}); a uniform average is order-blind."
+            )

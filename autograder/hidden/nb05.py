@@ -10,8 +10,9 @@ mistakes (half-split pairs, angles not scaled by theta1, positions reversed).
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
-from helpers.checking import Suite, assert_matches
+from helpers.checking import Suite, assert_matches, draw_examples
 from helpers.selfcheck.nb05 import (
     MODEL_TOL,
     average_logits,
@@ -412,3 +413,66 @@ def _(got, ref):
         )
     for key, expected in (("encode grad", V.grad), ("decode grad", U.grad)):
         assert_matches(got[key].double(), expected, key, **MODEL_TOL)
+
+
+# --------------------------------------------------------------------------- #
+# Property tests: hypothesis draws the inputs (derandomized: the same for every run).
+# They are drawn when the suite loads, once per grading worker, not once per student.
+# --------------------------------------------------------------------------- #
+
+_angle = st.floats(-10, 10)
+_vector = st.tuples(st.floats(-5, 5), st.floats(-5, 5)).map(np.array)
+ROTATION_EXAMPLES = draw_examples(st.tuples(_vector, _angle, _angle), 25, "rotation_group")  # [(x (2,), a, b)]
+ROPE_EXAMPLES = draw_examples(st.tuples(st.integers(1, 4), st.integers(2, 6), st.integers(0, 2**31)), 15, "rope_relative")  # [(d/2, T, seed)]
+
+
+@suite.case("rotate_2d", points=1, hint="x' = [[cos t, -sin t], [sin t, cos t]] x: a rotation keeps lengths and R(a) R(b) = R(a + b).")
+def rotation_group_property(student):
+    """Property (25 hypothesis examples): rotations keep lengths and R(b) R(a) x = R(a + b) x."""
+    out = []
+    for x, a, b in ROTATION_EXAMPLES:
+        once = student.rotate_2d(x.copy(), a)
+        out.append({"x": x, "a": a, "b": b, "R(a)x": once, "R(b)R(a)x": student.rotate_2d(np.asarray(once, dtype=float).copy(), b), "R(a+b)x": student.rotate_2d(x.copy(), a + b)})
+    return out
+
+
+@rotation_group_property.verify
+def _(got, ref):
+    if not isinstance(got, list) or len(got) != len(ref):
+        raise AssertionError(f"expected {len(ref)} examples, got {got!r:.80}")
+    for i, (g, r) in enumerate(zip(got, ref)):
+        assert_matches(g["R(a)x"], r["R(a)x"], path=f"example {i}, rotate_2d(x, a)")
+        where = f"example {i} (x = {g['x'].tolist()}, a = {g['a']:.4g}, b = {g['b']:.4g})"
+        if not np.isclose(np.linalg.norm(g["R(a)x"]), np.linalg.norm(g["x"]), rtol=1e-9, atol=1e-9):
+            raise AssertionError(f"{where}: the length changed from {np.linalg.norm(g['x']):.6g} to {np.linalg.norm(g['R(a)x']):.6g}.")
+        if not np.allclose(g["R(b)R(a)x"], g["R(a+b)x"], rtol=1e-7, atol=1e-9):
+            raise AssertionError(f"{where}: R(b) R(a) x = {g['R(b)R(a)x']} but R(a + b) x = {g['R(a+b)x']}.")
+
+
+@suite.case("rope", points=1, hint="pair (2j, 2j+1) at position i turns by i * base**(-2j/d): rotations keep each pair's length, and q_i . k_j then depends on j - i only.")
+def relative_position_property(student):
+    """Property (15 hypothesis examples): RoPE keeps lengths, and rope(q)_i . rope(k)_j depends only on j - i."""
+    out = []
+    for d_half, T, seed in ROPE_EXAMPLES:
+        rng = np.random.default_rng(seed)
+        q, k = rng.normal(size=(2 * d_half)), rng.normal(size=(2 * d_half))  # (d,) each
+        Q, K = np.tile(q, (T, 1)), np.tile(k, (T, 1))  # (T, d): the same vectors at every position
+        out.append({"Q": Q, "K": K, "rope(Q)": student.rope(Q.copy()), "rope(K)": student.rope(K.copy())})
+    return out
+
+
+@relative_position_property.verify
+def _(got, ref):
+    if not isinstance(got, list) or len(got) != len(ref):
+        raise AssertionError(f"expected {len(ref)} examples, got {got!r:.80}")
+    for i, (g, r) in enumerate(zip(got, ref)):
+        assert_matches(g["rope(Q)"], r["rope(Q)"], path=f"example {i}, rope(Q)")
+        RQ, RK = g["rope(Q)"], g["rope(K)"]
+        if not np.allclose(np.linalg.norm(RQ, axis=-1), np.linalg.norm(g["Q"], axis=-1), rtol=1e-9):
+            raise AssertionError(f"example {i}: rope changed the vectors' lengths (shape {g['Q'].shape}).")
+        scores = RQ @ RK.T  # (T, T): q_i . k_j
+        T = scores.shape[0]
+        for offset in range(-T + 1, T):
+            diagonal = np.diagonal(scores, offset)
+            if not np.allclose(diagonal, diagonal[0], rtol=1e-7, atol=1e-9):
+                raise AssertionError(f"example {i}: q_i . k_j is not the same along j - i = {offset}: {np.round(diagonal, 4).tolist()}.")
