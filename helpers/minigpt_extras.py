@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.transforms import offset_copy
 
 from .grammar import VOCAB
 
@@ -32,9 +33,45 @@ def smooth(values, window: int = 25) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
-def _grid(n_rows: int, n_cols: int, cell: float):
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols + 0.6, cell * n_rows + 0.6), squeeze=False, layout="constrained")
+def _grid(n_rows: int, n_cols: int, cell: float, **kwargs):
+    """A grid of panels with fixed spacing (constrained layout costs about half a second more for 3 x 3 panels)."""
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols + 0.6, cell * n_rows + 0.6), squeeze=False, **kwargs)
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.05, top=1 - 0.75 / (cell * n_rows + 0.6), wspace=0.25, hspace=0.3)
     return fig, axes
+
+
+def crowded_spots(xy, radius: float, max_spots: int = 2, min_share: float = 0.25) -> list[int]:
+    """Indices of up to ``max_spots`` points of ``xy`` (n, 2) that sit where the points crowd most.
+
+    Greedy: take the point with the most points within ``radius``, drop those neighbours, repeat;
+    a later spot counts only if it holds at least ``min_share`` of the points.
+    """
+    xy = np.asarray(xy, dtype=float)
+    near = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1) <= radius**2  # (n, n)
+    left = np.ones(len(xy), dtype=bool)
+    spots = []
+    while left.any() and len(spots) < max_spots:
+        counts = (near & left).sum(axis=1) * left  # (n,) unassigned neighbours of each unassigned point
+        best = int(np.argmax(counts))
+        if spots and counts[best] < min_share * len(xy):
+            break
+        spots.append(best)
+        left &= ~near[best]
+    return spots
+
+
+def _merge_labels(spots, names: Sequence[str], radius: float) -> list[tuple[np.ndarray, str]]:
+    """One label per group of spots closer than ``radius``: [(position, "name, name"), ...], so
+    tokens that land on the same spot read "cat, dog" instead of two labels printed over each other."""
+    groups: list[tuple[np.ndarray, list[str]]] = []
+    for xy, name in zip(spots, names):
+        for anchor, members in groups:
+            if ((anchor - xy) ** 2).sum() <= radius**2:
+                members.append(name)
+                break
+        else:
+            groups.append((xy, [name]))
+    return [(anchor, ", ".join(members)) for anchor, members in groups]
 
 
 def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, cell: float = 3.4, vocab: Sequence[str] = VOCAB):
@@ -42,8 +79,9 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
 
     points: (n_layers, n_heads, N, 2), each head's output vector (its weighted average of values,
         before the output projection) at N token positions; labels: N token strings, the token at
-        each position. Each point is colored by its token; each distinct (token, rounded point) is
-        labelled once, so a token that lands in several places (several contexts) shows each.
+        each position. Every point is drawn small, in its token's color. Each token is labelled
+        where its points crowd most, and at a second spot if a quarter of them land there (the same
+        token in other contexts); a labelled spot is drawn large, and tokens sharing a spot share a label.
     Returns the figure.
     """
     points = np.asarray(points, dtype=float)
@@ -53,25 +91,36 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
     if len(labels) != n:
         raise ValueError(f"{n} points but {len(labels)} labels")
     colors = token_colors(vocab)
+    labels = np.asarray(labels)
+    present = set(labels.tolist())
+    tokens = [tok for tok in vocab if tok in present] + sorted(present - set(vocab))
+    grey = (0.4, 0.4, 0.4, 1.0)
+    point_colors = [colors.get(tok, grey) for tok in labels]  # (N,) one color per point
+    members = [np.flatnonzero(labels == tok) for tok in tokens]  # the positions of each token
     fig, axes = _grid(n_layers, n_heads, cell)
     for layer in range(n_layers):
         for head in range(n_heads):
             ax = axes[layer, head]
             xy = points[layer, head]  # (N, 2)
-            span = float(np.ptp(xy, axis=0).max()) or 1.0
-            seen = set()
-            for tok in dict.fromkeys(labels):
-                mask = np.array([lab == tok for lab in labels])
-                ax.scatter(xy[mask, 0], xy[mask, 1], s=14, color=colors.get(tok, "0.4"), alpha=0.6)
-            for (x, y), tok in zip(xy, labels):
-                key = (tok, round(x / span * 12), round(y / span * 12))  # label nearby duplicates once
-                if key in seen:
-                    continue
-                seen.add(key)
-                ax.annotate(tok, (x, y), textcoords="offset points", xytext=(3, 2), fontsize=7, color=colors.get(tok, "0.2"))
+            radius = 0.06 * (float(np.ptp(xy, axis=0).max()) or 1.0)
             ax.axhline(0, color="0.9", lw=0.8, zorder=0)
             ax.axvline(0, color="0.9", lw=0.8, zorder=0)
-            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
+            ax.scatter(xy[:, 0], xy[:, 1], s=10, c=point_colors, alpha=0.5, linewidths=0)
+            spots, spot_tokens = [], []
+            for tok, idx in zip(tokens, members):
+                for k in crowded_spots(xy[idx], radius):
+                    spots.append(xy[idx[k]])
+                    spot_tokens.append(tok)
+            spots = np.array(spots)  # (n_spots, 2)
+            ax.scatter(spots[:, 0], spots[:, 1], s=34, c=[colors.get(tok, grey) for tok in spot_tokens], edgecolors="0.2", linewidths=0.6)
+            right_of = offset_copy(ax.transData, fig=fig, x=4, y=2, units="points")  # 4 points right, 2 up
+            left_of = offset_copy(ax.transData, fig=fig, x=-4, y=2, units="points")
+            x_mid = (xy[:, 0].min() + xy[:, 0].max()) / 2
+            for (x, y), text in _merge_labels(spots, spot_tokens, radius / 2):
+                left = x > x_mid and len(text) > 8  # long labels on the right half go left, to stay in the panel
+                ax.text(x, y, text, transform=left_of if left else right_of, ha="right" if left else "left", fontsize=7.5, color="0.15")
+            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9, y=1.0)  # a fixed y skips a costly title-placement pass
+            ax.locator_params(nbins=4)  # a few ticks: the arrangement matters, not the numbers
             ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title)
@@ -83,7 +132,9 @@ def plot_attention_grid(weights, tokens: Sequence[str], title: str | None = None
 
     weights: (n_layers, n_heads, T, T); row t of a heatmap is the attention of position t (the
         query, predicting the token after tokens[t]) over positions 0..t (the keys). tokens: T strings.
-    One shared color scale from 0 to 1; entries above the diagonal (the future) are left blank.
+    One shared color scale from 0 to 1; entries above the diagonal (the future) are left blank. The
+    panels share their token labels (left column and bottom row); with annotate, weights of at least
+    0.05 are written in their cells.
     Returns the figure.
     """
     weights = np.asarray(weights, dtype=float)
@@ -92,8 +143,9 @@ def plot_attention_grid(weights, tokens: Sequence[str], title: str | None = None
     n_layers, n_heads, T, _ = weights.shape
     if len(tokens) != T:
         raise ValueError(f"{T} positions but {len(tokens)} tokens")
-    fig, axes = plt.subplots(n_layers, n_heads, figsize=(cell * n_heads + 1.2, cell * n_layers + 0.5), squeeze=False,
-                             layout="constrained")
+    width, height = cell * n_heads + 1.3, cell * n_layers + 0.7
+    fig, axes = plt.subplots(n_layers, n_heads, figsize=(width, height), squeeze=False, sharex=True, sharey=True)
+    fig.subplots_adjust(left=0.6 / width, right=1 - 1.1 / width, bottom=0.5 / height, top=1 - 0.75 / height, wspace=0.08, hspace=0.2)
     future = np.triu(np.ones((T, T), dtype=bool), k=1)  # (T, T)
     image = None
     for layer in range(n_layers):
@@ -101,18 +153,21 @@ def plot_attention_grid(weights, tokens: Sequence[str], title: str | None = None
             ax = axes[layer, head]
             w = np.ma.masked_array(weights[layer, head], mask=future)  # (T, T)
             image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0)
-            ax.set_xticks(range(T))
-            ax.set_xticklabels(tokens, rotation=60, ha="right", fontsize=7)
-            ax.set_yticks(range(T))
-            ax.set_yticklabels(tokens, fontsize=7)
             if annotate and T <= 10:
                 for (i, j), value in np.ndenumerate(weights[layer, head]):
-                    if j <= i and value >= 0.005:
+                    if j <= i and value >= 0.05:
                         text = "1" if value >= 0.995 else f"{value:.2f}".lstrip("0")
-                        ax.text(j, i, text, ha="center", va="center", fontsize=5.5, color="w" if value < 0.5 else "k")
-            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
+                        ax.text(j, i, text, ha="center", va="center", fontsize=6, color="w" if value < 0.5 else "k")
+            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9, y=1.0)  # a fixed y skips a costly title-placement pass
+    axes[0, 0].set_xticks(range(T))
+    axes[0, 0].set_yticks(range(T))
+    for ax in axes[-1]:
+        ax.set_xticklabels(tokens, rotation=60, ha="right", fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_yticklabels(tokens, fontsize=7)
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
+        cax = fig.add_axes((1 - 0.95 / width, 0.3, 0.15 / width, 0.4))  # the color bar, right of the panels
+        fig.colorbar(image, cax=cax, label="attention weight")
     if title:
         fig.suptitle(title)
     return fig

@@ -42,6 +42,7 @@ def plot_rotations(
     show_mean: bool = True,
     title: str | None = None,
     lim: float | None = None,
+    ticks: bool = False,
 ):
     """Draw the tokens of one sentence as 2-D vectors rotated by their positions.
 
@@ -53,6 +54,8 @@ def plot_rotations(
     show_mean: also draw the average of the rotated vectors, v' = (1/T) sum_i x'_i, in black.
     lim: half-width of the square view (default: from the vectors' lengths, which
         rotations keep, so the view does not jump while theta1 changes).
+    ticks: draw the axes' tick labels (off by default: the coordinates do not matter
+        here, and tick labels are most of the drawing time of a panel).
 
     Returns the axes; ``ax.rope_state`` holds what was drawn: ``{"theta1", "rotated"
     (T, 2), "mean" (2,)}``.
@@ -91,6 +94,9 @@ def plot_rotations(
     ax.axhline(0, color="0.85", lw=0.8, zorder=0)
     ax.axvline(0, color="0.85", lw=0.8, zorder=0)
     ax.set_aspect("equal")
+    if not ticks:
+        ax.set_xticks([])
+        ax.set_yticks([])
     ax.set_title(title if title is not None else f"theta1 = {theta1:.2f}")
     ax.rope_state = {"theta1": float(theta1), "rotated": rotated, "mean": mean}
     return ax
