@@ -248,7 +248,10 @@ def test_attacks_are_reported_for_what_they_are(batch):
         return results["output"] + "\n".join(t["output"] for t in results["tests"])
 
     assert "time limit" in out("infinite_loop")
-    assert "stopped" in out("kill_parent") and "stopped" in out("os_exit")
+    assert "stopped" in out("os_exit")
+    # kill_parent: the worker dies, and the child either dies with it ("stopped") or finishes first
+    # and is graded as it is (stubs: "not implemented yet"); either way nothing is gained.
+    assert "stopped" in out("kill_parent") or "not implemented yet" in out("kill_parent")
     assert "MemoryError" in out("memory_bomb")
     assert "SystemExit" in out("sys_exit")
     assert "object of type" in out("lying_objects")
