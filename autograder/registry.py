@@ -59,6 +59,7 @@ def load_registry(notebooks: list[str] | None = None) -> Registry:
 def code_fingerprint() -> str:
     """A hash of the code that decides what a probe observes (worker, extraction, helpers)."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "helpers").glob("*.py")) + [ROOT / "autograder" / "worker.py", ROOT / "autograder" / "extract.py"]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    helpers = sorted(p for p in (ROOT / "helpers").rglob("*.py") if "__pycache__" not in p.parts)  # probes import these
+    for path in helpers + [ROOT / "autograder" / "worker.py", ROOT / "autograder" / "extract.py"]:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

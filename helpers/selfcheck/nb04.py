@@ -11,6 +11,7 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches
 from helpers.data import SLIDE_V
+from helpers.selfcheck.lm_tables import check_table_lm_facts, table_lm_facts
 
 suite = Suite("04")
 
@@ -158,43 +159,11 @@ def _(got, ref):
 
 def module_facts(model) -> dict:
     """What the grader needs to know about a model's layers (plain data)."""
-    import torch
-
-    encode, decode = getattr(model, "encode", None), getattr(model, "decode", None)
-    return {
-        "is an nn.Module": isinstance(model, torch.nn.Module),
-        "encode type": type(encode).__name__ if encode is not None else "missing",
-        "decode type": type(decode).__name__ if decode is not None else "missing",
-        "encode is nn.Embedding": type(encode) is torch.nn.Embedding,
-        "decode is nn.Linear": type(decode) is torch.nn.Linear,
-        "encode weight shape": list(encode.weight.shape) if hasattr(encode, "weight") else None,
-        "decode weight shape": list(decode.weight.shape) if hasattr(decode, "weight") else None,
-        "decode has a bias": getattr(decode, "bias", None) is not None,
-        "number of parameters": int(sum(p.numel() for p in model.parameters())) if isinstance(model, torch.nn.Module) else -1,
-    }
+    return table_lm_facts(model)
 
 
 def check_facts(got: dict, n: int, m: int, T: int) -> None:
-    call = f"ContextAverageLM({n}, {m}, {T})"
-    if not got["is an nn.Module"]:
-        raise AssertionError(f"{call} must be a torch.nn.Module (subclass nn.Module and call super().__init__()).")
-    if not got["encode is nn.Embedding"]:
-        raise AssertionError(f"`encode` should be nn.Embedding({n}, {m}) (the table V), got {got['encode type']}.")
-    if not got["decode is nn.Linear"]:
-        raise AssertionError(f"`decode` should be nn.Linear({m}, {n}, bias=False) (the table U), got {got['decode type']}.")
-    if got["encode weight shape"] != [n, m]:
-        raise AssertionError(f"`encode.weight` (the table V) should have shape ({n}, {m}), got {got['encode weight shape']}.")
-    if got["decode weight shape"] != [n, m]:
-        raise AssertionError(
-            f"`decode.weight` (the table U) should have shape ({n}, {m}), i.e. nn.Linear({m}, {n}), got {got['decode weight shape']}."
-        )
-    if got["decode has a bias"]:
-        raise AssertionError("`decode` has a bias; the lecture's model is s = U v' only: nn.Linear(dim, vocab_size, bias=False).")
-    if got["number of parameters"] != 2 * n * m:
-        raise AssertionError(
-            f"the model should have exactly V and U as parameters ({2 * n * m} numbers; the context size adds none), "
-            f"got {got['number of parameters']}."
-        )
+    check_table_lm_facts(got, n, m, f"ContextAverageLM({n}, {m}, {T})", "s = U v'", "The context size adds none.")
 
 
 def set_tables(model, V, U) -> None:

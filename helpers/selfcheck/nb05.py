@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
+from helpers.selfcheck.lm_tables import check_table_lm_facts, table_lm_facts
 
 suite = Suite("05")
 
@@ -305,43 +306,14 @@ def _(got, ref):
 
 
 def module_facts(model, vocab_size: int, dim: int) -> dict:
-    import torch
-
-    encode, decode = getattr(model, "encode", None), getattr(model, "decode", None)
-    return {
-        "is an nn.Module": isinstance(model, torch.nn.Module),
-        "encode type": type(encode).__name__ if encode is not None else "missing",
-        "decode type": type(decode).__name__ if decode is not None else "missing",
-        "encode is nn.Embedding": type(encode) is torch.nn.Embedding,
-        "decode is nn.Linear": type(decode) is torch.nn.Linear,
-        "encode weight shape": list(encode.weight.shape) if hasattr(encode, "weight") else None,
-        "decode weight shape": list(decode.weight.shape) if hasattr(decode, "weight") else None,
-        "decode has a bias": getattr(decode, "bias", None) is not None,
-        "number of parameters": int(sum(p.numel() for p in model.parameters())) if isinstance(model, torch.nn.Module) else -1,
-        "vocab_size": vocab_size,
-        "dim": dim,
-    }
+    return table_lm_facts(model, vocab_size, dim)
 
 
 def check_module_facts(got: dict, name: str = "ContextRoPELM") -> None:
-    n, m = got["vocab_size"], got["dim"]
-    if not got["is an nn.Module"]:
-        raise AssertionError(f"{name} must subclass torch.nn.Module (and call super().__init__()).")
-    if not got["encode is nn.Embedding"]:
-        raise AssertionError(f"`encode` should be nn.Embedding({n}, {m}), got {got['encode type']}.")
-    if not got["decode is nn.Linear"]:
-        raise AssertionError(f"`decode` should be nn.Linear({m}, {n}, bias=False), got {got['decode type']}.")
-    if got["encode weight shape"] != [n, m]:
-        raise AssertionError(f"`encode.weight` (the table V) should have shape ({n}, {m}), got {got['encode weight shape']}.")
-    if got["decode weight shape"] != [n, m]:
-        raise AssertionError(f"`decode.weight` (the table U) should have shape ({n}, {m}), i.e. nn.Linear({m}, {n}), got {got['decode weight shape']}.")
-    if got["decode has a bias"]:
-        raise AssertionError("`decode` has a bias; the model is s = U v' only: nn.Linear(dim, vocab_size, bias=False).")
-    if got["number of parameters"] != 2 * n * m:
-        raise AssertionError(
-            f"the only parameters should be V and U ({2 * n * m} numbers), got {got['number of parameters']}; keep the "
-            "rotation angles out of the parameters (plain tensors or self.register_buffer), they are not learned."
-        )
+    check_table_lm_facts(
+        got, got["vocab_size"], got["dim"], name, "s = U v'",
+        "Keep the rotation angles out of the parameters (plain tensors or self.register_buffer): they are not learned.",
+    )  # fmt: skip
 
 
 def set_tables(model, V, U) -> None:
