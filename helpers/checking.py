@@ -235,9 +235,24 @@ class Student:
     ``softmax(array([...]))``; ``student.get("WordEmbedLM")`` returns the raw object.
     """
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, case_seed: int | None = None):
         self._namespace = namespace
+        self._case_seed = case_seed  # None: the public seeds (self-check); else drawn from the course secret
         self._log: list = []  # notes (str) and calls (name, args, kwargs), described lazily
+
+    def seed(self, k: int) -> int:
+        """The seed a probe uses for its k-th random input.
+
+        In the self-check it is ``k`` itself (the public, fixed seeds). When grading it is
+        derived from the course secret (``case_seed``), so graded inputs cannot be known
+        in advance. Probes draw every random input through it::
+
+            rng = np.random.default_rng(student.seed(21))
+            torch.manual_seed(student.seed(0))
+        """
+        if self._case_seed is None:
+            return int(k)
+        return int(np.random.SeedSequence([self._case_seed, int(k)]).generate_state(1)[0]) & 0x7FFFFFFF
 
     @property
     def calls(self) -> list[str]:
@@ -277,14 +292,16 @@ class Student:
         return recorded
 
 
-def draw_examples(strategy, count: int = 25, name: str = "examples") -> list:
-    """``count`` examples of a hypothesis strategy, the same ones on every run.
+def draw_examples(strategy, count: int = 25, name: str = "examples", seed: int | None = None) -> list:
+    """``count`` examples of a hypothesis strategy, the same ones for the same seed.
 
-    For property cases: a probe draws inputs with hypothesis (derandomized, so the
-    student's run and the solution's run see identical inputs), calls the student's
-    function on each, and the verify checks the property on every example.
+    For property cases: a probe draws inputs with hypothesis (seeded, so the student's
+    run and the solution's run see identical inputs), calls the student's function on
+    each, and the verify checks the property on every example. Inside a probe pass
+    ``seed=student.seed(k)``: graded runs then draw from the course secret.
     """
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
 
     found: list = []
 
@@ -292,9 +309,12 @@ def draw_examples(strategy, count: int = 25, name: str = "examples") -> list:
         found.append(example)
 
     collect.__name__ = collect.__qualname__ = f"draw_{name}"  # the derandomized seed comes from here
-    settings(derandomize=True, max_examples=count, database=None, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))(
-        given(strategy)(collect)
-    )()
+    test = given(strategy)(collect)
+    if seed is not None:
+        test = hypothesis_seed(seed)(test)
+    settings(
+        derandomize=seed is None, max_examples=count, database=None, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+    )(test)()
     return found[:count]
 
 
@@ -391,12 +411,14 @@ def describe_error(exc: BaseException) -> dict:
     return {"type": name, "message": message, "where": where}
 
 
-def run_case(case: Case, namespace: dict) -> dict:
+def run_case(case: Case, namespace: dict, case_seed: int | None = None) -> dict:
     """Run ``case``'s probe on the definitions in ``namespace``; return an observation.
 
-    The observation is plain data: ``{"value", "calls", "error", "seconds"}``.
+    ``case_seed`` is None for the public seeds (self-check), else the grading seed of
+    this case (see :meth:`Student.seed`). The observation is plain data:
+    ``{"value", "calls", "error", "seconds"}``.
     """
-    student = Student(namespace)
+    student = Student(namespace, case_seed)
     start = time.perf_counter()
     try:
         value = to_plain(case.probe(student))
