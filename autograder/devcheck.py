@@ -22,7 +22,7 @@ def main(notebook: str) -> int:
     stem = SERIES[notebook]
     raw = (SOLUTIONS / f"{stem}.ipynb").read_bytes()
     namespace, status = load_definitions(notebook, raw, 60)
-    print(f"{stem}: problems={status['problems']} load_errors={status['load_errors']}")
+    print(f"{stem}: problems={status.problems} load_errors={status.load_errors}")
     cases = []
     for folder, package in ((PUBLIC_SUITES, "helpers.selfcheck"), (HIDDEN_SUITES, "autograder.hidden")):
         if (folder / f"nb{notebook}.py").exists():

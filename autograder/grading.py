@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,12 +21,22 @@ from pathlib import Path
 import pytest
 
 from autograder.course import SERIES
-from autograder.references import frozen_references, graded_notebooks, load_references, solution_notebooks
+from autograder.protocol import End, Status
+from autograder.references import graded_notebooks, grading_seeds, load_references
 from autograder.registry import Registry, load_registry
 from autograder.runner import Limits, RunResult, WorkerPool
 from helpers.checking import Case, Verdict, judge
 
 TEST_MODULE = Path(__file__).with_name("test_student_work.py")
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024  # a larger file is not read at all
+VERIFY_SECONDS = 30.0  # checking one notebook of one student on the trusted side (all of it takes about 0.1 s)
+
+
+def read_notebook(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise OSError(f"the file is {size / 1e6:.0f} MB, more than the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB the grader reads")
+    return path.read_bytes()
 _NUMBER = re.compile(r"(?<!\d)0?([1-9])(?!\d)")
 
 
@@ -89,9 +101,32 @@ class GradedItem:
     def judge(self) -> Verdict:
         if self.got is None and self.missing_reason:
             self.verdict = Verdict(self.case, False, self.missing_reason)
+        elif self.got is not None and self.ref is not None and _array_bytes(self.got.get("value")) > 4 * _array_bytes(self.ref.get("value")) + 2**20:
+            self.verdict = Verdict(self.case, False, "the result is far larger than the expected one (arrays of the wrong size?); it was not checked.")
         else:
             self.verdict = judge(self.case, self.got, self.ref)
         return self.verdict
+
+
+def _array_bytes(plain) -> int:
+    """About how many bytes the arrays in a plain-data value decode to (from their base64 text)."""
+    total, stack = 0, [plain]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if "b64" in item and isinstance(item["b64"], str):
+                total += len(item["b64"]) * 3 // 4
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, str):
+            total += len(item)
+    return total
+
+
+class VerifyTimeout(Exception):
+    pass
 
 
 @dataclass
@@ -111,8 +146,27 @@ class NotebookItem:
         return f"{self.submission}::{self.notebook}"
 
     def verify(self) -> None:
-        failed = [item.judge() for item in self.cases]
-        failed = [v for v in failed if not v.passed]
+        """Judge every case; all of one student's notebook gets VERIFY_SECONDS (a forged result must not stall the batch)."""
+
+        def stop(signum, frame):
+            raise VerifyTimeout
+
+        timed = threading.current_thread() is threading.main_thread()
+        if timed:
+            previous = signal.signal(signal.SIGALRM, stop)
+            signal.setitimer(signal.ITIMER_REAL, VERIFY_SECONDS)
+        try:
+            for item in self.cases:
+                item.judge()
+        except VerifyTimeout:
+            for item in self.cases:
+                if item.verdict is None:
+                    item.verdict = Verdict(item.case, False, f"not checked: checking this notebook's results took more than {VERIFY_SECONDS:g} s.")
+        finally:
+            if timed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+        failed = [item.verdict for item in self.cases if not item.verdict.passed]
         if failed:
             summary = "\n".join(f"{v.case.id}: {v.message.splitlines()[0]}" for v in failed)
             pytest.fail(f"{len(failed)} of {len(self.cases)} cases failed\n{summary}", pytrace=False)
@@ -173,15 +227,17 @@ def _missing_reason(sub: Submission, nb: str) -> str:
     if path is None:
         return f"notebook {nb} ({SERIES[nb]}.ipynb) was not found in the submission, so this test scored 0."
     info = (sub.run.notebooks if sub.run else {}).get(nb, {})
-    status, end = info.get("status", {}), info.get("end", {})
-    if status.get("invalid"):
-        return f"{path.name} could not be read: {'; '.join(status.get('problems', []))}"
-    if end.get("timed_out"):
+    status, end = info.get("status") or Status(nb), info.get("end") or End()
+    if status.invalid:
+        return f"{path.name} could not be read: {'; '.join(status.problems)}"
+    if end.timed_out:
         return f"not run: grading {path.name} went past its time limit (an infinite loop, or very slow code?)."
-    if end.get("worker_died"):
+    if end.worker_died:
         return f"not run: the process grading {path.name} stopped (did the code kill its parent process, or use too much memory?)."
-    if end.get("signal"):
-        return f"not run: the process grading {path.name} was stopped by signal {end['signal']} (out of memory, or killed?)."
+    if end.signal:
+        return f"not run: the process grading {path.name} was stopped by signal {end.signal} (out of memory, or killed?)."
+    if info.get("stream"):
+        return f"not run: the results of {path.name} came back malformed ({info['stream'][0]})."
     return f"not run: the process grading {path.name} stopped before this test ran (did the code call exit() or os._exit()?)."
 
 
@@ -208,8 +264,9 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float) -> d
     for nb, (got, top) in per_notebook.items():
         path = sub.notebooks.get(nb)
         lines.append(f"{SERIES[nb]}: {got:g} / {top:g}" + ("" if path else "  (not submitted)"))
-        status = ((sub.run.notebooks if sub.run else {}).get(nb) or {}).get("status", {})
-        for problem in status.get("problems", []) + status.get("load_errors", []):
+        info = (sub.run.notebooks if sub.run else {}).get(nb) or {}
+        status = info.get("status") or Status(nb)
+        for problem in status.problems + status.load_errors + [f"malformed result: {p}" for p in info.get("stream", [])]:
             lines.append(f"  - {problem}")
     lines += [f"note: {n}" for n in sub.notes]
     if sub.run and sub.run.worker_problems:
@@ -240,17 +297,29 @@ def grade_submissions(
     start = time.monotonic()
     registry = registry or load_registry(graded_notebooks())
     series = sorted({c.notebook for c in registry.cases})
-    references = load_references(registry, None if frozen_references() else solution_notebooks(series))
+    seeds = grading_seeds(registry)
+    references = load_references(registry, seeds)
     subs = []
     for name, folder in folders.items():
         notebooks, notes = find_notebooks(folder, series)
         subs.append(Submission(name, folder, notebooks, notes))
 
-    with WorkerPool(registry, limits, jobs) as workers:
+    with WorkerPool(registry, limits, jobs, seeds) as workers:
 
         def run(sub: Submission) -> Submission:
-            present = {nb: p for nb, p in sub.notebooks.items() if p is not None}
-            sub.run = workers.run_submission(present) if present else RunResult()
+            present, unreadable = {}, {}
+            for nb, path in sub.notebooks.items():
+                if path is None:
+                    continue
+                try:
+                    present[nb] = read_notebook(path)
+                except OSError as exc:
+                    unreadable[nb] = {"status": Status(nb, problems=[f"could not read the file: {exc}"], invalid=True), "end": End()}
+            try:
+                sub.run = workers.run_submission(present) if present else RunResult()
+            except Exception as exc:  # noqa: BLE001 - one student's run never stops the batch
+                sub.run = RunResult(worker_problems=[f"grader error while running this submission: {type(exc).__name__}: {exc}"[:500]])
+            sub.run.notebooks.update(unreadable)
             if progress:
                 progress(sub)
             return sub
@@ -265,4 +334,12 @@ def grade_submissions(
         ]
     verify([item for items in items_by_sub.values() for item in items], verbose=verbose)
     elapsed = time.monotonic() - start
-    return {sub.name: build_results(sub, items_by_sub[sub.name], elapsed / max(1, len(subs))) for sub in subs}
+    results = {}
+    for sub in subs:  # one student's broken results never cost another's
+        try:
+            results[sub.name] = build_results(sub, items_by_sub[sub.name], elapsed / max(1, len(subs)))
+        except Exception as exc:  # noqa: BLE001
+            results[sub.name] = {
+                "score": 0.0, "max_score": registry.points(), "tests": [], "output": f"grader error: {type(exc).__name__}", "error": f"{type(exc).__name__}: {exc}"[:500],
+            }  # fmt: skip
+    return results

@@ -1,8 +1,9 @@
 """The solution's observations for every case: the references students are compared to.
 
 They are computed by running the solution notebooks through the same worker as a
-student's work (so the two go through identical code), once, and cached on disk under
-a key that changes whenever the solutions, the suites or the worker change.
+student's work (so the two go through identical code), with the same grading seeds
+(autograder.secret), once, and cached on disk under a key that changes whenever the
+solutions, the suites, the worker or the course secret change.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from autograder.course import SERIES, SOLUTIONS
 from autograder.registry import Registry, code_fingerprint, load_registry
 from autograder.runner import Limits, run_submission
+from autograder.secret import case_seed, course_secret, secret_fingerprint
 
 
 class ReferenceError(RuntimeError):
@@ -26,8 +28,9 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def _key(registry: Registry, notebooks: dict[str, Path]) -> str:
+def _key(registry: Registry, notebooks: dict[str, Path], seeds: dict[str, int]) -> str:
     digest = hashlib.sha256(registry.fingerprint.encode() + code_fingerprint().encode())
+    digest.update(json.dumps(sorted(seeds.items())).encode())
     for nb, path in sorted(notebooks.items()):
         digest.update(nb.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:24]
@@ -38,11 +41,21 @@ def solution_notebooks(notebooks: list[str] | None = None) -> dict[str, Path]:
     return {nb: SOLUTIONS / f"{SERIES[nb]}.ipynb" for nb in wanted if (SOLUTIONS / f"{SERIES[nb]}.ipynb").exists()}
 
 
-def compute_references(registry: Registry, notebooks: dict[str, Path]) -> dict[str, dict]:
-    run = run_submission(notebooks, registry, Limits())
+def grading_seeds(registry: Registry) -> dict[str, int]:
+    """Case id -> grading seed: frozen ones (Gradescope), else from the course secret."""
+    frozen = frozen_references()
+    if frozen is not None:
+        return frozen["seeds"]
+    secret = course_secret()
+    return {c.id: case_seed(c.id, secret) for c in registry.cases}
+
+
+def compute_references(registry: Registry, notebooks: dict[str, Path], seeds: dict[str, int]) -> dict[str, dict]:
+    run = run_submission({nb: path.read_bytes() for nb, path in notebooks.items()}, registry, Limits(), seeds)
     missing = [c.id for c in registry.cases if c.notebook in notebooks and c.id not in run.observations]
     broken = {cid: obs["error"] for cid, obs in run.observations.items() if obs.get("error")}
-    problems = {nb: info.get("status", {}).get("load_errors") for nb, info in run.notebooks.items() if info.get("status", {}).get("load_errors")}
+    problems = {nb: info["status"].load_errors for nb, info in run.notebooks.items() if info.get("status") and info["status"].load_errors}
+    problems.update({nb: info["stream"] for nb, info in run.notebooks.items() if info.get("stream")})
     if missing or broken or problems:
         raise ReferenceError(
             f"the solutions do not pass through their own tests: missing={missing[:10]} errors={dict(list(broken.items())[:5])} "
@@ -58,11 +71,15 @@ def freeze(path: Path) -> dict:
     """Compute every reference from solutions/ and write them, with fingerprints, to ``path``."""
     notebooks = solution_notebooks()
     registry = load_registry(list(notebooks))
+    secret = course_secret()
+    seeds = {c.id: case_seed(c.id, secret) for c in registry.cases}
     frozen = {
         "notebooks": sorted(notebooks),
         "tests": registry.fingerprint,
         "code": code_fingerprint(),
-        "references": compute_references(registry, notebooks),
+        "secret": secret_fingerprint(secret),
+        "seeds": seeds,  # the grading seeds themselves: the built autograder needs no secret
+        "references": compute_references(registry, notebooks, seeds),
     }
     path.write_text(json.dumps(frozen))
     return frozen
@@ -80,21 +97,21 @@ def graded_notebooks() -> list[str]:
     return frozen["notebooks"] if frozen else sorted(solution_notebooks())
 
 
-def load_references(registry: Registry, notebooks: dict[str, Path] | None = None, use_cache: bool = True) -> dict[str, dict]:
-    """Reference observations by case id: frozen, cached, or freshly computed."""
+def load_references(registry: Registry, seeds: dict[str, int], notebooks: dict[str, Path] | None = None, use_cache: bool = True) -> dict[str, dict]:
+    """Reference observations by case id (for these grading seeds): frozen, cached, or freshly computed."""
     frozen = frozen_references()
     if frozen is not None:
         if frozen["tests"] != registry.fingerprint or frozen["code"] != code_fingerprint():
             raise ReferenceError("the frozen references do not match these tests or this worker: rebuild them (python -m autograder gradescope)")
         return frozen["references"]
-    notebooks = notebooks if notebooks is not None else solution_notebooks()
-    path = cache_dir() / f"references-{_key(registry, notebooks)}.json"
+    notebooks = notebooks if notebooks is not None else solution_notebooks(sorted({c.notebook for c in registry.cases}))
+    path = cache_dir() / f"references-{_key(registry, notebooks, seeds)}.json"
     if use_cache and path.exists():
         try:
             return json.loads(path.read_text())
         except ValueError:
             pass
-    references = compute_references(registry, notebooks)
+    references = compute_references(registry, notebooks, seeds)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import HIDDEN_SUITES, PUBLIC_SUITES, ROOT, SERIES
+from autograder.probes import probe_source
+from autograder.protocol import ProbeModule
 from helpers.checking import Case
 
 
 @dataclass
 class Registry:
     cases: list[Case] = field(default_factory=list)  # series order; public before hidden
-    sources: list[dict] = field(default_factory=list)  # [{"module", "source"}] for the worker
+    probes: list[ProbeModule] = field(default_factory=list)  # the probe-only sources: all of the suites that enters the sandbox
     fingerprint: str = ""  # changes whenever a suite changes
 
     def for_notebook(self, notebook: str) -> list[Case]:
@@ -47,7 +49,8 @@ def load_registry(notebooks: list[str] | None = None) -> Registry:
         source = path.read_text()
         digest.update(module_name.encode() + b"\0" + source.encode() + b"\0")
         registry.cases.extend(suite.cases)
-        registry.sources.append({"module": module_name, "source": source})
+        visibility = "public" if module_name.startswith("helpers.") else "hidden"
+        registry.probes.append(ProbeModule(f"probes.{visibility}.nb{suite.notebook}", suite.notebook, probe_source(source, str(path))))
     ids = [c.id for c in registry.cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -60,6 +63,6 @@ def code_fingerprint() -> str:
     """A hash of the code that decides what a probe observes (worker, extraction, helpers)."""
     digest = hashlib.sha256()
     helpers = sorted(p for p in (ROOT / "helpers").rglob("*.py") if "__pycache__" not in p.parts)  # probes import these
-    for path in helpers + [ROOT / "autograder" / "worker.py", ROOT / "autograder" / "extract.py"]:
+    for path in helpers + [ROOT / "autograder" / name for name in ("worker.py", "extract.py", "protocol.py", "probes.py")]:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

@@ -86,7 +86,7 @@ def build(out_dir: Path = RELEASE, references_path: Path | None = PUBLIC_SUITES 
         written[path] = text
     if references_path is not None:
         registry = load_registry(list(available()))
-        references = load_references(registry, solution_notebooks(list(available())))
+        references = load_references(registry, {}, solution_notebooks(list(available())))  # {}: the public seeds of check()
         text = public_references_text(references, [c.id for c in registry.cases if c.visibility == "public"])
         references_path.write_text(text)
         written[references_path] = text

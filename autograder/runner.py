@@ -14,20 +14,34 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.protocol import (
+    CaseResult,
+    ChildLimits,
+    Done,
+    End,
+    Hello,
+    Job,
+    Ready,
+    Status,
+    decode_worker,
+    read_result_line,
+)
 from autograder.registry import Registry
 from autograder.sandbox import Cgroup, worker_command
+from autograder.staging import stage
 
 OUTPUT_CAP = 64 * 1024  # bytes of a student's stdout/stderr kept per submission
 RESULT_CAP = 256 * 1024 * 1024  # bytes of one notebook's result stream read at most
-MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024  # a larger file is not read at all
 
 
 @dataclass
@@ -43,14 +57,14 @@ class Limits:
     load_seconds: float = 20.0  # wall clock for loading one chunk of definitions
     start_seconds: float = 120.0  # wall clock for a worker to start and import torch
 
-    def for_child(self) -> dict:
-        return {"memory_bytes": self.memory_bytes, "cpu_seconds": self.cpu_seconds, "file_bytes": self.file_bytes, "processes": self.processes}
+    def for_child(self) -> ChildLimits:
+        return ChildLimits(self.memory_bytes, self.cpu_seconds, self.file_bytes, self.processes)
 
 
 @dataclass
 class RunResult:
-    observations: dict[str, dict] = field(default_factory=dict)  # case id -> observation
-    notebooks: dict[str, dict] = field(default_factory=dict)  # notebook -> {"status": ..., "end": ...}
+    observations: dict[str, dict] = field(default_factory=dict)  # case id -> observation (checked by protocol.read_result_line)
+    notebooks: dict[str, dict] = field(default_factory=dict)  # notebook -> {"status": Status, "end": End, "stream": [problems]}
     output: str = ""  # the student's captured stdout/stderr (capped)
     worker_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -63,13 +77,17 @@ class WorkerDied(RuntimeError):
 class Worker:
     """One worker process serving jobs one at a time over a control socket."""
 
-    def __init__(self, registry: Registry, limits: Limits):
+    def __init__(self, registry: Registry, limits: Limits, course_dir: Path):
         self.limits = limits
-        self.output = bytearray()
+        self.output = bytearray()  # the current job's stdout/stderr (the worker's own start-up before the first)
+        self._output_lock = threading.Lock()
         self._job = 0
+        self._scratch = None if course_dir is None else Path(tempfile.mkdtemp(prefix="worker-", dir=course_dir.parent))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv, env, self.sandboxed, demote = worker_command(theirs.fileno())
+        argv, env, self.sandboxed, demote = worker_command(theirs.fileno(), course_dir)
         self.cgroup = Cgroup.create(limits.processes, limits.worker_memory_bytes)
+        if not self.sandboxed:
+            os.chmod(self._scratch, 0o777)  # plain mode: the (demoted) worker's own scratch folder
 
         def prepare() -> None:  # runs in the new process before exec
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -80,19 +98,20 @@ class Worker:
 
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(theirs.fileno(),), env=env, start_new_session=True, preexec_fn=prepare, cwd="/tmp" if not self.sandboxed else None,
+            pass_fds=(theirs.fileno(),), env=env, start_new_session=True, preexec_fn=prepare,
+            cwd=None if self.sandboxed else str(self._scratch),
         )  # fmt: skip
         theirs.close()
         self.control = ours
         self._buffer = b""
         threading.Thread(target=self._read_output, daemon=True).start()
         try:
-            self._send({"suites": registry.sources})
-            ready = self._read_event(time.monotonic() + limits.start_seconds)
+            self._send(asdict(Hello(registry.probes)))
+            ready = self._read_message(time.monotonic() + limits.start_seconds)
         except OSError:  # it died at once (a broken sandbox or interpreter)
             ready = None
             time.sleep(0.2)  # let its last words reach self.output
-        if ready is None or ready.get("event") != "ready":
+        if not isinstance(ready, Ready):
             self.close()
             raise WorkerDied(f"the worker did not start: {self.output[-2000:].decode('utf-8', 'replace')}")
 
@@ -101,8 +120,16 @@ class Worker:
             chunk = self.proc.stdout.read1(65536) if hasattr(self.proc.stdout, "read1") else self.proc.stdout.read(65536)
             if not chunk:
                 return
-            if len(self.output) < 16 * OUTPUT_CAP:
-                self.output.extend(chunk)
+            with self._output_lock:
+                if len(self.output) < OUTPUT_CAP:
+                    self.output.extend(chunk[: OUTPUT_CAP - len(self.output)])
+
+    def _take_output(self) -> str:
+        """The output since the last call (so each student's cap starts at zero)."""
+        with self._output_lock:
+            text = bytes(self.output).decode("utf-8", "replace")
+            self.output.clear()
+        return text
 
     def _send(self, message: dict, fds: list[int] | None = None) -> None:
         body = json.dumps(message).encode()
@@ -113,8 +140,8 @@ class Worker:
             self.control.sendall(head)
         self.control.sendall(body)
 
-    def _read_event(self, deadline: float) -> dict | None:
-        """The next JSON line on the control socket, or None on EOF / deadline."""
+    def _read_message(self, deadline: float) -> Ready | End | None:
+        """The worker's next message on the control socket, or None on EOF / deadline / garbage."""
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -127,12 +154,12 @@ class Worker:
                 return None
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
+        return decode_worker(line)
 
-    def run(self, notebooks: list[tuple[str, bytes]]) -> tuple[list[dict], dict, str]:
-        """Run one student's notebooks in one child; return (result events, end event, output)."""
+    def run(self, notebooks: list[tuple[str, bytes]], seeds: dict[str, int]) -> tuple[list[bytes], End, str]:
+        """Run one student's notebooks in one child; return (result lines, end, output)."""
         self._job += 1
-        output_start = len(self.output)
+        self._take_output()  # whatever came before this job (start-up, cleaning) is not the student's
         memfds = []
         for notebook, raw in notebooks:
             memfd = os.memfd_create(f"notebook-{notebook}")
@@ -140,12 +167,13 @@ class Worker:
             os.lseek(memfd, 0, os.SEEK_SET)
             memfds.append(memfd)
         read_end, write_end = os.pipe()
-        job = {
-            "job": self._job, "notebooks": [nb for nb, _ in notebooks], "timeout": self.limits.notebook_seconds,
-            "load_timeout": self.limits.load_seconds, "limits": self.limits.for_child(),
-        }  # fmt: skip
+        names = [nb for nb, _ in notebooks]
+        job = Job(
+            self._job, names, {cid: seed for cid, seed in seeds.items() if cid.split("/", 1)[0] in names},
+            self.limits.notebook_seconds, self.limits.load_seconds, self.limits.for_child(),
+        )  # fmt: skip
         try:
-            self._send(job, [*memfds, write_end])
+            self._send(asdict(job), [*memfds, write_end])
         except OSError as exc:
             raise WorkerDied(f"the worker is gone ({exc})") from None
         finally:
@@ -167,24 +195,18 @@ class Worker:
                 elif len(stream) < RESULT_CAP:
                     stream.extend(chunk)
             if self.control in ready:
-                end = self._read_event(time.monotonic() + 5)
-                if end is None:  # the worker died
+                end = self._read_message(time.monotonic() + 5)
+                if not isinstance(end, End):  # the worker died, or said something else
+                    end = None
                     break
                 deadline = min(deadline, time.monotonic() + 2)  # stragglers are dead; drain the pipe
         os.close(read_end)
-        output = bytes(self.output[output_start:])[:OUTPUT_CAP].decode("utf-8", "replace")
-        events = []
-        for line in bytes(stream).splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a torn or forged line: its case counts as not run
-            if isinstance(event, dict):
-                events.append(event)
+        time.sleep(0.01)  # the output thread's last chunk
+        output = self._take_output()
         if end is None:
             self.close()
-            end = {"event": "end", "worker_died": True}
-        return events, end, output
+            end = End(self._job, worker_died=True)
+        return bytes(stream).splitlines(), end, output
 
     @property
     def alive(self) -> bool:
@@ -206,28 +228,46 @@ class Worker:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
-def _record(result: RunResult, notebooks: list[str], events: list[dict], end: dict) -> list[str]:
-    """File a job's events under its notebooks; return the notebooks that never started.
+def _record(result: RunResult, notebooks: list[str], case_ids: set[str], lines: list[bytes], end: End) -> list[str]:
+    """File a job's result lines under its notebooks; return the notebooks that never started.
 
-    The notebook that was running when the child stopped (no "done" event) gets the
-    job's end (time-out, signal, death); the ones after it are to be sent again.
+    Every line is checked (protocol.read_result_line): a malformed or foreign line is
+    noted against the notebook that was running and ignored; only the first result of
+    a case counts. The notebook that was running when the child stopped (no Done)
+    gets the job's end (time-out, signal, death); the ones after it are sent again.
     """
     done, current = set(), None
-    for event in events:
-        kind, notebook = event.get("event"), event.get("notebook")
-        if kind == "case" and isinstance(event.get("id"), str) and isinstance(event.get("obs"), dict):
-            owner = event["id"].split("/", 1)[0]
-            if owner in notebooks and owner not in done:  # a notebook reports only its own cases
-                result.observations.setdefault(event["id"], event["obs"])
-        elif kind == "status" and notebook in notebooks and notebook not in done:
-            current = notebook
-            info = result.notebooks.setdefault(notebook, {})
-            info.setdefault("status", {k: event.get(k) for k in ("problems", "load_errors", "definitions", "invalid") if k in event})
-        elif kind == "done" and notebook in notebooks:
-            done.add(notebook)
-            result.notebooks.setdefault(notebook, {})["end"] = {"done": True}
+    allowed = set(notebooks)
+    for line in lines:
+        try:
+            message = read_result_line(line, allowed - done, {cid for cid in case_ids if cid.split("/", 1)[0] in allowed - done})
+        except Exception as exc:  # noqa: BLE001 - ProtocolError, or a check this module forgot: the line is the student's
+            if current is not None:
+                stream = result.notebooks.setdefault(current, {}).setdefault("stream", [])
+                if len(stream) < 5:
+                    stream.append(str(exc))
+            continue
+        if isinstance(message, CaseResult):
+            if message.id in result.observations:
+                result.notebooks.setdefault(message.id.split("/", 1)[0], {}).setdefault("duplicates", set()).add(message.id)
+            else:
+                result.observations[message.id] = message.obs.as_dict()
+        elif isinstance(message, Status):
+            current = message.notebook
+            result.notebooks.setdefault(current, {}).setdefault("status", message)
+        elif isinstance(message, Done):
+            done.add(message.notebook)
+            result.notebooks.setdefault(message.notebook, {})["end"] = End(end.job)
+    for info in result.notebooks.values():  # a second result for a case voids the first: both were claims
+        for case_id in info.pop("duplicates", ()):
+            result.observations[case_id] = {
+                "value": None, "calls": [], "seconds": 0.0,
+                "error": {"type": "ProtocolError", "message": "more than one result came back for this test", "where": ""},
+            }  # fmt: skip
     unfinished = [nb for nb in notebooks if nb not in done]
     if not unfinished:
         return []
@@ -237,14 +277,25 @@ def _record(result: RunResult, notebooks: list[str], events: list[dict], end: di
 
 
 class WorkerPool:
-    """``size`` workers shared by the submissions of a batch (thread-safe)."""
+    """``size`` workers shared by the submissions of a batch (thread-safe).
 
-    def __init__(self, registry: Registry, limits: Limits | None = None, size: int = 1):
+    ``seeds`` maps case ids to their grading seeds (autograder.secret); the pool stages
+    the sandbox's package (autograder.staging) once and removes it when closed.
+    """
+
+    def __init__(self, registry: Registry, limits: Limits | None = None, size: int = 1, seeds: dict[str, int] | None = None):
         self.registry = registry
         self.limits = limits or Limits()
+        self.seeds = seeds or {}
+        self.case_ids = {c.id for c in registry.cases}
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(max(1, size))
+        self._stage = Path(tempfile.mkdtemp(prefix="llm-course-kit-"))
+        os.chmod(self._stage, 0o755)
+        self.course_dir = self._stage / "course"
+        self.course_dir.mkdir()
+        stage(self.course_dir, [p.source for p in registry.probes])
 
     def _take(self) -> Worker:
         with self._lock:
@@ -253,33 +304,25 @@ class WorkerPool:
                 if worker.alive:
                     return worker
                 worker.close()
-        return Worker(self.registry, self.limits)
+        return Worker(self.registry, self.limits, self.course_dir)
 
-    def run_submission(self, notebooks: dict[str, Path]) -> RunResult:
-        """Observations for every case of the given notebooks (series number -> file)."""
+    def run_submission(self, notebooks: dict[str, bytes]) -> RunResult:
+        """Observations for every case of the given notebooks (series number -> the file's bytes)."""
         result = RunResult()
         start = time.monotonic()
-        pending: list[tuple[str, bytes]] = []
-        for notebook, path in notebooks.items():
-            try:
-                size = path.stat().st_size
-                if size > MAX_NOTEBOOK_BYTES:
-                    raise OSError(f"the file is {size / 1e6:.0f} MB, more than the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB the grader reads")
-                pending.append((notebook, path.read_bytes()))
-            except OSError as exc:
-                result.notebooks[notebook] = {"status": {"problems": [f"could not read the file: {exc}"], "invalid": True}, "end": {}}
+        pending: list[tuple[str, bytes]] = list(notebooks.items())
         with self._slots:
             worker = None
             while pending:
                 try:
                     worker = worker if worker is not None and worker.alive else self._take()
-                    events, end, output = worker.run(pending)
+                    lines, end, output = worker.run(pending, self.seeds)
                 except WorkerDied as exc:
-                    events, end, output = [], {"event": "end", "worker_died": True}, ""
+                    lines, end, output = [], End(worker_died=True), ""
                     result.worker_problems.append(str(exc)[:500])
-                if end.get("worker_died"):
+                if end.worker_died:
                     worker = None
-                rest = _record(result, [nb for nb, _ in pending], events, end)
+                rest = _record(result, [nb for nb, _ in pending], self.case_ids, lines, end)
                 pending = [(nb, raw) for nb, raw in pending if nb in rest]
                 result.output += output[: max(0, OUTPUT_CAP - len(result.output))]
             if worker is not None:
@@ -293,6 +336,7 @@ class WorkerPool:
             for worker in self._idle:
                 worker.close()
             self._idle.clear()
+        shutil.rmtree(self._stage, ignore_errors=True)
 
     def __enter__(self) -> "WorkerPool":
         return self
@@ -301,7 +345,7 @@ class WorkerPool:
         self.close()
 
 
-def run_submission(notebooks: dict[str, Path], registry: Registry, limits: Limits | None = None) -> RunResult:
+def run_submission(notebooks: dict[str, bytes], registry: Registry, limits: Limits | None = None, seeds: dict[str, int] | None = None) -> RunResult:
     """Run one submission in a fresh single-worker pool."""
-    with WorkerPool(registry, limits, 1) as pool:
+    with WorkerPool(registry, limits, 1, seeds) as pool:
         return pool.run_submission(notebooks)

@@ -1,13 +1,16 @@
 """How a worker is started: inside bubblewrap when it can run here, else plainly.
 
-The bubblewrap sandbox sees a read-only system (/usr and the Python installation),
-the worker's own two modules and helpers/ at /course, a private /tmp, and nothing
-else of this machine: not solutions/, not the hidden tests or the references, not
-other students' work (notebooks arrive as file descriptors, one at a time), not the
-results file. It has no network, its own PID, IPC and UTS namespaces, runs as uid
-65534, and dies with its parent. Where the cgroup filesystem is writable, each
-sandbox also gets a process-count and a memory limit, which also lets the grader kill
-everything in it at the end.
+The bubblewrap sandbox sees a read-only system (/usr and the Python installation), the
+staged sandbox package at /course (autograder.staging: the worker's modules and the
+public helpers it imports, derived from their imports), and nothing else of this
+machine: not solutions/, not the hidden suites' code (only their probes arrive, over
+the control socket), not the references or the course secret, not other students'
+work (notebooks arrive as file descriptors, one at a time), not the results. Its whole
+file system is read-only except /tmp, /dev/shm and the matplotlib config, which the
+worker puts back as they were after every student. It has no network, its own PID,
+IPC and UTS namespaces, runs as uid 65534, and dies with its parent. Where the cgroup
+filesystem is writable, each sandbox also gets a process-count and a memory limit,
+which also lets the grader kill everything in it at the end.
 
 Without bubblewrap (a laptop) the worker still runs in a separate process with
 resource limits, and a warning says that isolation is partial.
@@ -27,7 +30,6 @@ from pathlib import Path
 from autograder.course import ROOT
 
 SANDBOX_COURSE = "/course"
-WORKER_MODULES = ["__init__.py", "worker.py", "extract.py"]
 
 
 class PartialIsolationWarning(UserWarning):
@@ -91,13 +93,11 @@ def _matplotlib_cache() -> str | None:
         return None
 
 
-def _course_binds() -> list[str]:
-    args = ["--ro-bind", str(ROOT / "helpers"), f"{SANDBOX_COURSE}/helpers"]
+def _course_binds(course_dir: Path) -> list[str]:
+    args = ["--ro-bind", str(course_dir), SANDBOX_COURSE]
     cache = _matplotlib_cache()
     if cache and os.path.isdir(cache):
         args += ["--ro-bind", cache, "/mplcache-seed"]
-    for module in WORKER_MODULES:
-        args += ["--ro-bind", str(ROOT / "autograder" / module), f"{SANDBOX_COURSE}/autograder/{module}"]
     return args
 
 
@@ -108,6 +108,7 @@ def sandbox_env() -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONPATH": SANDBOX_COURSE,
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
         "PYTHONHASHSEED": "0",
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": "/mplconfig",
@@ -117,9 +118,12 @@ def sandbox_env() -> dict[str, str]:
     }
 
 
-def plain_env() -> dict[str, str]:
+def plain_env(course_dir: Path = ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
-    env.update(PYTHONPATH=str(ROOT), MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    env.update(
+        PYTHONPATH=str(course_dir), MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0",
+        PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1",
+    )  # fmt: skip
     return env
 
 
@@ -147,8 +151,11 @@ def unprivileged_python_works() -> bool:
     return probe.returncode == 0
 
 
-def worker_command(control_fd: int) -> tuple[list[str], dict[str, str], bool, object]:
+def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[str, str], bool, object]:
     """(argv, env, sandboxed, demote) to start one worker that listens on ``control_fd``.
+
+    ``course_dir`` is the staged sandbox package (autograder.staging), the worker's only
+    view of the course.
 
     ``demote`` is None or a function to call in the new process before exec (drop root).
     """
@@ -163,16 +170,19 @@ def worker_command(control_fd: int) -> tuple[list[str], dict[str, str], bool, ob
             PartialIsolationWarning,
             stacklevel=2,
         )
-        return worker, plain_env(), False, demote
+        return worker, plain_env(course_dir), False, demote
     argv = [
         bwrap,
         "--tmpfs", "/tmp",  # first: the binds below may live under /tmp (a CI checkout) and go on top
         *_system_binds(),
         *_python_binds(),
-        *_course_binds(),
+        *_course_binds(course_dir),
         "--proc", "/proc",
         "--dev", "/dev",
+        "--tmpfs", "/dev/shm",
         "--tmpfs", "/mplconfig",
+        "--remount-ro", "/",  # only the tmpfs mounts above stay writable (the worker restores them per student)
+        "--remount-ro", "/dev",
         "--unshare-all",  # network, PID, IPC, UTS, cgroup and user namespaces
         "--die-with-parent",
         "--new-session",

@@ -34,8 +34,13 @@ import socket
 import sys
 import time
 import types
+from dataclasses import asdict
+
+from autograder.protocol import CaseResult, Done, End, Hello, Job, Observation, Ready, Status, encode
 
 PR_SET_DUMPABLE = 4
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
+WRITABLE_IN_SANDBOX = ["/tmp", "/dev/shm", "/mplconfig"]  # everything else in the sandbox is read-only
 
 
 class CaseTimeout(Exception):
@@ -84,39 +89,44 @@ def _warm_imports() -> None:
         pass
 
 
-def load_suites(sources: list[dict]) -> dict[str, list]:
-    """Exec the suites' sources as modules; return cases by notebook."""
+def load_probes(hello: Hello) -> dict[str, list]:
+    """Exec the probe-only suite sources as modules ``probes.*``; return cases by notebook.
+
+    They never replace the real ``helpers.selfcheck`` modules (hidden probes import
+    shared input builders from those).
+    """
     by_notebook: dict[str, list] = {}
-    for item in sources:
-        module = types.ModuleType(item["module"])
-        module.__file__ = f"<{item['module']}>"
-        sys.modules[item["module"]] = module
-        exec(compile(item["source"], module.__file__, "exec"), module.__dict__)
-        suite = module.suite
-        by_notebook.setdefault(suite.notebook, []).extend(suite.cases)
+    for item in hello.probes:
+        module = types.ModuleType(item.module)
+        module.__file__ = f"<{item.module}>"
+        sys.modules[item.module] = module
+        linecache.cache[module.__file__] = (len(item.source), None, item.source.splitlines(True), module.__file__)
+        exec(compile(item.source, module.__file__, "exec"), module.__dict__)
+        by_notebook.setdefault(item.notebook, []).extend(module.suite.cases)
     return by_notebook
 
 
-def _emit(fd: int, event: dict) -> None:
+def _emit(fd: int, message) -> None:
     from helpers.checking import dumps
 
-    view = memoryview((dumps(event) + "\n").encode())
+    data = asdict(message)
+    view = memoryview((dumps({"kind": type(message).__name__, **data}) + "\n").encode())
     while view:
         view = view[os.write(fd, view) :]
 
 
-def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[dict, dict]:
+def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[dict, Status]:
     """Exec the notebook's kept definitions in a fresh module; return (namespace, status)."""
     from autograder.extract import extract
 
-    status = {"notebook": notebook, "problems": [], "load_errors": [], "definitions": []}
+    status = Status(notebook)
     try:
         extraction = extract(raw)
     except ValueError as exc:
-        status["problems"].append(str(exc))
-        status["invalid"] = True
+        status.problems.append(str(exc))
+        status.invalid = True
         return {}, status
-    status["problems"].extend(extraction.problems)
+    status.problems.extend(extraction.problems)
     module = types.ModuleType(f"submission_{notebook}")
     sys.modules[module.__name__] = module
     namespace = module.__dict__
@@ -131,35 +141,36 @@ def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[di
         try:
             exec(compile(padded, name, "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 - the student's top level may raise anything
-            status["load_errors"].append(f"code cell {chunk.cell}: {type(exc).__name__}: {str(exc)[:300]}")
+            first_line = chunk.source.strip().splitlines()[0][:80] if chunk.source.strip() else ""
+            status.load_errors.append(f"the cell starting `{first_line}`: {type(exc).__name__}: {str(exc)[:300]}")
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGALRM, previous)
-    status["definitions"] = sorted(k for k in namespace if not k.startswith("__"))[:200]
+    status.definitions = sorted(k for k in namespace if not k.startswith("__"))[:200]
     return namespace, status
 
 
-def run_notebook(notebook: str, raw: bytes, cases: list, fd: int, load_timeout: float) -> None:
+def run_notebook(notebook: str, raw: bytes, cases: list, seeds: dict[str, int], fd: int, load_timeout: float) -> None:
     """In the child: load one notebook and stream its cases' observations to ``fd``."""
     from helpers.checking import run_case
 
     namespace, status = load_definitions(notebook, raw, load_timeout)
-    _emit(fd, {"event": "status", **status})
-    if status.get("invalid"):
+    _emit(fd, status)
+    if status.invalid:
         return  # nothing to test: the grader reports why for every case
     signal.signal(signal.SIGALRM, _on_alarm)
     for case in cases:
         signal.setitimer(signal.ITIMER_REAL, case.timeout)
         try:
-            observation = run_case(case, namespace)
+            observation = run_case(case, namespace, seeds.get(case.id))
         except CaseTimeout:  # raised outside the probe's own try (rare)
             observation = {"value": None, "calls": [], "error": {"type": "CaseTimeout", "message": "", "where": ""}, "seconds": case.timeout}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if observation["error"] and observation["error"]["type"] == "CaseTimeout":
             observation["error"]["message"] = f"stopped after {case.timeout:g} s: the function took too long (is there an infinite loop?)"
-        _emit(fd, {"event": "case", "id": case.id, "obs": observation})
-    _emit(fd, {"event": "done", "notebook": notebook})
+        _emit(fd, CaseResult(case.id, Observation(**observation)))
+    _emit(fd, Done(notebook))
 
 
 def _read_all(fd: int, limit: int) -> bytes:
@@ -173,23 +184,21 @@ def _read_all(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _child(job: dict, notebook_fds: list[int], result_fd: int, progress_fd: int, cases_by_notebook: dict, control: socket.socket) -> int:
+def _child(job: Job, notebook_fds: list[int], result_fd: int, progress_fd: int, cases_by_notebook: dict, control: socket.socket, workdir: str) -> int:
     """The forked child: limits first, then the student's notebooks one after another."""
     control.close()
     os.setpgid(0, 0)
-    limits = job.get("limits", {})
-    for name, key in (("RLIMIT_AS", "memory_bytes"), ("RLIMIT_CPU", "cpu_seconds"), ("RLIMIT_FSIZE", "file_bytes")):
-        if key in limits:
-            value = int(limits[key])
-            resource.setrlimit(getattr(resource, name), (value, value))
-    if "processes" in limits and os.getuid() != 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (int(limits["processes"]), int(limits["processes"])))
-    os.chdir(job.get("workdir", "/tmp"))
-    for notebook, fd in zip(job["notebooks"], notebook_fds):
+    limits = job.limits
+    for name, value in (("RLIMIT_AS", limits.memory_bytes), ("RLIMIT_CPU", limits.cpu_seconds), ("RLIMIT_FSIZE", limits.file_bytes)):
+        resource.setrlimit(getattr(resource, name), (int(value), int(value)))
+    if os.getuid() != 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(limits.processes), int(limits.processes)))
+    os.chdir(workdir)
+    for notebook, fd in zip(job.notebooks, notebook_fds):
         os.write(progress_fd, b"n")  # the worker restarts this notebook's clock
-        raw = _read_all(fd, int(job.get("max_notebook_bytes", 512 * 1024 * 1024)))
+        raw = _read_all(fd, MAX_NOTEBOOK_BYTES)
         os.close(fd)
-        run_notebook(notebook, raw, cases_by_notebook.get(notebook, []), result_fd, float(job.get("load_timeout", 20)))
+        run_notebook(notebook, raw, cases_by_notebook.get(notebook, []), job.seeds, result_fd, job.load_timeout)
     return 0
 
 
@@ -208,8 +217,93 @@ def _others_in_namespace() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
 
 
-def _clean_up(child: int, sandboxed: bool) -> None:
-    """Kill the child's process group and, in the sandbox, every stray process; empty /tmp."""
+class WritableAreas:
+    """The directories a child can write to, put back as they were after every job.
+
+    In the sandbox: /tmp, /dev/shm and the matplotlib config (everything else is
+    read-only). Outside it (plain mode): this worker's own scratch folder. The state at
+    start is remembered (paths, and the bytes of small files such as matplotlib's font
+    list); afterwards every new path is deleted and every changed file restored, without
+    descending into mount points (a CI checkout under /tmp is bound read-only there).
+    """
+
+    def __init__(self, roots: list[str]):
+        self.roots = [r for r in roots if os.path.isdir(r)]
+        self.files: dict[str, bytes] = {}
+        self.dirs: dict[str, int] = {}
+        for path, is_dir in self._walk():
+            if is_dir:
+                self.dirs[path] = os.lstat(path).st_mode & 0o7777
+            else:
+                with open(path, "rb") as fh:
+                    self.files[path] = fh.read(1 << 22)
+
+    def _walk(self):
+        for root in self.roots:
+            device = os.lstat(root).st_dev
+            for top, dirnames, filenames in os.walk(root, topdown=True, followlinks=False):
+                try:
+                    os.chmod(top, 0o700 | (os.lstat(top).st_mode & 0o7777))  # a child may have locked it
+                except OSError:
+                    pass
+                yield top, True
+                kept = []
+                for name in dirnames:
+                    path = os.path.join(top, name)
+                    try:
+                        st = os.lstat(path)
+                    except OSError:
+                        continue
+                    if st.st_dev != device:  # a mount point: not ours to clean
+                        continue
+                    if os.path.islink(path):
+                        filenames.append(name)
+                    else:
+                        kept.append(name)
+                dirnames[:] = kept
+                for name in filenames:
+                    yield os.path.join(top, name), False
+
+    def restore(self) -> None:
+        seen = list(self._walk())
+        for path, is_dir in reversed(seen):  # children before their folders
+            if is_dir and path in self.dirs:
+                continue
+            if not is_dir and path in self.files:
+                continue
+            try:
+                shutil.rmtree(path) if is_dir else os.unlink(path)
+            except OSError:
+                pass
+        for path, mode in self.dirs.items():
+            try:
+                os.makedirs(path, exist_ok=True)
+                os.chmod(path, mode)
+            except OSError:
+                pass
+        for path, data in self.files.items():
+            try:
+                if os.path.islink(path) or not os.path.isfile(path):
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    if fh.read(len(data) + 1) == data:
+                        continue
+            except OSError:
+                pass
+            try:
+                with open(path, "wb") as fh:
+                    fh.write(data)
+            except OSError:
+                pass
+
+
+def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -> None:
+    """Kill the child's process group (in the sandbox, every stray process); restore the writable areas."""
     for target in (-child, child):
         try:
             os.kill(target, signal.SIGKILL)
@@ -221,12 +315,8 @@ def _clean_up(child: int, sandboxed: bool) -> None:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        for entry in set(os.listdir("/tmp")) - _TMP_AT_START:  # not the sandbox's own mount points
-            path = os.path.join("/tmp", entry)
-            try:
-                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
-            except OSError:
-                pass
+    areas.restore()
+    os.makedirs(workdir, exist_ok=True)
     while True:  # reap every child that has ended
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -259,21 +349,21 @@ def _wait(pid: int, progress_fd: int, per_notebook: float, count: int) -> tuple[
                 time.sleep(0.001)
 
 
-_TMP_AT_START: set[str] = set()
-
-
 def serve(control: socket.socket, sandboxed: bool) -> None:
-    _TMP_AT_START.update(os.listdir("/tmp"))
-    header = json.loads(_recv_message(control)[0])
+    hello = Hello.from_dict(json.loads(_recv_message(control)[0]))
     _warm_imports()
-    cases_by_notebook = load_suites(header["suites"])
-    control.sendall(b'{"event": "ready"}\n')
+    cases_by_notebook = load_probes(hello)
+    scratch = "/tmp" if sandboxed else os.getcwd()  # plain mode: the runner starts this worker in its own folder
+    areas = WritableAreas(WRITABLE_IN_SANDBOX if sandboxed else [scratch])
+    workdir = os.path.join(scratch, "work")  # the child's working directory, made anew for every job
+    os.makedirs(workdir, exist_ok=True)
+    control.sendall(encode(Ready()))
     while True:
         try:
             message, fds = _recv_message(control, with_fds=True)
         except EOFError:
             return
-        job = json.loads(message)
+        job = Job.from_dict(json.loads(message))
         *notebook_fds, result_fd = fds
         progress_read, progress_write = os.pipe()
         start = time.monotonic()
@@ -282,27 +372,32 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
             code = 3
             try:
                 os.close(progress_read)
-                code = _child(job, notebook_fds, result_fd, progress_write, cases_by_notebook, control)
+                code = _child(job, notebook_fds, result_fd, progress_write, cases_by_notebook, control, workdir)
             except BaseException:  # noqa: BLE001
                 pass
             finally:
+                for stream in (sys.stdout, sys.stderr):  # the student's prints are part of the report
+                    try:
+                        stream.flush()
+                    except BaseException:  # noqa: BLE001
+                        pass
                 os._exit(code)
         for fd in (*notebook_fds, result_fd, progress_write):
             os.close(fd)
-        timed_out, status = _wait(pid, progress_read, float(job.get("timeout", 60)), len(notebook_fds))
+        timed_out, status = _wait(pid, progress_read, job.timeout, len(notebook_fds))
         os.close(progress_read)
-        _clean_up(pid, sandboxed)
+        _clean_up(pid, sandboxed, areas, workdir)
         if status is None:
             try:
                 _, status = os.waitpid(pid, 0)
             except ChildProcessError:
                 status = None
-        end = {"event": "end", "job": job["job"], "timed_out": timed_out, "seconds": round(time.monotonic() - start, 3)}
+        end = End(job.job, timed_out, round(time.monotonic() - start, 3))
         if status is not None and os.WIFSIGNALED(status):
-            end["signal"] = os.WTERMSIG(status)
+            end.signal = os.WTERMSIG(status)
         elif status is not None and os.WIFEXITED(status):
-            end["exit_code"] = os.WEXITSTATUS(status)
-        control.sendall((json.dumps(end) + "\n").encode())
+            end.exit_code = os.WEXITSTATUS(status)
+        control.sendall(encode(end))
 
 
 def _recv_message(control: socket.socket, with_fds: bool = False):
@@ -323,11 +418,18 @@ def _recv_message(control: socket.socket, with_fds: bool = False):
     return body.decode(), fds
 
 
+def _safe_sys_path() -> None:
+    """No writable folder (the working directory, /tmp) may come before the standard library."""
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd) and not (os.path.isdir(p) and os.access(p, os.W_OK))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--sandboxed", action="store_true", help="inside bubblewrap: clean the namespace between jobs")
     args = parser.parse_args()
+    _safe_sys_path()
     try:  # no ptrace of, or /proc/PID/mem access to, this process from the students' children
         ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     except (OSError, AttributeError):

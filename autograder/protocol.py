@@ -1,0 +1,263 @@
+"""The messages between the grader and the sandboxed worker, and how untrusted ones are read.
+
+Three channels cross the sandbox's wall:
+
+* grader -> worker, on the control socket: :class:`Hello` (the probe-only sources of the
+  suites, once) and :class:`Job` (one student's notebooks, as file descriptors, with
+  the seeds of their cases);
+* worker -> grader, on the control socket: :class:`Ready` and :class:`End`. The worker
+  runs no student code and the student's child cannot reach this socket;
+* child -> grader, on a fresh pipe per job: :class:`Status`, :class:`CaseResult` and
+  :class:`Done`, one JSON line each. The child runs student code, so every line is a
+  *claim*: :func:`read_result_line` checks it strictly (types, sizes, nesting, case ids
+  of the job's notebooks only) and turns anything malformed into a :class:`ProtocolError`
+  that costs only the job it came from.
+
+This module is standard library only: it runs inside the worker too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+MAX_LINE_BYTES = 48 * 1024 * 1024  # one result line (the plain-data codec caps a probe's result at 32 MiB)
+MAX_DEPTH = 24  # nesting of a result value (the codec nests 16 deep at most, plus tags)
+MAX_TEXT = 4000  # characters of an error message, a call description, a problem
+MAX_ITEMS = 200  # problems, load errors, definitions, calls
+
+
+class ProtocolError(ValueError):
+    """A line from the child that is not a well-formed message of the job."""
+
+
+# --------------------------------------------------------------------------- #
+# Grader -> worker
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class ProbeModule:
+    module: str  # module name inside the sandbox, e.g. "probes.hidden.nb02"
+    notebook: str  # "01" .. "07"
+    source: str  # probe-only source (autograder.probes.probe_source)
+
+
+@dataclass
+class Hello:
+    probes: list[ProbeModule]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Hello":
+        return cls([ProbeModule(**item) for item in data["probes"]])
+
+
+@dataclass
+class ChildLimits:
+    memory_bytes: int
+    cpu_seconds: int
+    file_bytes: int
+    processes: int
+
+
+@dataclass
+class Job:
+    job: int
+    notebooks: list[str]  # series numbers, in the order of the file descriptors
+    seeds: dict[str, int]  # case id -> grading seed (only the cases of these notebooks)
+    timeout: float  # wall clock per notebook
+    load_timeout: float  # wall clock for one chunk of definitions
+    limits: ChildLimits
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Job":
+        return cls(**{**data, "limits": ChildLimits(**data["limits"])})
+
+
+# --------------------------------------------------------------------------- #
+# Worker -> grader
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class End:
+    job: int = 0
+    timed_out: bool = False
+    seconds: float = 0.0
+    signal: int | None = None
+    exit_code: int | None = None
+    worker_died: bool = False
+
+
+def encode(message) -> bytes:
+    """One message as a JSON line (dataclass -> dict, with its kind)."""
+    return (json.dumps({"kind": type(message).__name__, **asdict(message)}) + "\n").encode()
+
+
+def decode_worker(line: bytes) -> Ready | End | None:
+    """A message the worker sent on the control socket (None when it is not one)."""
+    try:
+        data = json.loads(line)
+        kind = data.pop("kind")
+        if kind == "Ready":
+            return Ready()
+        if kind == "End":
+            return End(**data)
+    except (ValueError, TypeError, KeyError, RecursionError):
+        pass
+    return None
+
+
+@dataclass
+class Ready:
+    pass
+
+
+# --------------------------------------------------------------------------- #
+# Child -> grader (untrusted)
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class Status:
+    notebook: str
+    problems: list[str] = field(default_factory=list)
+    load_errors: list[str] = field(default_factory=list)
+    definitions: list[str] = field(default_factory=list)
+    invalid: bool = False
+
+
+@dataclass
+class Observation:
+    """What a probe reports: the plain-data value, or the error the student's code raised."""
+
+    value: object = None
+    calls: list[str] = field(default_factory=list)
+    error: dict | None = None  # {"type", "message", "where"}
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"value": self.value, "calls": self.calls, "error": self.error, "seconds": self.seconds}
+
+
+@dataclass
+class CaseResult:
+    id: str
+    obs: Observation
+
+
+@dataclass
+class Done:
+    notebook: str
+
+
+def _text(value, what: str, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what} is not text")
+    return value[:limit]
+
+
+def _texts(value, what: str) -> list[str]:
+    if not isinstance(value, list):
+        raise ProtocolError(f"{what} is not a list")
+    return [_text(v, what) for v in value[:MAX_ITEMS]]
+
+
+def _number(value, what: str) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise ProtocolError(f"{what} is not a finite number")
+    return float(value)
+
+
+_TAGS = {"$nd", "$tensor", "$np", "$tuple", "$dict", "$object"}
+
+
+def check_plain(value, depth: int = 0) -> None:
+    """Raise ProtocolError unless ``value`` has the forms helpers.codec.to_plain makes."""
+    if depth > MAX_DEPTH:
+        raise ProtocolError("the result is nested too deeply")
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return
+    if kind is list:
+        for item in value:
+            check_plain(item, depth + 1)
+        return
+    if kind is not dict:
+        raise ProtocolError(f"unexpected {kind.__name__} in a result")
+    tags = _TAGS & value.keys()
+    if len(tags) != 1:
+        raise ProtocolError("a result object without exactly one known tag")
+    tag = tags.pop()
+    if tag in ("$nd", "$tensor"):
+        shape = value.get("shape")
+        if not isinstance(value.get("b64"), str) or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise ProtocolError("a malformed array in a result")
+        if not isinstance(value[tag], str) or (tag == "$tensor" and not isinstance(value.get("nd"), str)):
+            raise ProtocolError("a malformed array dtype in a result")
+    elif tag == "$np":
+        if not isinstance(value["$np"], str) or type(value.get("value")) not in (bool, int, float):
+            raise ProtocolError("a malformed numpy scalar in a result")
+    elif tag == "$tuple":
+        if not isinstance(value["$tuple"], list):
+            raise ProtocolError("a malformed tuple in a result")
+        check_plain(value["$tuple"], depth + 1)
+    elif tag == "$dict":
+        pairs = value["$dict"]
+        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise ProtocolError("a malformed dict in a result")
+        for key, item in pairs:
+            check_plain(key, depth + 1)
+            check_plain(item, depth + 1)
+    elif tag == "$object":
+        if not isinstance(value["$object"], str) or not isinstance(value.get("repr", ""), str):
+            raise ProtocolError("a malformed object in a result")
+
+
+def _observation(data) -> Observation:
+    if not isinstance(data, dict) or not {"value", "calls", "error", "seconds"} <= data.keys():
+        raise ProtocolError("a case result without value, calls, error and seconds")
+    error = data["error"]
+    if error is not None:
+        if not isinstance(error, dict):
+            raise ProtocolError("a malformed error")
+        error = {k: _text(error.get(k, ""), f"error.{k}") for k in ("type", "message", "where")}
+    check_plain(data["value"])
+    return Observation(data["value"], _texts(data["calls"], "calls")[-12:], error, _number(data["seconds"], "seconds"))
+
+
+def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> Status | CaseResult | Done:
+    """One line of a child's result stream, checked; raises ProtocolError."""
+    if len(line) > MAX_LINE_BYTES:
+        raise ProtocolError(f"a result line of {len(line)} bytes is too long")
+    try:
+        data = json.loads(line)
+    except RecursionError:
+        raise ProtocolError("a result line nested too deeply") from None
+    except ValueError as exc:
+        raise ProtocolError(f"a result line that is not JSON ({str(exc)[:80]})") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("a result line that is not an object")
+    kind = data.get("kind")
+    if kind == "CaseResult":
+        case_id = data.get("id")
+        if not isinstance(case_id, str) or case_id not in case_ids:
+            raise ProtocolError(f"a result for a case that is not part of this job: {str(case_id)[:80]!r}")
+        return CaseResult(case_id, _observation(data.get("obs")))
+    notebook = data.get("notebook")
+    if not isinstance(notebook, str) or notebook not in notebooks:
+        raise ProtocolError(f"a message about a notebook that is not part of this job: {str(notebook)[:20]!r}")
+    if kind == "Done":
+        return Done(notebook)
+    if kind == "Status":
+        if not isinstance(data.get("invalid", False), bool):
+            raise ProtocolError("a malformed status")
+        return Status(
+            notebook,
+            _texts(data.get("problems", []), "problems"),
+            _texts(data.get("load_errors", []), "load_errors"),
+            _texts(data.get("definitions", []), "definitions"),
+            data.get("invalid", False),
+        )
+    raise ProtocolError(f"an unknown message kind {str(kind)[:40]!r}")
