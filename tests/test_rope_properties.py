@@ -25,7 +25,7 @@ _NS: dict = {}
 def solution(name: str):
     if not _NS:
         namespace, status = load_definitions("05", (SOLUTIONS / "05_rope.ipynb").read_bytes(), 60)
-        assert not status["problems"] and not status["load_errors"], status
+        assert not status.problems and not status.load_errors, status
         _NS.update(namespace)
     return _NS[name]
 

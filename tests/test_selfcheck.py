@@ -14,7 +14,7 @@ from helpers.checking import check
 @pytest.fixture(scope="module")
 def solution01():
     namespace, status = load_definitions("01", (SOLUTIONS / "01_embeddings.ipynb").read_bytes(), 30)
-    assert not status["load_errors"]
+    assert not status.load_errors
     return namespace
 
 
