@@ -172,3 +172,21 @@ def end_mark_accuracy(last_logits, true_probs, stream, offset: int, vocab: Seque
     right = model_bang == true_bang  # (n_end,)
     long = stream[offset + at_end - 2] == the  # "... the OBJECT END"
     return {"short": float(right[~long].mean()), "long": float(right[long].mean())}
+
+
+def merge_close(vectors, labels: Sequence[str], share: float = 0.1) -> tuple[np.ndarray, list[str]]:
+    """Vectors whose tips lie within ``share`` of the largest length of each other become one
+    arrow with one label ("cat, dog"), so labels are never printed over each other; punctuation
+    tokens are quoted ("'!'"). Returns (vectors (k, 2), k labels) for helpers.plots.plot_vectors."""
+    vectors = np.asarray(vectors, dtype=float)
+    radius = share * float(np.linalg.norm(vectors, axis=1).max() or 1.0)
+    groups: list[tuple[np.ndarray, list[str]]] = []
+    for v, label in zip(vectors, labels):
+        shown = repr(label) if not label.isalnum() else label
+        for anchor, names in groups:
+            if np.linalg.norm(anchor - v) <= radius:
+                names.append(shown)
+                break
+        else:
+            groups.append((v, [shown]))
+    return np.array([g[0] for g in groups]), [", ".join(g[1]) for g in groups]

@@ -25,18 +25,23 @@ def with_placeholders(rows: Sequence[SeriesRow], expected: Sequence[str]) -> lis
     return out
 
 
-def series_table(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04", "05", "06", "07")) -> str:
-    """A plain-text table: notebook, model, loss reached, floor, gap (nats/token)."""
+def _missing(notebook: str, here: str | None) -> str:
+    return "train the models above to fill this row" if notebook == here else f"run notebook {notebook} to fill this row"
+
+
+def series_table(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04", "05", "06", "07"), here: str | None = None) -> str:
+    """A plain-text table: notebook, model, loss reached, floor, gap (nats/token). ``here``: the
+    notebook that draws it (its missing rows say "train the models above")."""
     lines = [f"{'nb':3s} {'model':34s} {'reached':>8s} {'floor':>7s} {'of':14s} {'gap':>6s}"]
     for row in with_placeholders(rows, expected):
         if isinstance(row, str):
-            lines.append(f"{row:3s} {'(no row yet: run notebook ' + row + ' to fill this row)':34s}")
+            lines.append(f"{row:3s} (no row yet: {_missing(row, here)})")
         else:
             lines.append(f"{row.notebook:3s} {row.model:34s} {row.loss:8.3f} {row.floor:7.3f} {row.floor_name:14s} {row.loss - row.floor:+6.3f}")
     return "\n".join(lines)
 
 
-def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04", "05", "06", "07"), ax=None):
+def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04", "05", "06", "07"), ax=None, here: str | None = None):
     """One point per model (the held-out loss it reached) above a bar at its floor, in series order.
 
     A missing notebook gets a grey "run notebook NN" marker in its place. Returns the axes.
@@ -48,7 +53,7 @@ def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04"
     names = []
     for i, row in enumerate(items):
         if isinstance(row, str):
-            ax.text(i, 0.5, f"run notebook {row}\nto fill this row", ha="center", va="bottom", fontsize=7.5, color="0.45", rotation=90)
+            ax.text(i, 0.5, _missing(row, here).replace(" to fill", "\nto fill"), ha="center", va="bottom", fontsize=7.5, color="0.45", rotation=90)
             names.append(f"({row})")
             continue
         ax.hlines(row.floor, i - 0.35, i + 0.35, color="k", lw=2.5, label="exact floor" if i == 0 or "exact floor" not in ax.get_legend_handles_labels()[1] else None)
