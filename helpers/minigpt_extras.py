@@ -1,4 +1,4 @@
-"""Figures for notebook 07 (miniGPT): head spaces, attention grids, losses by position.
+"""Figures and metrics for notebook 07 (miniGPT): head spaces, attention grids, losses by position, end marks.
 
 Plotting only: these functions take plain arrays (numpy, or tensors converted with
 ``np.asarray``) and draw them; nothing here builds or trains a model, and nothing here
@@ -11,7 +11,6 @@ from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.transforms import offset_copy
 
 from .grammar import VOCAB
 
@@ -33,57 +32,18 @@ def smooth(values, window: int = 25) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
-def _grid(n_rows: int, n_cols: int, cell: float, **kwargs):
-    """A grid of panels with fixed spacing (constrained layout costs about half a second more for 3 x 3 panels)."""
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols + 0.6, cell * n_rows + 0.6), squeeze=False, **kwargs)
-    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.05, top=1 - 0.75 / (cell * n_rows + 0.6), wspace=0.25, hspace=0.3)
-    return fig, axes
-
-
-def crowded_spots(xy, radius: float, max_spots: int = 2, min_share: float = 0.25) -> list[int]:
-    """Indices of up to ``max_spots`` points of ``xy`` (n, 2) that sit where the points crowd most.
-
-    Greedy: take the point with the most points within ``radius``, drop those neighbours, repeat;
-    a later spot counts only if it holds at least ``min_share`` of the points.
-    """
-    xy = np.asarray(xy, dtype=float)
-    near = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1) <= radius**2  # (n, n)
-    left = np.ones(len(xy), dtype=bool)
-    spots = []
-    while left.any() and len(spots) < max_spots:
-        counts = (near & left).sum(axis=1) * left  # (n,) unassigned neighbours of each unassigned point
-        best = int(np.argmax(counts))
-        if spots and counts[best] < min_share * len(xy):
-            break
-        spots.append(best)
-        left &= ~near[best]
-    return spots
-
-
-def _merge_labels(spots, names: Sequence[str], radius: float) -> list[tuple[np.ndarray, str]]:
-    """One label per group of spots closer than ``radius``: [(position, "name, name"), ...], so
-    tokens that land on the same spot read "cat, dog" instead of two labels printed over each other."""
-    groups: list[tuple[np.ndarray, list[str]]] = []
-    for xy, name in zip(spots, names):
-        for anchor, members in groups:
-            if ((anchor - xy) ** 2).sum() <= radius**2:
-                members.append(name)
-                break
-        else:
-            groups.append((xy, [name]))
-    return [(anchor, ", ".join(members)) for anchor, members in groups]
-
-
 def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, cell: float = 3.4, vocab: Sequence[str] = VOCAB):
     """The output embedded space of every attention head: a layers x heads grid of 2-D scatters.
 
     points: (n_layers, n_heads, N, 2), each head's output vector (its weighted average of values,
         before the output projection) at N token positions; labels: N token strings, the token at
-        each position. Every point is drawn small, in its token's color. Each token is labelled
-        where its points crowd most, and at a second spot if a quarter of them land there (the same
-        token in other contexts); a labelled spot is drawn large, and tokens sharing a spot share a label.
+        each position. Every point is drawn in its token's color; one legend (right of the grid)
+        names the colors, so no text is printed over the points. Every panel has equal axis scales,
+        so distances and angles read true. Heads and layers are counted from 1.
     Returns the figure.
     """
+    from matplotlib.lines import Line2D
+
     points = np.asarray(points, dtype=float)
     if points.ndim != 4 or points.shape[-1] != 2:
         raise ValueError(f"plot_head_spaces needs (n_layers, n_heads, N, 2) points, got shape {points.shape}")
@@ -96,32 +56,23 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
     tokens = [tok for tok in vocab if tok in present] + sorted(present - set(vocab))
     grey = (0.4, 0.4, 0.4, 1.0)
     point_colors = [colors.get(tok, grey) for tok in labels]  # (N,) one color per point
-    members = [np.flatnonzero(labels == tok) for tok in tokens]  # the positions of each token
-    fig, axes = _grid(n_layers, n_heads, cell)
+    width, height = cell * n_heads + 1.6, cell * n_layers + 0.6
+    fig, axes = plt.subplots(n_layers, n_heads, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(left=0.4 / width, right=1 - 1.5 / width, bottom=0.35 / height, top=1 - 0.75 / height, wspace=0.3, hspace=0.35)
     for layer in range(n_layers):
         for head in range(n_heads):
             ax = axes[layer, head]
             xy = points[layer, head]  # (N, 2)
-            radius = 0.06 * (float(np.ptp(xy, axis=0).max()) or 1.0)
             ax.axhline(0, color="0.9", lw=0.8, zorder=0)
             ax.axvline(0, color="0.9", lw=0.8, zorder=0)
-            ax.scatter(xy[:, 0], xy[:, 1], s=10, c=point_colors, alpha=0.5, linewidths=0)
-            spots, spot_tokens = [], []
-            for tok, idx in zip(tokens, members):
-                for k in crowded_spots(xy[idx], radius):
-                    spots.append(xy[idx[k]])
-                    spot_tokens.append(tok)
-            spots = np.array(spots)  # (n_spots, 2)
-            ax.scatter(spots[:, 0], spots[:, 1], s=34, c=[colors.get(tok, grey) for tok in spot_tokens], edgecolors="0.2", linewidths=0.6)
-            right_of = offset_copy(ax.transData, fig=fig, x=4, y=2, units="points")  # 4 points right, 2 up
-            left_of = offset_copy(ax.transData, fig=fig, x=-4, y=2, units="points")
-            x_mid = (xy[:, 0].min() + xy[:, 0].max()) / 2
-            for (x, y), text in _merge_labels(spots, spot_tokens, radius / 2):
-                left = x > x_mid and len(text) > 8  # long labels on the right half go left, to stay in the panel
-                ax.text(x, y, text, transform=left_of if left else right_of, ha="right" if left else "left", fontsize=7.5, color="0.15")
+            ax.scatter(xy[:, 0], xy[:, 1], s=14, c=point_colors, alpha=0.6, linewidths=0)
+            ax.set_aspect("equal", adjustable="datalim")
             ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9, y=1.0)  # a fixed y skips a costly title-placement pass
             ax.locator_params(nbins=4)  # a few ticks: the arrangement matters, not the numbers
             ax.tick_params(labelsize=7)
+    handles = [Line2D([], [], ls="", marker="o", ms=6, color=colors.get(tok, grey), label=repr(tok) if tok in (".", "!") else tok)
+               for tok in tokens]
+    fig.legend(handles=handles, loc="center right", fontsize=8, title="token", title_fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
     return fig
@@ -199,3 +150,43 @@ def plot_position_losses(losses: Mapping[str, Sequence[float]], floors: Sequence
     if title:
         ax.set_title(title)
     return ax
+
+
+def end_mark_accuracy(last_logits, true_probs, stream, offset: int, vocab: Sequence[str] = VOCAB) -> dict[str, float]:
+    """How often a model prefers the end mark the grammar prefers, where the next token is an end mark.
+
+    last_logits: (N, V) a model's scores for the token stream[offset + i] (row i); true_probs: (N, V) the
+    grammar's full-history probabilities for the same tokens (helpers.grammar.true_next_probs);
+    stream: the token ids. A position counts when the next token is '.' or '!'; the model is right
+    when it ranks '!' above '.' exactly when the grammar does. Returns the share right in short
+    sentences ("the SUBJECT VERB END": the subject 2 tokens back) and long ones ("the SUBJECT VERB
+    the OBJECT END": 4 tokens back), {"short": ..., "long": ...}.
+    """
+    last_logits, true_probs = np.asarray(last_logits, dtype=float), np.asarray(true_probs, dtype=float)
+    stream = np.asarray(stream)
+    bang, dot, the = vocab.index("!"), vocab.index("."), vocab.index("the")
+    targets = stream[offset : offset + len(last_logits)]  # (N,)
+    at_end = np.flatnonzero((targets == bang) | (targets == dot))  # rows whose next token is an end mark
+    model_bang = last_logits[at_end, bang] > last_logits[at_end, dot]
+    true_bang = true_probs[at_end, bang] > true_probs[at_end, dot]
+    right = model_bang == true_bang  # (n_end,)
+    long = stream[offset + at_end - 2] == the  # "... the OBJECT END"
+    return {"short": float(right[~long].mean()), "long": float(right[long].mean())}
+
+
+def merge_close(vectors, labels: Sequence[str], share: float = 0.1) -> tuple[np.ndarray, list[str]]:
+    """Vectors whose tips lie within ``share`` of the largest length of each other become one
+    arrow with one label ("cat, dog"), so labels are never printed over each other; punctuation
+    tokens are quoted ("'!'"). Returns (vectors (k, 2), k labels) for helpers.plots.plot_vectors."""
+    vectors = np.asarray(vectors, dtype=float)
+    radius = share * float(np.linalg.norm(vectors, axis=1).max() or 1.0)
+    groups: list[tuple[np.ndarray, list[str]]] = []
+    for v, label in zip(vectors, labels):
+        shown = repr(label) if not label.isalnum() else label
+        for anchor, names in groups:
+            if np.linalg.norm(anchor - v) <= radius:
+                names.append(shown)
+                break
+        else:
+            groups.append((v, [shown]))
+    return np.array([g[0] for g in groups]), [", ".join(g[1]) for g in groups]

@@ -21,7 +21,7 @@ INTERFACE = {
     "04": ["context_windows", "average_context", "ContextAverageLM"],
     "05": ["rotate_2d", "rope_2d", "rope", "ContextRoPELM"],
     "06": ["self_similarity", "causal_mask", "scaled_dot_product_attention", "AttentionHead", "MultiHeadAttention"],
-    "07": ["GPTConfig", "TransformerBlock", "MiniGPT", "generate", "femto_config", "pico_config"],
+    "07": ["CausalSelfAttention", "TransformerBlock", "MiniGPT", "generate"],
 }
 
 
