@@ -31,6 +31,12 @@ def _decorator_attr(node: ast.stmt) -> str | None:
     return None
 
 
+def _is_verify_call(node: ast.stmt) -> bool:
+    """``probe.verify(check_fn)`` as a statement: a verify attached without a decorator."""
+    call = node.value if isinstance(node, ast.Expr) else None
+    return isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "verify"
+
+
 def _names_used(node: ast.AST) -> set[str]:
     used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     used |= {n.value.id for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
@@ -58,7 +64,7 @@ def _classify(node: ast.stmt) -> _Statement:
         kind = "import"
     elif attr == "case":
         kind = "probe"
-    elif attr == "verify":
+    elif attr == "verify" or _is_verify_call(node):
         kind = "verify"
     else:
         kind = "other"

@@ -68,7 +68,7 @@ def _observe(namespace: dict, cases, seed):
 @pytest.fixture(scope="module")
 def references():
     namespace, status = load_definitions("07", _notebook_with(), 60)
-    assert not status["load_errors"], status
+    assert not status.load_errors, status
     cases = _cases()
     public = [c for c in cases if c.visibility == "public"]
     return {"self-check": _observe(namespace, public, None), "grading": _observe(namespace, cases, GRADING_SEED)}
@@ -97,7 +97,7 @@ def test_the_solution_loses_nothing(references):
 @pytest.mark.parametrize("fault, what, old, new", MISTAKES, ids=[m[1] for m in MISTAKES])
 def test_one_mistake_costs_once(references, fault, what, old, new):
     namespace, status = load_definitions("07", _notebook_with(old, new), 60)
-    assert not status["load_errors"], status
+    assert not status.load_errors, status
     lost = _lost(namespace, references)
     for run in ("self-check", "grading"):
         assert lost[run][fault] > 0, f"{run}: the mistake ({what}) in {fault} costs nothing"
