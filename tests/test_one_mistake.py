@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 
-import numpy as np
 import pytest
 
 from autograder.course import SERIES, SOLUTIONS
@@ -36,8 +35,18 @@ def cases(notebook: str, function: str) -> list:
 
 
 def plant(notebook: str, source: str) -> dict:
-    """Definitions from ``source`` executed in a copy of the solution's namespace (so they call the student's other functions)."""
-    namespace = dict(solution(notebook))
+    """A fresh module of the solution's definitions with those of ``source`` replacing theirs.
+
+    Every solution function is rebound to the new module, so a correct caller really calls the planted callee.
+    """
+    import types
+
+    original = solution(notebook)
+    namespace: dict = {}
+    for name, value in original.items():
+        if isinstance(value, types.FunctionType) and value.__globals__ is original:
+            value = types.FunctionType(value.__code__, namespace, value.__name__, value.__defaults__, value.__closure__)
+        namespace[name] = value
     exec(compile(source, "<planted>", "exec"), namespace)
     return namespace
 
@@ -145,3 +154,58 @@ def next_token_probs(V, U, prev_id):
     )
     results = run("02", "next_token_probs", namespace)
     assert all(not ok for _, ok, _ in results)
+
+
+GRADS_WRONG_SIGN = '''
+def loss_and_grads(V, U, prev_id, next_id):
+    v = V[prev_id]
+    y_hat = softmax(U @ v)
+    ds = y_hat.copy()
+    ds[next_id] -= 1.0
+    dV = np.zeros_like(V, dtype=float)
+    dV[prev_id] = U.T @ ds
+    return float(-np.log(y_hat[next_id])), -dV, -np.outer(ds, v)
+'''
+GRADS_DOUBLED_LOSS_LOG2 = '''
+def loss_and_grads(V, U, prev_id, next_id):
+    v = V[prev_id]
+    y_hat = softmax(U @ v)
+    ds = y_hat.copy()
+    ds[next_id] -= 1.0
+    dV = np.zeros_like(V, dtype=float)
+    dV[prev_id] = 2 * U.T @ ds
+    return float(-np.log2(y_hat[next_id])), dV, np.outer(ds, v)
+'''
+GRADS_STUB = '''
+def loss_and_grads(V, U, prev_id, next_id):
+    raise NotImplementedError
+'''
+
+
+@pytest.mark.parametrize("source", [GRADS_WRONG_SIGN, GRADS_DOUBLED_LOSS_LOG2, GRADS_STUB])
+def test_03_sgd_epoch_keeps_its_points(source):
+    namespace = plant("03", source)
+    assert_some_fail(run("03", "loss_and_grads", namespace))
+    assert_all_pass(run("03", "sgd_epoch", namespace))
+
+
+def test_03_a_wrong_sgd_epoch_still_fails_and_names_the_callee():
+    namespace = plant(
+        "03",
+        GRADS_DOUBLED_LOSS_LOG2
+        + '''
+def sgd_epoch(V, U, prev_ids, next_ids, lr):
+    V = np.array(V, dtype=float)
+    U = np.array(U, dtype=float)
+    losses = []
+    for prev_id, next_id in zip(prev_ids, next_ids):
+        loss, dV, dU = loss_and_grads(V, U, prev_id, next_id)
+        losses.append(loss)
+        V += lr * dV
+        U += lr * dU
+    return V, U, float(np.mean(losses))
+''',
+    )
+    results = run("03", "sgd_epoch", namespace)
+    failed = [msg for cid, ok, msg in results if not ok]
+    assert failed and any("uses your loss_and_grads, which fails its own checks" in m for m in failed)

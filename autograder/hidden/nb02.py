@@ -215,8 +215,6 @@ def large_scores_other_tables(student):
 @large_scores_other_tables.verify
 def _(got, ref):
     check_next_token_probs(got, ref)
-    for p, V_row in zip(got["p"], ref["prev_ids"]):
-        assert_distribution(p, f"next_token_probs(V, U, {V_row})")
 
 
 @suite.case("next_token_probs", points=1, hint=NTP_HINT)

@@ -8,7 +8,7 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_U, SLIDE_V
-from helpers.selfcheck.recording import Callees, close, fix_first, result_of
+from helpers.selfcheck.recording import Callees, close, fix_first, results_of
 
 suite = Suite("02")
 
@@ -290,13 +290,23 @@ def observe_next_token_probs(student, V, U, prev_ids) -> dict:
             out.append(ntp(V.copy(), U.copy(), prev))
         calls.append(callees.plain())
     student.note(f"next_token_probs(V, U, prev_id) for prev_id in {[int(i) for i in prev_ids]}")
-    scores = []
+    scores, dot_scores = [], student._namespace.get("dot_scores")
     for prev in prev_ids:
         try:
-            scores.append(np.asarray(student.dot_scores(U.copy(), V[int(prev)].copy()), dtype=float))
+            scores.append(np.asarray(dot_scores(U.copy(), V[int(prev)].copy()), dtype=float))
         except Exception:  # noqa: BLE001 - only the solution's scores are used (as the reference)
             scores.append(None)
     return {"V": V, "U": U, "prev_ids": [int(i) for i in prev_ids], "p": out, "calls": calls, "scores": scores}
+
+
+def _right_scores(s, calls: dict, V, U, prev: int, expected) -> bool:
+    """s is the solution's scores after prev, or what the student's own dot_scores returned for (U, V[prev])."""
+    if close(s, expected, rtol=1e-6, atol=1e-9):
+        return True
+    return any(
+        len(d["args"]) == 2 and close(d["args"][0], U, 0, 0) and close(d["args"][1], V[prev], 0, 0) and close(d["used"], s, 1e-9, 1e-12)
+        for d in calls.get("dot_scores", [])
+    )
 
 
 def check_next_token_probs(got, ref) -> None:
@@ -315,17 +325,9 @@ def check_next_token_probs(got, ref) -> None:
         if close(p, expected, rtol=1e-5, atol=1e-8):
             continue
         calls = got["calls"][k] if isinstance(got.get("calls"), list) and k < len(got["calls"]) else {}
-        call = result_of(calls.get("softmax", []), p) if isinstance(calls, dict) else None
-        if call is not None and call["args"]:
-            s = call["args"][0]
-            right_scores = close(s, ref["scores"][k], rtol=1e-6, atol=1e-9)
-            own_scores = any(
-                close(d["args"][0], U, 0, 0) and close(d["args"][1], V[prev], 0, 0) and close(d["used"], s, 0, 0)
-                for d in calls.get("dot_scores", [])
-                if len(d["args"]) == 2
-            )
-            if right_scores or own_scores:
-                continue  # the right step with the student's own callees: their mistakes are theirs
+        found = results_of(calls.get("softmax", []), p) if isinstance(calls, dict) else []
+        if any(call["args"] and _right_scores(call["args"][0], calls, V, U, prev, ref["scores"][k]) for call in found):
+            continue  # the right step with the student's own callees: their mistakes are theirs
         assert_distribution(p, what)
         note = ""
         for name in ("dot_scores", "softmax"):
@@ -514,11 +516,12 @@ def observe_generate(student, V, U, start, n_new: int, seed_k: int, **kwargs) ->
     next_u = gen.random()
     temperature = float(kwargs.get("temperature", 1.0))
     scores, probs = [], []
+    dot_scores, softmax = student._namespace.get("dot_scores"), student._namespace.get("softmax")
     for i in range(vocab_size):  # in the solution's run: the reference of every step
         try:
-            s = np.asarray(student.dot_scores(U.copy(), V[i].copy()), dtype=float)  # (vocab_size,)
+            s = np.asarray(dot_scores(U.copy(), V[i].copy()), dtype=float)  # (vocab_size,)
             scores.append(s)
-            probs.append(np.asarray(student.softmax(s / temperature), dtype=float))
+            probs.append(np.asarray(softmax(s / temperature), dtype=float))
         except Exception:  # noqa: BLE001 - only the solution's table is used
             scores.append(None)
             probs.append(None)
@@ -535,15 +538,10 @@ def _step_probs_ok(got_calls: dict, p, prev: int, ref) -> bool:
     V, U, T = ref["V"], ref["U"], ref["temperature"]
     if close(p, ref["probs"][prev]):
         return True
-    call = result_of(got_calls.get("softmax", []), p)
-    if call is not None and call["args"]:
-        x = np.asarray(call["args"][0], dtype=float) if _as_float_array(call["args"][0]) is not None else None
-        if x is not None and close(x * T, ref["scores"][prev]):
-            return True
-        for d in got_calls.get("dot_scores", []):  # the student's own (maybe wrong) scores, scaled the right way
-            if len(d["args"]) == 2 and close(d["args"][0], U, 0, 0) and close(d["args"][1], V[prev], 0, 0):
-                if x is not None and close(x * T, d["used"]):
-                    return True
+    for call in results_of(got_calls.get("softmax", []), p):
+        x = _as_float_array(call["args"][0]) if call["args"] else None
+        if x is not None and x.ndim == 1 and _right_scores(x * T, got_calls, V, U, prev, ref["scores"][prev]):
+            return True  # the student's own softmax (maybe wrong) of the right, scaled scores
     if T == 1.0:
         for c in got_calls.get("next_token_probs", []):
             args = c["args"]

@@ -118,12 +118,9 @@ def close(a: Any, b: Any, rtol: float = 1e-6, atol: float = 1e-9) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
 
 
-def result_of(calls: list, out: Any) -> dict | None:
-    """The recorded call whose returned value (or stand-in) is ``out``, if any."""
-    for call in calls:
-        if close(call.get("used"), out, rtol=0, atol=0):
-            return call
-    return None
+def results_of(calls: list, out: Any) -> list[dict]:
+    """The recorded calls whose returned value (or stand-in) is ``out``."""
+    return [call for call in calls if close(call.get("used"), out, rtol=0, atol=0)]
 
 
 def fix_first(caller: str, callee: str) -> str:
