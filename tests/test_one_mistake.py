@@ -55,7 +55,7 @@ def run(notebook: str, function: str, namespace: dict) -> list:
     reference = solution(notebook)
     out = []
     for case in cases(notebook, function):
-        ref = json.loads(dumps(run_case(case, dict(reference))))
+        ref = json.loads(dumps(run_case(case, reference)))
         got = json.loads(dumps(run_case(case, namespace)))
         v = judge(case, got, ref)
         out.append((case.id, v.passed, v.message))
