@@ -56,7 +56,7 @@ def assert_id_list(got, what: str = "generate") -> None:
         raise AssertionError(f"{what} must return a list of ints, got {describe(got)}. Build it with list(start_ids) and append.")
     bad = [i for i, g in enumerate(got) if not is_int(g)]
     if bad:
-        raise AssertionError(f"{what} must return a list of ints; item {bad[0]} is {describe(got[bad[0]])}. Append int(...) ids.")
+        raise AssertionError(f"{what} must return a list of ints; item {bad[0]} is {describe(got[bad[0]])}. Append plain int ids.")
 
 
 def show_ids(ids) -> str:
