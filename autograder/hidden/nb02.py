@@ -9,15 +9,18 @@ from hypothesis.extra import numpy as hnp
 from helpers.checking import Suite, assert_matches, describe, draw_examples
 from helpers.selfcheck.nb02 import (
     AXIS_HINT,
+    BOUNDARY_HINT,
     DOT_HINT,
     GENERATE_HINT,
     GREEDY_HINT,
     NTP_HINT,
     SAMPLE_HINT,
     SOFTMAX_HINT,
+    FixedU,
     assert_distribution,
     assert_float,
     assert_one_draw,
+    check_boundaries,
     check_generate,
     check_next_token_probs,
     extreme_tables,
@@ -239,22 +242,6 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-class FixedU:
-    """A stand-in rng whose random() returns a given number (the contract: one u = rng.random())."""
-
-    def __init__(self, u: float):
-        self.u = u
-
-    def random(self, size=None):
-        return self.u if size is None else np.full(size, self.u)
-
-    def __getattr__(self, name):
-        raise AttributeError(f"this test's rng only provides rng.random() (draw exactly one u = rng.random()); you used rng.{name}")
-
-    def __repr__(self):
-        return f"rng with rng.random() = {self.u}"
-
-
 TIE_CASES = [
     ([0.25, 0.25, 0.5], 0.0),
     ([0.25, 0.25, 0.5], 0.25),
@@ -265,12 +252,7 @@ TIE_CASES = [
 ]
 
 
-@suite.case(
-    "sample_categorical",
-    points=1,
-    hint="a u exactly on the boundary between two pieces of [0, 1) belongs to the NEXT piece (the comparison with the "
-    "running total is strict), and a piece of length 0 is never chosen.",
-)
+@suite.case("sample_categorical", points=1, hint=BOUNDARY_HINT)
 def ties_and_zero_probabilities(student):
     """u exactly on a boundary of cumsum(p) and tokens with p = 0 (an rng whose random() returns a fixed u)."""
     fn = student.get("sample_categorical")
@@ -280,16 +262,7 @@ def ties_and_zero_probabilities(student):
 
 @ties_and_zero_probabilities.verify
 def _(got, ref):
-    if not isinstance(got, list) or len(got) != len(ref):
-        raise AssertionError(f"expected {len(ref)} ints, got {describe(got)}.")
-    for (p, u), g, r in zip(TIE_CASES, got, ref, strict=True):
-        if not is_int(g):
-            raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(g)} ({type(g).__name__}).")
-        if int(g) != int(r):
-            raise AssertionError(
-                f"p = {p}, u = {u}: cumsum(p) = {np.cumsum(p).tolist()}, so the smallest i with cumsum(p)[i] > u is {int(r)}; "
-                f"you returned {describe(g)}."
-            )
+    check_boundaries(got, ref, TIE_CASES)
 
 
 @suite.case("sample_categorical", points=1, hint=SAMPLE_HINT)

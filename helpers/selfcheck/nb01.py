@@ -126,14 +126,15 @@ def _(got, ref):
     hint=TOKENIZE_HINT,
 )
 def punctuation_and_case(student):
-    """Punctuation, capitals and double spaces: "Hello, world!  The END." """
-    return str_items(student.tokenize("Hello, world!  The END."))
+    """Punctuation (two marks in a row too), capitals, a tab and double spaces: "Hello, world!!\tThe  END..."; and an empty text."""
+    return {"text": str_items(student.tokenize("Hello, world!!\tThe  END...")), "empty": str_items(student.tokenize(""))}
 
 
 @punctuation_and_case.verify
 def _(got, ref):
-    assert_str_list(got, "tokenize")
-    assert_matches(got, ref)
+    for key in ("text", "empty"):
+        assert_str_list(got[key], f"tokenize ({key})")
+        assert_matches(got[key], ref[key], key)
 
 
 # --------------------------------------------------------------------------- #
@@ -146,15 +147,20 @@ VOCAB_HINT = "the vocabulary lists every distinct token exactly once, in sorted 
 
 @suite.case("build_vocab", points=1, hint=VOCAB_HINT)
 def slide_vocab(student):
-    """build_vocab on the slide's 26 tokens gives the slide's 8-token vocabulary."""
-    return str_items(student.build_vocab(list(SLIDE_TOKENS)))
+    """build_vocab on the slide's 26 tokens gives the slide's 8-token vocabulary (and leaves the token list as it was)."""
+    tokens = list(SLIDE_TOKENS)
+    vocab = str_items(student.build_vocab(tokens))
+    return {"vocab": vocab, "tokens unchanged": tokens == SLIDE_TOKENS}
 
 
 @slide_vocab.verify
 def _(got, ref):
-    assert_str_list(got, "build_vocab")
-    assert_matches(got, ref)
-    assert got == list(SLIDE_TABLE_ORDER), f"expected the slide's vocabulary {SLIDE_TABLE_ORDER}, got {got}."
+    vocab = got["vocab"]
+    assert_str_list(vocab, "build_vocab")
+    assert_matches(vocab, ref["vocab"], "vocab")
+    assert vocab == list(SLIDE_TABLE_ORDER), f"expected the slide's vocabulary {SLIDE_TABLE_ORDER}, got {vocab}."
+    if got["tokens unchanged"] is not True:
+        raise AssertionError("build_vocab changed the list of tokens it was given (sorting in place does); build a new list instead.")
 
 
 @suite.case("build_vocab", points=1, hint=VOCAB_HINT)
@@ -193,14 +199,17 @@ def slide_ids(student):
     "torch's nn.Embedding and cross-entropy want int64 indices.",
 )
 def ids_are_int64(student):
-    """encode returns a numpy array of dtype int64."""
-    return student.encode(["the", "cat", "ate", "."], list(SLIDE_TABLE_ORDER))
+    """encode returns int64 ids, positions in the vocabulary as given (here not sorted), also for no tokens."""
+    vocab = ["the", "cat", "ate", ".", "dog"]
+    return {"ids": student.encode(["the", "cat", "ate", ".", "the"], list(vocab)), "no tokens": student.encode([], list(vocab))}
 
 
 @ids_are_int64.verify
 def _(got, ref):
-    assert_int64_ids(got)
-    assert_matches(got, ref)
+    assert_int64_ids(got["ids"])
+    assert_int64_ids(got["no tokens"], "encode([], vocab)")
+    assert_matches(got["ids"], ref["ids"], "ids")
+    assert_matches(got["no tokens"], ref["no tokens"], "encode([], vocab)")
 
 
 @suite.case(

@@ -363,15 +363,16 @@ def _(got, ref):
 
 def extreme_tables(rng) -> tuple[np.ndarray, np.ndarray]:
     """Tables whose scores are in the hundreds, with a -inf score for one token (tests' inputs)."""
-    V = np.abs(rng.normal(size=(6, 3))) * 10 + 1.0  # (6, 3) positive entries
-    U = rng.normal(size=(6, 3)) * 10  # (6, 3)
+    V = np.abs(rng.normal(size=(6, 3))) * 10 + 5.0  # (6, 3) positive entries, each row sums to 15 or more
+    U = rng.normal(size=(6, 3)) * 40  # (6, 3)
+    U[0] = 60.0  # token 0 scores 900 or more after every prev: beyond 709, where exp overflows
     U[4] = [-np.inf, 0.0, 0.0]  # token 4 scores -inf after every prev
     return V, U
 
 
 @suite.case("next_token_probs", points=1, hint=NTP_HINT)
 def large_and_infinite_scores(student):
-    """Scores in the hundreds and a -inf score (6 tokens, 3 dimensions): finite probabilities, P = 0 for the -inf token."""
+    """Scores in the thousands and a -inf score (6 tokens, 3 dimensions): finite probabilities, P = 0 for the -inf token."""
     V, U = extreme_tables(np.random.default_rng(student.seed(5)))
     return observe_next_token_probs(student, V, U, [0, 3])
 
@@ -433,6 +434,52 @@ def draws_exactly_one_number(student):
 def _(got, ref):
     assert_one_draw(got["next_u"], ref["next_u"], ref["seed"], "sample_categorical")
     assert_matches(got["i"], ref["i"], "returned token")
+
+
+class FixedU:
+    """A stand-in rng whose random() returns a given number (the contract: one u = rng.random())."""
+
+    def __init__(self, u: float):
+        self.u = u
+
+    def random(self, size=None):
+        return self.u if size is None else np.full(size, self.u)
+
+    def __getattr__(self, name):
+        raise AttributeError(f"this test's rng only provides rng.random() (draw exactly one u = rng.random()); you used rng.{name}")
+
+    def __repr__(self):
+        return f"rng with rng.random() = {self.u}"
+
+
+BOUNDARY_HINT = (
+    "a u exactly on the boundary between two pieces of [0, 1) belongs to the NEXT piece (the comparison with the "
+    "running total is strict), and a piece of length 0 is never chosen."
+)
+PUBLIC_BOUNDARIES = [([0.5, 0.5], 0.5), ([0.0, 1.0], 0.0), ([0.2, 0.0, 0.8], 0.2), ([0.2, 0.3, 0.5], 0.7)]
+
+
+def check_boundaries(got, ref, cases) -> None:
+    if not isinstance(got, list) or len(got) != len(ref):
+        raise AssertionError(f"expected {len(ref)} ints, got {describe(got)}.")
+    for (p, u), g, r in zip(cases, got, ref, strict=True):
+        if not is_int(g):
+            raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(g)} ({type(g).__name__}).")
+        if int(g) != int(r):
+            raise AssertionError(f"p = {p}, u = {u} (exactly on a boundary or at 0): the piece that holds u is token {int(r)}; you returned {int(g)}.")
+
+
+@suite.case("sample_categorical", points=1, hint=BOUNDARY_HINT)
+def u_on_a_boundary(student):
+    """u exactly on a boundary of the pieces and tokens with p = 0 (an rng whose random() returns a fixed u)."""
+    fn = student.get("sample_categorical")
+    student.note(f"sample_categorical(np.array(p), rng) for (p, u) in {PUBLIC_BOUNDARIES}, where rng.random() returns u")
+    return [fn(np.array(p), FixedU(u)) for p, u in PUBLIC_BOUNDARIES]
+
+
+@u_on_a_boundary.verify
+def _(got, ref):
+    check_boundaries(got, ref, PUBLIC_BOUNDARIES)
 
 
 N_DRAWS = 4000
@@ -645,9 +692,9 @@ def _(got, ref):
 
 @suite.case("generate", points=1, hint=GENERATE_HINT)
 def temperature_scales_the_scores(student):
-    """From 'the' at temperature 0.5 and at 2.0 (slide's tables): the probabilities of the scaled scores."""
+    """From 'the' (start_ids a numpy array) at temperature 0.5 and at 2.0 (slide's tables): the probabilities of the scaled scores."""
     return {
-        f"T={t}": observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), [THE], 6, k, temperature=t)
+        f"T={t}": observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), np.array([THE]), 6, k, temperature=t)
         for k, t in ((1, 0.5), (2, 2.0))
     }
 
@@ -663,8 +710,8 @@ def _(got, ref):
 
 @suite.case("generate", points=1, hint=GREEDY_HINT)
 def greedy_takes_the_argmax(student):
-    """greedy=True from 'the dog': always the highest-scoring token, and no random number drawn."""
-    return observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), [THE, DOG], 6, 0, greedy=True)
+    """greedy=True from 'the dog' (start_ids a tuple): always the highest-scoring token, and no random number drawn."""
+    return observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), (THE, DOG), 6, 0, greedy=True)
 
 
 @greedy_takes_the_argmax.verify

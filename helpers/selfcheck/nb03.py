@@ -57,8 +57,8 @@ def slide_corpus_pairs(student):
 
 @suite.case("make_pairs", points=1, hint=PAIRS_HINT)
 def short_stream(student):
-    """A short stream [3, 1, 4, 1, 5] gives prev [3, 1, 4, 1] and next [1, 4, 1, 5]."""
-    return student.make_pairs(np.array([3, 1, 4, 1, 5], dtype=np.int64))
+    """A Python list [3, 1, 4, 1, 5] gives numpy arrays prev [3, 1, 4, 1] and next [1, 4, 1, 5]; one token gives no pairs."""
+    return {"list": student.make_pairs([3, 1, 4, 1, 5]), "one token": student.make_pairs(np.array([2], dtype=np.int64))}
 
 
 # --------------------------------------------------------------------------- #
@@ -98,12 +98,16 @@ GRAD_HINT = (
 
 
 def observe_grads(student, V, U, prev_id: int, next_id: int) -> dict:
-    loss, dV, dU = student.loss_and_grads(V.copy(), U.copy(), prev_id, next_id)
-    return {"loss": loss, "dV": dV, "dU": dU, "V": V, "U": U, "prev_id": prev_id, "next_id": next_id}
+    V_given, U_given = V.copy(), U.copy()
+    loss, dV, dU = student.loss_and_grads(V_given, U_given, prev_id, next_id)
+    unchanged = bool(np.array_equal(V_given, V) and np.array_equal(U_given, U))
+    return {"loss": loss, "dV": dV, "dU": dU, "V": V, "U": U, "prev_id": prev_id, "next_id": next_id, "inputs unchanged": unchanged}
 
 
 def check_grads(got, ref) -> None:
     """Shapes, the rows of dV that may be nonzero, and the solution's loss and gradients."""
+    if got.get("inputs unchanged") is not True:
+        raise AssertionError("loss_and_grads changed the V or U it was given; it should only compute (return new gradient arrays).")
     for name in ("dV", "dU"):
         shape_error(name, got[name], ref[name].shape)
     prev = ref["prev_id"]
@@ -126,14 +130,19 @@ def _(got, ref):
 
 @suite.case("loss_and_grads", points=1, hint=GRAD_HINT)
 def only_prev_row_of_dV(student):
-    """dV and dU have the shapes of V (5, 3) and U (5, 3); only row prev_id of dV is nonzero."""
+    """dV and dU have the shapes of V (5, 3) and U (5, 3); only row prev_id of dV is nonzero (pairs (1, 3) and (2, 2))."""
     rng = np.random.default_rng(student.seed(3))
-    return observe_grads(student, rng.normal(size=(5, 3)), rng.normal(size=(5, 3)), 1, 3)
+    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    return {"(1, 3)": observe_grads(student, V, U, 1, 3), "(2, 2)": observe_grads(student, V, U, 2, 2)}
 
 
 @only_prev_row_of_dV.verify
 def _(got, ref):
-    check_grads(got, ref)
+    for key in ref:
+        try:
+            check_grads(got[key], ref[key])
+        except AssertionError as exc:
+            raise AssertionError(f"pair {key}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- #
@@ -338,8 +347,9 @@ def forward_logits(student):
     student.note("model = WordEmbedLM(8, 2) with encode.weight = slide V, decode.weight = slide U")
     ids1 = torch.tensor([6, 4, 5, 1])
     ids2 = torch.tensor([[6, 4, 5], [6, 3, 2]])
+    differentiable = bool(getattr(model(ids1), "requires_grad", False))  # gradients must reach the tables
     with torch.no_grad():
-        return {"ids 1-D": ids1, "logits 1-D": model(ids1), "ids 2-D": ids2, "logits 2-D": model(ids2)}
+        return {"ids 1-D": ids1, "logits 1-D": model(ids1), "ids 2-D": ids2, "logits 2-D": model(ids2), "differentiable": differentiable}
 
 
 def check_logit_shapes(got, ref, keys: list[str]) -> None:
@@ -360,6 +370,8 @@ def check_logit_shapes(got, ref, keys: list[str]) -> None:
 @forward_logits.verify
 def _(got, ref):
     check_logit_shapes(got, ref, ["1-D", "2-D"])
+    if ref["differentiable"] and got["differentiable"] is not True:
+        raise AssertionError("the logits do not require grad: forward cut the graph (detach, numpy or no_grad), so training could not move V and U.")
 
 
 # --------------------------------------------------------------------------- #
@@ -386,14 +398,15 @@ def logit_table(table):
 
 @suite.case("train_word_embed_lm", points=2, timeout=30.0, hint=TRAIN_HINT)
 def slide_corpus_five_epochs(student):
-    """Five full-batch epochs on the slide corpus (lr = 0.5), from a seeded logit table: losses and final weights."""
+    """Zero, then five full-batch epochs on the slide corpus (lr = 0.5), from a seeded logit table: losses and final weights."""
     import torch
 
     prev_ids, next_ids = slide_pairs()
     model = logit_table(np.random.default_rng(student.seed(5)).normal(size=(8, 8)))
-    student.note("model = nn.Embedding(8, 8) (a table of logits per previous token) with seeded weights")
+    student.note("model = nn.Embedding(8, 8) (a table of logits per previous token) with seeded weights; epochs = 0, then 5")
+    none = student.train_word_embed_lm(model, torch.from_numpy(prev_ids), torch.from_numpy(next_ids), 0, 0.5)
     losses = student.train_word_embed_lm(model, torch.from_numpy(prev_ids), torch.from_numpy(next_ids), 5, 0.5)
-    return {"losses": losses, "weights after training": model.weight.detach().clone()}
+    return {"epochs = 0": none, "losses": losses, "weights after training": model.weight.detach().clone()}
 
 
 @slide_corpus_five_epochs.verify
