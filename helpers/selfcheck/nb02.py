@@ -42,7 +42,7 @@ def assert_distribution(p, what: str, axis: int = -1) -> None:
     if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
         raise AssertionError(f"{what}: expected a float numpy array, got {describe(p)}.")
     if not np.all(np.isfinite(p)):
-        raise AssertionError(f"{what} contains nan or inf: {describe(p)} (did np.exp overflow? subtract the max first).")
+        raise AssertionError(f"{what} contains nan or inf: {describe(p)} (did exp overflow? shift the scores so that the largest is 0 first).")
     if np.any(p < 0):
         raise AssertionError(f"{what} has negative probabilities: {describe(p)}.")
     sums = p.sum(axis=axis)
