@@ -339,7 +339,7 @@ def check_next_token_probs(got, ref) -> None:
             raise AssertionError(f"{exc}{note}") from None
 
 
-@suite.case("next_token_probs", points=2, hint=NTP_HINT)
+@suite.case("next_token_probs", points=1, hint=NTP_HINT)
 def slide_the_to_ate(student):
     """With the slide's tables, P(next | prev = 'the'), where P(next = 'ate') is about 0.571."""
     return observe_next_token_probs(student, SLIDE_V.copy(), SLIDE_U.copy(), [THE])
@@ -394,48 +394,6 @@ SAMPLE_HINT = (
 SAMPLE_P = np.array([0.1, 0.05, 0.3, 0.15, 0.4])
 
 
-@suite.case("sample_categorical", points=1, hint=SAMPLE_HINT)
-def fixed_seeds(student):
-    """p = [0.1, 0.05, 0.3, 0.15, 0.4] with rng = default_rng(seed) for 8 seeds: fixed seeds give fixed tokens."""
-    seeds = [student.seed(k) for k in range(8)]
-    student.note(f"for seed in {seeds}: sample_categorical(p, np.random.default_rng(seed))")
-    return {"seeds": seeds, "draws": [student.sample_categorical(SAMPLE_P.copy(), np.random.default_rng(seed)) for seed in seeds]}
-
-
-@fixed_seeds.verify
-def _(got, ref):
-    draws = got["draws"]
-    if not isinstance(draws, list) or len(draws) != len(ref["draws"]):
-        raise AssertionError(f"expected one int per seed, got {describe(draws)}.")
-    for seed, g, r in zip(ref["seeds"], draws, ref["draws"], strict=True):
-        if not is_int(g):
-            raise AssertionError(
-                f"sample_categorical must return an int (a token id), got {describe(g)} ({type(g).__name__}) for seed {seed}."
-            )
-        if int(g) != int(r):
-            u = np.random.default_rng(seed).random()
-            raise AssertionError(
-                f"with seed {seed} the first u = rng.random() is {u:.4f} and p = {describe(SAMPLE_P)}; "
-                f"the token whose piece of [0, 1) holds u is {int(r)}, you returned {int(g)}."
-            )
-
-
-@suite.case("sample_categorical", points=1, hint="draw exactly one number per call with rng.random() from the rng you are given (no other draws, no new generator).")
-def draws_exactly_one_number(student):
-    """sample_categorical draws exactly one number: the rng's next draw afterwards is the second one."""
-    seed = student.seed(11)
-    rng = np.random.default_rng(seed)
-    i = student.sample_categorical(SAMPLE_P.copy(), rng)
-    student.note("then rng.random() again, to see how many numbers the call drew")
-    return {"seed": seed, "i": i, "next_u": rng.random()}
-
-
-@draws_exactly_one_number.verify
-def _(got, ref):
-    assert_one_draw(got["next_u"], ref["next_u"], ref["seed"], "sample_categorical")
-    assert_matches(got["i"], ref["i"], "returned token")
-
-
 class FixedU:
     """A stand-in rng whose random() returns a given number (the contract: one u = rng.random())."""
 
@@ -469,17 +427,50 @@ def check_boundaries(got, ref, cases) -> None:
             raise AssertionError(f"p = {p}, u = {u} (exactly on a boundary or at 0): the piece that holds u is token {int(r)}; you returned {int(g)}.")
 
 
-@suite.case("sample_categorical", points=1, hint=BOUNDARY_HINT)
-def u_on_a_boundary(student):
-    """u exactly on a boundary of the pieces and tokens with p = 0 (an rng whose random() returns a fixed u)."""
+@suite.case("sample_categorical", points=1, hint=SAMPLE_HINT + " " + BOUNDARY_HINT)
+def fixed_seeds(student):
+    """Fixed seeds give fixed tokens (p = [0.1, 0.05, 0.3, 0.15, 0.4], 8 seeds); u exactly on a boundary goes to the next token."""
+    seeds = [student.seed(k) for k in range(8)]
     fn = student.get("sample_categorical")
-    student.note(f"sample_categorical(np.array(p), rng) for (p, u) in {PUBLIC_BOUNDARIES}, where rng.random() returns u")
-    return [fn(np.array(p), FixedU(u)) for p, u in PUBLIC_BOUNDARIES]
+    student.note(f"for seed in {seeds}: sample_categorical(p, np.random.default_rng(seed))")
+    draws = [fn(SAMPLE_P.copy(), np.random.default_rng(seed)) for seed in seeds]
+    student.note(f"then sample_categorical(np.array(p), rng) for (p, u) in {PUBLIC_BOUNDARIES}, where rng.random() returns u")
+    return {"seeds": seeds, "draws": draws, "boundaries": [fn(np.array(p), FixedU(u)) for p, u in PUBLIC_BOUNDARIES]}
 
 
-@u_on_a_boundary.verify
+@fixed_seeds.verify
 def _(got, ref):
-    check_boundaries(got, ref, PUBLIC_BOUNDARIES)
+    check_boundaries(got["boundaries"], ref["boundaries"], PUBLIC_BOUNDARIES)
+    draws = got["draws"]
+    if not isinstance(draws, list) or len(draws) != len(ref["draws"]):
+        raise AssertionError(f"expected one int per seed, got {describe(draws)}.")
+    for seed, g, r in zip(ref["seeds"], draws, ref["draws"], strict=True):
+        if not is_int(g):
+            raise AssertionError(
+                f"sample_categorical must return an int (a token id), got {describe(g)} ({type(g).__name__}) for seed {seed}."
+            )
+        if int(g) != int(r):
+            u = np.random.default_rng(seed).random()
+            raise AssertionError(
+                f"with seed {seed} the first u = rng.random() is {u:.4f} and p = {describe(SAMPLE_P)}; "
+                f"the token whose piece of [0, 1) holds u is {int(r)}, you returned {int(g)}."
+            )
+
+
+@suite.case("sample_categorical", points=1, hint="draw exactly one number per call with rng.random() from the rng you are given (no other draws, no new generator).")
+def draws_exactly_one_number(student):
+    """sample_categorical draws exactly one number: the rng's next draw afterwards is the second one."""
+    seed = student.seed(11)
+    rng = np.random.default_rng(seed)
+    i = student.sample_categorical(SAMPLE_P.copy(), rng)
+    student.note("then rng.random() again, to see how many numbers the call drew")
+    return {"seed": seed, "i": i, "next_u": rng.random()}
+
+
+@draws_exactly_one_number.verify
+def _(got, ref):
+    assert_one_draw(got["next_u"], ref["next_u"], ref["seed"], "sample_categorical")
+    assert_matches(got["i"], ref["i"], "returned token")
 
 
 N_DRAWS = 4000
@@ -679,7 +670,7 @@ def check_generate(got, ref) -> None:
             )
 
 
-@suite.case("generate", points=2, hint=GENERATE_HINT)
+@suite.case("generate", points=1, hint=GENERATE_HINT)
 def follows_the_recipe(student):
     """From 'the dog' with the slide's tables: each new token is drawn from P(next | last token)."""
     return observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), [THE, DOG], 8, 0)
