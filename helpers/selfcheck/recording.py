@@ -13,6 +13,7 @@ answer), so the caller can still be observed.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 
 def snapshot(value: Any) -> Any:
     """A copy of an argument or a result as it was at the time of the call (arrays copied)."""
-    torch = __import__("sys").modules.get("torch")
+    torch = sys.modules.get("torch")
     if type(value) is np.ndarray:
         return value.copy()
     if torch is not None and isinstance(value, torch.Tensor):
