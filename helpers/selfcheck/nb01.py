@@ -19,6 +19,8 @@ SLIDE_TOKENS = [
     "the", "cat", "ran", "the",
     "zoo", ".",
 ]  # fmt: skip
+# The same corpus as ids over the slide's sorted vocabulary (the slide's own table).
+SLIDE_IDS = [6, 4, 5, 1, 6, 4, 2, 1, 6, 4, 5, 6, 7, 1, 6, 3, 2, 6, 4, 0, 6, 3, 5, 6, 7, 1]
 
 
 # --------------------------------------------------------------------------- #
@@ -56,7 +58,7 @@ def assert_int64_ids(got, what: str = "encode") -> None:
     if got.dtype != np.int64:
         raise AssertionError(
             f"{what} must return ids of dtype int64, got dtype {got.dtype}: {describe(got)}. "
-            "Build the array with np.array(..., dtype=np.int64) (an empty list would otherwise give float64)."
+            "Ask numpy for int64 explicitly when you build the array (an empty list would otherwise give float64)."
         )
 
 
@@ -81,17 +83,12 @@ def assert_one_hot(X, ids, vocab_size: int) -> None:
         raise AssertionError(f"row t must have its 1 in column ids[t]; row {t} has it in column {hot[t]}, expected {ids[t]}.")
 
 
-def assert_rows_of(out, E, ids) -> None:
-    """out must be E[ids] (shape ids.shape + (M,)), checked independently as one_hot(ids) @ E."""
-    ids = np.asarray(ids, dtype=np.int64)
-    expected_shape = tuple(ids.shape) + (E.shape[1],)
+def assert_embedded_shape(out, ref_out, ids) -> None:
+    """out must be an array of shape ids.shape + (M,) (the solution's result has that shape)."""
     if not isinstance(out, np.ndarray):
-        raise AssertionError(f"expected a numpy array of shape {expected_shape}, got {describe(out)}.")
-    if out.shape != expected_shape:
-        raise AssertionError(f"expected shape ids.shape + (M,) = {expected_shape}, got {out.shape}.")
-    onehot = np.eye(E.shape[0])[ids.reshape(-1)]  # (N, vocab_size), an independent reference
-    product = (onehot @ E).reshape(expected_shape)  # (..., M)
-    assert_matches(out, product, "embed(E, ids) vs one_hot(ids) @ E")
+        raise AssertionError(f"expected a numpy array of shape {ref_out.shape}, got {describe(out)}.")
+    if out.shape != ref_out.shape:
+        raise AssertionError(f"expected shape ids.shape + (M,) = {ref_out.shape} for ids of shape {np.shape(ids)}, got {out.shape}.")
 
 
 # --------------------------------------------------------------------------- #
@@ -99,11 +96,17 @@ def assert_rows_of(out, E, ids) -> None:
 # --------------------------------------------------------------------------- #
 
 
+TOKENIZE_HINT = (
+    "as on the slide: case does not matter (lowercase everything), a word (a run of letters) is one token, each "
+    "punctuation mark is a token of its own even when it touches a word, and spaces and newlines only separate tokens "
+    "(they never become tokens, and no token is empty)."
+)
+
+
 @suite.case(
     "tokenize",
     points=2,
-    hint="lowercase the text, then split it into runs of letters (words) and single punctuation marks, "
-    'e.g. re.findall(r"\\w+|[^\\w\\s]", text.lower()); whitespace and newlines are not tokens.',
+    hint=TOKENIZE_HINT,
 )
 def slide_corpus_tokens(student):
     """tokenize(SLIDE_TEXT) gives the slide's 26 tokens."""
@@ -120,17 +123,18 @@ def _(got, ref):
 @suite.case(
     "tokenize",
     points=1,
-    hint="every punctuation mark (, . ! ? ...) is its own token, words are lowercased, and runs of spaces produce no empty tokens.",
+    hint=TOKENIZE_HINT,
 )
 def punctuation_and_case(student):
-    """Punctuation, capitals and double spaces: "Hello, world!  The END." """
-    return str_items(student.tokenize("Hello, world!  The END."))
+    """Punctuation (two marks in a row too), capitals, a tab and double spaces: "Hello, world!!\tThe  END..."; and an empty text."""
+    return {"text": str_items(student.tokenize("Hello, world!!\tThe  END...")), "empty": str_items(student.tokenize(""))}
 
 
 @punctuation_and_case.verify
 def _(got, ref):
-    assert_str_list(got, "tokenize")
-    assert_matches(got, ref)
+    for key in ("text", "empty"):
+        assert_str_list(got[key], f"tokenize ({key})")
+        assert_matches(got[key], ref[key], key)
 
 
 # --------------------------------------------------------------------------- #
@@ -138,20 +142,28 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("build_vocab", points=1, hint="return sorted(set(tokens)) as a list: every token once, in sorted order.")
+VOCAB_HINT = "the vocabulary lists every distinct token exactly once, in sorted order (not in first-seen order), as a list."
+
+
+@suite.case("build_vocab", points=1, hint=VOCAB_HINT)
 def slide_vocab(student):
-    """build_vocab on the slide's 26 tokens gives the slide's 8-token vocabulary."""
-    return str_items(student.build_vocab(list(SLIDE_TOKENS)))
+    """build_vocab on the slide's 26 tokens gives the slide's 8-token vocabulary (and leaves the token list as it was)."""
+    tokens = list(SLIDE_TOKENS)
+    vocab = str_items(student.build_vocab(tokens))
+    return {"vocab": vocab, "tokens unchanged": tokens == SLIDE_TOKENS}
 
 
 @slide_vocab.verify
 def _(got, ref):
-    assert_str_list(got, "build_vocab")
-    assert_matches(got, ref)
-    assert got == list(SLIDE_TABLE_ORDER), f"expected the slide's vocabulary {SLIDE_TABLE_ORDER}, got {got}."
+    vocab = got["vocab"]
+    assert_str_list(vocab, "build_vocab")
+    assert_matches(vocab, ref["vocab"], "vocab")
+    assert vocab == list(SLIDE_TABLE_ORDER), f"expected the slide's vocabulary {SLIDE_TABLE_ORDER}, got {vocab}."
+    if got["tokens unchanged"] is not True:
+        raise AssertionError("build_vocab changed the list of tokens it was given (sorting in place does); build a new list instead.")
 
 
-@suite.case("build_vocab", points=1, hint="remove duplicates with set(...), then sort with sorted(...); return a list, not a set.")
+@suite.case("build_vocab", points=1, hint=VOCAB_HINT)
 def unique_and_sorted(student):
     """Duplicates are removed and the result is sorted (not in first-seen order)."""
     return str_items(student.build_vocab(["zoo", "the", "cat", "!", "the", "zoo", ",", "ate"]))
@@ -172,7 +184,8 @@ def _(got, ref):
 @suite.case(
     "encode",
     points=2,
-    hint="the id of a token is its position in vocab: build a dict {token: i} with enumerate(vocab) and look every token up in it.",
+    hint="a token's id is its position in the vocabulary you are given; looking a position up by scanning the list for "
+    "every token is slow, a mapping from token to position built once is fast.",
 )
 def slide_ids(student):
     """encode(slide tokens, slide vocab) gives each token's position in the vocabulary."""
@@ -182,26 +195,28 @@ def slide_ids(student):
 @suite.case(
     "encode",
     points=1,
-    hint="return np.array(ids, dtype=np.int64): integer ids, not floats and not a Python list "
-    "(torch's nn.Embedding and cross-entropy want int64 indices).",
+    hint="ids are integer indices, returned as a numpy array of dtype int64 (not floats, not a Python list): "
+    "torch's nn.Embedding and cross-entropy want int64 indices.",
 )
 def ids_are_int64(student):
-    """encode returns a numpy array of dtype int64."""
-    return student.encode(["the", "cat", "ate", "."], list(SLIDE_TABLE_ORDER))
+    """encode returns int64 ids, positions in the vocabulary as given (here not sorted), also for no tokens."""
+    vocab = ["the", "cat", "ate", ".", "dog"]
+    return {"ids": student.encode(["the", "cat", "ate", ".", "the"], list(vocab)), "no tokens": student.encode([], list(vocab))}
 
 
 @ids_are_int64.verify
 def _(got, ref):
-    assert_int64_ids(got)
-    assert_matches(got, ref)
+    assert_int64_ids(got["ids"])
+    assert_int64_ids(got["no tokens"], "encode([], vocab)")
+    assert_matches(got["ids"], ref["ids"], "ids")
+    assert_matches(got["no tokens"], ref["no tokens"], "encode([], vocab)")
 
 
 @suite.case(
     "encode",
     points=1,
-    hint="look tokens up in a dict {token: id}; when a token is missing raise "
-    'KeyError(f"token {token!r} is not in the vocabulary") so the message names it '
-    "(vocab.index(t) raises ValueError instead).",
+    hint="a token that is not in the vocabulary is a lookup error of a mapping: raise KeyError (not ValueError, which "
+    "searching a list gives), with a message that names the token so the user sees which one.",
 )
 def unknown_token_raises(student):
     """encode(["the", "zebra"], slide vocab) raises a KeyError that names 'zebra'."""
@@ -230,16 +245,13 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case(
-    "decode",
-    points=1,
-    hint="decode is the inverse of encode: the token of id i is vocab[i]; return [vocab[i] for i in ids]. "
-    "(This test calls your encode too: if encode's self-check fails, fix encode first.)",
-)
+DECODE_HINT = "decode is the inverse of encode: id i stands for the token at position i of the vocabulary; return a list of str, one per id."
+
+
+@suite.case("decode", points=1, hint=DECODE_HINT)
 def round_trip(student):
-    """decode(encode(tokens, vocab), vocab) gives the tokens back (slide corpus)."""
-    vocab = list(SLIDE_TABLE_ORDER)
-    return str_items(student.decode(student.encode(list(SLIDE_TOKENS), vocab), vocab))
+    """decode(the slide corpus' ids, slide vocab) gives the slide's 26 tokens back."""
+    return str_items(student.decode(np.array(SLIDE_IDS, dtype=np.int64), list(SLIDE_TABLE_ORDER)))
 
 
 @round_trip.verify
@@ -249,7 +261,7 @@ def _(got, ref):
     assert got == SLIDE_TOKENS, f"the round trip must give the tokens back: expected {SLIDE_TOKENS}, got {got}."
 
 
-@suite.case("decode", points=1, hint="return a list of str, one per id: [vocab[i] for i in ids] (works for a list or an array of ids).")
+@suite.case("decode", points=1, hint=DECODE_HINT)
 def ids_to_tokens(student):
     """decode(np.array([6, 4, 2, 6, 3, 0]), slide vocab) gives 'the dog ate the cat !'."""
     return str_items(student.decode(np.array([6, 4, 2, 6, 3, 0], dtype=np.int64), list(SLIDE_TABLE_ORDER)))
@@ -266,11 +278,16 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
+ONE_HOT_HINT = (
+    "row t is the one-hot vector of token ids[t]: all zeros except a single 1.0 in the column of that id; the matrix "
+    "has one row per id and vocab_size columns (even for tokens that never occur), as floats."
+)
+
+
 @suite.case(
     "one_hot",
     points=1,
-    hint="start from np.zeros((len(ids), vocab_size)) and set X[t, ids[t]] = 1.0 for every t "
-    "(or X[np.arange(len(ids)), ids] = 1.0; np.eye(vocab_size)[ids] also works).",
+    hint=ONE_HOT_HINT,
 )
 def slide_sentence(student):
     """one_hot of 'the dog ran .' (ids [6, 4, 5, 1]) with vocab_size 8."""
@@ -280,18 +297,17 @@ def slide_sentence(student):
 @suite.case(
     "one_hot",
     points=1,
-    hint="row t is the standard basis vector e_{ids[t]}: all zeros except a 1.0 in column ids[t]; "
-    "the number of columns is vocab_size, not max(ids) + 1.",
+    hint=ONE_HOT_HINT,
 )
 def rows_are_basis_vectors(student):
     """Every row sums to 1 and its argmax is the id (20 seeded ids, vocab_size 11)."""
-    ids = np.random.default_rng(1).integers(0, 11, size=20)
-    return {"ids": ids, "X": student.one_hot(ids, 11)}
+    ids = np.random.default_rng(student.seed(1)).integers(0, 11, size=20)
+    return {"ids": ids, "X": student.one_hot(ids.copy(), 11)}
 
 
 @rows_are_basis_vectors.verify
 def _(got, ref):
-    assert_one_hot(got["X"], got["ids"], 11)
+    assert_one_hot(got["X"], ref["ids"], 11)
     assert_matches(got["X"], ref["X"], "X")
 
 
@@ -300,7 +316,13 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("embed", points=1, hint="the vector of token id i is row i of E: return E[ids] (numpy fancy indexing picks the rows).")
+EMBED_HINT = (
+    "the vector of token id i is row i of E (the same as one_hot(ids) @ E, without building the one-hot matrix): "
+    "pick rows, one per id, for ids of any shape; the result has shape ids.shape + (M,), no axis flattened or dropped."
+)
+
+
+@suite.case("embed", points=1, hint=EMBED_HINT)
 def slide_vectors(student):
     """embed(SLIDE_V, ids of 'the dog ran .') gives the slide's v vectors of those tokens."""
     return student.embed(SLIDE_V.copy(), np.array([6, 4, 5, 1], dtype=np.int64))
@@ -309,37 +331,36 @@ def slide_vectors(student):
 @suite.case(
     "embed",
     points=2,
-    hint="embed(E, ids) must pick row ids[t] of E for every t, exactly what one_hot(ids) @ E computes; return E[ids], shape (len(ids), M).",
+    hint=EMBED_HINT,
 )
 def equals_one_hot_product(student):
     """embed(E, ids) equals one_hot(ids) @ E (seeded E of shape (9, 3), 12 ids)."""
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(student.seed(7))
     E = rng.normal(size=(9, 3))  # (vocab_size, M)
     ids = rng.integers(0, 9, size=12)  # (N,)
-    return {"E": E, "ids": ids, "out": student.embed(E.copy(), ids)}
+    return {"E": E, "ids": ids, "out": student.embed(E.copy(), ids.copy())}
 
 
 @equals_one_hot_product.verify
 def _(got, ref):
-    assert_rows_of(got["out"], ref["E"], ref["ids"])
+    assert_embedded_shape(got["out"], ref["out"], ref["ids"])
     assert_matches(got["out"], ref["out"], "out")
 
 
 @suite.case(
     "embed",
     points=1,
-    hint="the docstring promises any shape of ids: E[ids] already gives shape ids.shape + (M,), "
-    "so for a (B, T) batch of ids it returns (B, T, M); do not flatten or loop over one axis only.",
+    hint=EMBED_HINT,
 )
 def batch_of_sequences(student):
     """embed works on a 2-D (B, T) = (3, 4) array of ids and returns (B, T, M)."""
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(student.seed(11))
     E = rng.normal(size=(8, 2))  # (vocab_size, M)
     ids = rng.integers(0, 8, size=(3, 4))  # (B, T)
-    return {"E": E, "ids": ids, "out": student.embed(E.copy(), ids)}
+    return {"E": E, "ids": ids, "out": student.embed(E.copy(), ids.copy())}
 
 
 @batch_of_sequences.verify
 def _(got, ref):
-    assert_rows_of(got["out"], ref["E"], ref["ids"])
+    assert_embedded_shape(got["out"], ref["out"], ref["ids"])
     assert_matches(got["out"], ref["out"], "out")

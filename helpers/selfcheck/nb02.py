@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_U, SLIDE_V
+from helpers.selfcheck.recording import Callees, close, fix_first, results_of
 
 suite = Suite("02")
 
@@ -42,7 +42,7 @@ def assert_distribution(p, what: str, axis: int = -1) -> None:
     if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
         raise AssertionError(f"{what}: expected a float numpy array, got {describe(p)}.")
     if not np.all(np.isfinite(p)):
-        raise AssertionError(f"{what} contains nan or inf: {describe(p)} (did np.exp overflow? subtract the max first).")
+        raise AssertionError(f"{what} contains nan or inf: {describe(p)} (did exp overflow? shift the scores so that the largest is 0 first).")
     if np.any(p < 0):
         raise AssertionError(f"{what} has negative probabilities: {describe(p)}.")
     sums = p.sum(axis=axis)
@@ -56,7 +56,7 @@ def assert_id_list(got, what: str = "generate") -> None:
         raise AssertionError(f"{what} must return a list of ints, got {describe(got)}. Build it with list(start_ids) and append.")
     bad = [i for i, g in enumerate(got) if not is_int(g)]
     if bad:
-        raise AssertionError(f"{what} must return a list of ints; item {bad[0]} is {describe(got[bad[0]])}. Append int(...) ids.")
+        raise AssertionError(f"{what} must return a list of ints; item {bad[0]} is {describe(got[bad[0]])}. Append plain int ids.")
 
 
 def show_ids(ids) -> str:
@@ -87,13 +87,6 @@ def assert_one_draw(got_u, ref_u, seed: int, what: str, expected_draws: int = 1)
     )
 
 
-def softmax_reference(z: np.ndarray) -> np.ndarray:
-    """softmax of a 1-D score vector, for checking (trusted side)."""
-    z = np.asarray(z, dtype=float)
-    e = np.exp(z - z.max())
-    return e / e.sum()
-
-
 def _as_float_array(p):
     try:
         return np.array(p, dtype=float)
@@ -101,51 +94,44 @@ def _as_float_array(p):
         return None
 
 
-@contextlib.contextmanager
-def replaced(student, functions: dict):
-    """Temporarily replace names in the student's namespace (restored afterwards)."""
-    namespace = student._namespace
-    missing = object()
-    saved = {name: namespace.get(name, missing) for name in functions}
-    namespace.update(functions)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
+def uniform_like(s, axis=-1):
+    """A neutral stand-in for a softmax that failed: the uniform distribution (not softmax)."""
+    s = np.asarray(s, dtype=float)
+    return np.ones_like(s) / s.shape[axis]
 
 
-def guards(student, caller: str, names=HELPERS_OF_GENERATE) -> dict:
-    """Wrappers of the student's own functions that turn a stub's NotImplementedError into a clear message."""
-    wrapped = {}
-    for name in names:
-        original = student._namespace.get(name)
-        if original is None or not callable(original):
-            continue
+def zero_scores(U, v):
+    """A neutral stand-in for a dot_scores that failed: a score of 0 for every token."""
+    return np.zeros(len(U))
 
-        def wrapper(*args, _original=original, _name=name, **kwargs):
-            try:
-                return _original(*args, **kwargs)
-            except NotImplementedError:
-                raise RuntimeError(f"{caller} calls your {_name}, which still raises NotImplementedError: write {_name} first.") from None
 
-        wrapped[name] = wrapper
-    return wrapped
+def first_possible(p, rng):
+    """A neutral stand-in for a sampler that failed: the first token with p > 0 (no random number drawn)."""
+    p = _as_float_array(p)
+    if p is None or p.ndim != 1 or not np.any(p > 0):
+        return 0
+    return int(np.flatnonzero(p > 0)[0])
+
+
+def _is_array(out, *args, **kwargs) -> bool:
+    return isinstance(out, np.ndarray) and out.dtype.kind == "f"
+
+
+def _valid_id(vocab_size: int):
+    return lambda out, *args, **kwargs: is_int(out) and 0 <= int(out) < vocab_size
 
 
 # --------------------------------------------------------------------------- #
 # dot_scores
 # --------------------------------------------------------------------------- #
 
-
-@suite.case(
-    "dot_scores",
-    points=1,
-    hint="s = U @ v: one matrix-vector product gives s[j] = u_j . v for every row u_j of U, one score per token, shape (vocab_size,).",
+DOT_HINT = (
+    "each score is the dot product of one next-token vector u_j (a row of U) with the previous token's vector v: "
+    "one number per row of U, so the result has vocab_size entries. Check which operand stands on which side of the product."
 )
+
+
+@suite.case("dot_scores", points=1, hint=DOT_HINT)
 def slide_scores_after_the(student):
     """Scores of every next token after 'the' with the slide's tables: s = U V['the']."""
     return student.dot_scores(SLIDE_U.copy(), SLIDE_V[THE].copy())
@@ -158,7 +144,7 @@ def _(got, ref):
     assert_matches(got, ref, "s")
 
 
-@suite.case("dot_scores", points=1, hint="use U @ v (not v @ U, not U * v): the result has one entry per row of U.")
+@suite.case("dot_scores", points=1, hint=DOT_HINT)
 def every_previous_token(student):
     """s = U v for v = each row of the slide's V."""
     return [student.dot_scores(SLIDE_U.copy(), SLIDE_V[i].copy()) for i in range(len(SLIDE_TABLE_ORDER))]
@@ -173,12 +159,13 @@ def _(got, ref):
 # cosine_similarity
 # --------------------------------------------------------------------------- #
 
-
-@suite.case(
-    "cosine_similarity",
-    points=1,
-    hint="cos(theta) = (a @ b) / (np.linalg.norm(a) * np.linalg.norm(b)); return it as a Python float.",
+COSINE_HINT = (
+    "the cosine is the dot product normalized by the lengths of BOTH vectors, so that the lengths cancel: "
+    "parallel vectors give 1, perpendicular 0, opposite -1, whatever their lengths. Return one Python float."
 )
+
+
+@suite.case("cosine_similarity", points=1, hint=COSINE_HINT)
 def slide_the_against_every_u(student):
     """cos(theta) between V['the'] and every row of the slide's U."""
     v = SLIDE_V[THE].copy()
@@ -194,12 +181,7 @@ def _(got, ref):
     assert_matches(got, ref)
 
 
-@suite.case(
-    "cosine_similarity",
-    points=1,
-    hint="divide by the product of the two lengths (np.linalg.norm): the lengths must cancel, so "
-    "parallel vectors give 1, perpendicular 0 and opposite -1.",
-)
+@suite.case("cosine_similarity", points=1, hint=COSINE_HINT)
 def known_angles(student):
     """Parallel (1), perpendicular (0), opposite (-1) and a 3-4-5 pair (0.96)."""
     a = np.array([3.0, 4.0])  # (2,)
@@ -224,8 +206,13 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 SOFTMAX_HINT = (
-    "subtract the max along `axis` first (np.max(s, axis=axis, keepdims=True)): softmax(s) = softmax(s - max(s)), "
-    "so np.exp never overflows; then divide by np.sum(..., axis=axis, keepdims=True)."
+    "softmax does not change when the same constant is added to every score of one distribution: shift each "
+    "distribution so that its largest score is 0 before exponentiating, and exp can no longer overflow "
+    "(a score of -inf then still gets probability 0). Normalize along `axis` only."
+)
+AXIS_HINT = (
+    "one distribution lies along `axis`: both the shift and the normalizing sum are taken per distribution along "
+    "that axis (keeping that axis so the shapes broadcast), never over the whole array or a hard-coded axis."
 )
 
 
@@ -248,10 +235,10 @@ def _(got, ref):
         raise AssertionError(f"a score of -inf must get probability exactly 0, got {got['large'][2]!r}.")
 
 
-@suite.case("softmax", points=1, hint=SOFTMAX_HINT + " Take the max of each row (keepdims=True), not of the whole array.")
+@suite.case("softmax", points=1, hint=AXIS_HINT)
 def rows_sum_to_one(student):
     """Every row of softmax(s, axis=-1) is a distribution (a (4, 6) batch of scores, row 1 shifted by +800)."""
-    s = np.random.default_rng(3).normal(size=(4, 6)) * 5  # (4, 6)
+    s = np.random.default_rng(student.seed(3)).normal(size=(4, 6)) * 5  # (4, 6)
     s[1] += 800.0
     return student.softmax(s, axis=-1)
 
@@ -264,14 +251,10 @@ def _(got, ref):
     assert_matches(got, ref)
 
 
-@suite.case(
-    "softmax",
-    points=1,
-    hint="use the `axis` argument everywhere (max and sum along axis, keepdims=True); do not hard-code the last axis.",
-)
+@suite.case("softmax", points=1, hint=AXIS_HINT)
 def along_axis_0(student):
     """softmax(s, axis=0) normalizes each column of a (3, 5) batch."""
-    s = np.random.default_rng(4).normal(size=(3, 5)) * 3  # (3, 5)
+    s = np.random.default_rng(student.seed(4)).normal(size=(3, 5)) * 3  # (3, 5)
     return student.softmax(s, axis=0)
 
 
@@ -288,41 +271,115 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 NTP_HINT = (
-    "v = V[prev_id] is the previous token's row (shape (M,)); return softmax(dot_scores(U, v)). "
-    "If the self-checks of dot_scores or softmax fail, fix those first."
+    "P(next | prev) is the softmax of the scores of the previous token's vector (its row of V, not of U) against "
+    "every next-token vector; build it from your dot_scores and softmax. If their self-checks fail, fix those first."
 )
 
 
-@suite.case("next_token_probs", points=2, hint=NTP_HINT)
+def observe_next_token_probs(student, V, U, prev_ids) -> dict:
+    """next_token_probs(V, U, prev) for each prev, with the calls it makes to the student's dot_scores and softmax.
+
+    The scores of every prev are also taken with dot_scores outside the call: in the
+    solution's run of this probe they are the reference the verify compares with.
+    """
+    ntp = student.get("next_token_probs")
+    out, calls = [], []
+    for prev in prev_ids:
+        callees = Callees(student, {"dot_scores": zero_scores, "softmax": uniform_like}, valid={"dot_scores": _is_array, "softmax": _is_array})
+        with callees:
+            out.append(ntp(V.copy(), U.copy(), prev))
+        calls.append(callees.plain())
+    student.note(f"next_token_probs(V, U, prev_id) for prev_id in {[int(i) for i in prev_ids]}")
+    scores, dot_scores = [], student._namespace.get("dot_scores")
+    for prev in prev_ids:
+        try:
+            scores.append(np.asarray(dot_scores(U.copy(), V[int(prev)].copy()), dtype=float))
+        except Exception:  # noqa: BLE001 - only the solution's scores are used (as the reference)
+            scores.append(None)
+    return {"V": V, "U": U, "prev_ids": [int(i) for i in prev_ids], "p": out, "calls": calls, "scores": scores}
+
+
+def _right_scores(s, calls: dict, V, U, prev: int, expected) -> bool:
+    """s is the solution's scores after prev, or what the student's own dot_scores returned for (U, V[prev])."""
+    if close(s, expected, rtol=1e-6, atol=1e-9):
+        return True
+    return any(
+        len(d["args"]) == 2 and close(d["args"][0], U, 0, 0) and close(d["args"][1], V[prev], 0, 0) and close(d["used"], s, 1e-9, 1e-12)
+        for d in calls.get("dot_scores", [])
+    )
+
+
+def check_next_token_probs(got, ref) -> None:
+    """Each p is the solution's, or is what the student's softmax returned for the right scores.
+
+    So next_token_probs keeps its points when only dot_scores or softmax is wrong.
+    """
+    V, U = ref["V"], ref["U"]
+    if not isinstance(got["p"], list) or len(got["p"]) != len(ref["p"]):
+        raise AssertionError(f"expected {len(ref['p'])} results, got {describe(got['p'])}.")
+    for k, prev in enumerate(ref["prev_ids"]):
+        p, expected = got["p"][k], ref["p"][k]
+        what = f"next_token_probs(V, U, {prev})"
+        if isinstance(p, np.ndarray) and p.shape != expected.shape:
+            raise AssertionError(f"{what}: expected one probability per token, shape {expected.shape}, got shape {p.shape}.")
+        if close(p, expected, rtol=1e-5, atol=1e-8):
+            continue
+        calls = got["calls"][k] if isinstance(got.get("calls"), list) and k < len(got["calls"]) else {}
+        found = results_of(calls.get("softmax", []), p) if isinstance(calls, dict) else []
+        if any(call["args"] and _right_scores(call["args"][0], calls, V, U, prev, ref["scores"][k]) for call in found):
+            continue  # the right step with the student's own callees: their mistakes are theirs
+        assert_distribution(p, what)
+        note = ""
+        for name in ("dot_scores", "softmax"):
+            if isinstance(calls, dict) and any(c.get("error") or c.get("stand_in") for c in calls.get(name, [])):
+                note = "\n  " + fix_first("next_token_probs", name)
+        try:
+            assert_matches(p, expected, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}{note}") from None
+
+
+@suite.case("next_token_probs", points=1, hint=NTP_HINT)
 def slide_the_to_ate(student):
     """With the slide's tables, P(next | prev = 'the'), where P(next = 'ate') is about 0.571."""
-    with replaced(student, guards(student, "next_token_probs", ("dot_scores", "softmax"))):
-        return student.next_token_probs(SLIDE_V.copy(), SLIDE_U.copy(), THE)
+    return observe_next_token_probs(student, SLIDE_V.copy(), SLIDE_U.copy(), [THE])
 
 
 @slide_the_to_ate.verify
 def _(got, ref):
-    if isinstance(got, np.ndarray) and got.shape != ref.shape:
-        raise AssertionError(f"expected one probability per token, shape {ref.shape}, got shape {got.shape}.")
-    assert_distribution(got, "next_token_probs")
-    assert_matches(got, ref, "p")
-    if abs(float(got[ATE]) - 0.571) > 5e-4:
-        raise AssertionError(f"P(next = 'ate' | prev = 'the') should be about 0.571, got {float(got[ATE]):.4f}.")
+    check_next_token_probs(got, ref)
 
 
 @suite.case("next_token_probs", points=1, hint=NTP_HINT)
 def every_previous_token_probs(student):
     """P(next | prev) for every previous token of the slide's vocabulary."""
-    with replaced(student, guards(student, "next_token_probs", ("dot_scores", "softmax"))):
-        return [student.next_token_probs(SLIDE_V.copy(), SLIDE_U.copy(), i) for i in range(len(SLIDE_TABLE_ORDER))]
+    return observe_next_token_probs(student, SLIDE_V.copy(), SLIDE_U.copy(), list(range(len(SLIDE_TABLE_ORDER))))
 
 
 @every_previous_token_probs.verify
 def _(got, ref):
-    if isinstance(got, list):
-        for i, p in enumerate(got[: len(ref)]):
-            assert_distribution(p, f"next_token_probs(V, U, {i}) (prev = {SLIDE_TABLE_ORDER[i]!r})")
-    assert_matches(got, ref)
+    check_next_token_probs(got, ref)
+
+
+def extreme_tables(rng) -> tuple[np.ndarray, np.ndarray]:
+    """Tables whose scores are in the hundreds, with a -inf score for one token (tests' inputs)."""
+    V = np.abs(rng.normal(size=(6, 3))) * 10 + 5.0  # (6, 3) positive entries, each row sums to 15 or more
+    U = rng.normal(size=(6, 3)) * 40  # (6, 3)
+    U[0] = 60.0  # token 0 scores 900 or more after every prev: beyond 709, where exp overflows
+    U[4] = [-np.inf, 0.0, 0.0]  # token 4 scores -inf after every prev
+    return V, U
+
+
+@suite.case("next_token_probs", points=1, hint=NTP_HINT)
+def large_and_infinite_scores(student):
+    """Scores in the thousands and a -inf score (6 tokens, 3 dimensions): finite probabilities, P = 0 for the -inf token."""
+    V, U = extreme_tables(np.random.default_rng(student.seed(5)))
+    return observe_next_token_probs(student, V, U, [0, 3])
+
+
+@large_and_infinite_scores.verify
+def _(got, ref):
+    check_next_token_probs(got, ref)
 
 
 # --------------------------------------------------------------------------- #
@@ -330,26 +387,64 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 SAMPLE_HINT = (
-    "draw u = rng.random() exactly once, compute c = np.cumsum(p) and return the smallest index i with "
-    "c[i] > u (strictly greater; np.searchsorted(c, u, side='right') finds it)."
+    "think of [0, 1) cut into consecutive pieces of lengths p[0], p[1], ...: one uniform number u, drawn once from "
+    "the rng you are given, falls into exactly one piece; return that piece's index as an int. A u exactly on a "
+    "boundary belongs to the next piece, so a piece of length 0 is never chosen."
 )
 SAMPLE_P = np.array([0.1, 0.05, 0.3, 0.15, 0.4])
-SAMPLE_SEEDS = list(range(8))
 
 
-@suite.case("sample_categorical", points=1, hint=SAMPLE_HINT)
+class FixedU:
+    """A stand-in rng whose random() returns a given number (the contract: one u = rng.random())."""
+
+    def __init__(self, u: float):
+        self.u = u
+
+    def random(self, size=None):
+        return self.u if size is None else np.full(size, self.u)
+
+    def __getattr__(self, name):
+        raise AttributeError(f"this test's rng only provides rng.random() (draw exactly one u = rng.random()); you used rng.{name}")
+
+    def __repr__(self):
+        return f"rng with rng.random() = {self.u}"
+
+
+BOUNDARY_HINT = (
+    "a u exactly on the boundary between two pieces of [0, 1) belongs to the NEXT piece (the comparison with the "
+    "running total is strict), and a piece of length 0 is never chosen."
+)
+PUBLIC_BOUNDARIES = [([0.5, 0.5], 0.5), ([0.0, 1.0], 0.0), ([0.2, 0.0, 0.8], 0.2), ([0.2, 0.3, 0.5], 0.7)]
+
+
+def check_boundaries(got, ref, cases) -> None:
+    if not isinstance(got, list) or len(got) != len(ref):
+        raise AssertionError(f"expected {len(ref)} ints, got {describe(got)}.")
+    for (p, u), g, r in zip(cases, got, ref, strict=True):
+        if not is_int(g):
+            raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(g)} ({type(g).__name__}).")
+        if int(g) != int(r):
+            raise AssertionError(f"p = {p}, u = {u} (exactly on a boundary or at 0): the piece that holds u is token {int(r)}; you returned {int(g)}.")
+
+
+@suite.case("sample_categorical", points=1, hint=SAMPLE_HINT + " " + BOUNDARY_HINT)
 def fixed_seeds(student):
-    """p = [0.1, 0.05, 0.3, 0.15, 0.4] with rng = default_rng(seed), seeds 0..7: fixed seeds give fixed tokens."""
-    student.note(f"for seed in {SAMPLE_SEEDS}: sample_categorical(p, np.random.default_rng(seed))")
-    return [student.sample_categorical(SAMPLE_P.copy(), np.random.default_rng(seed)) for seed in SAMPLE_SEEDS]
+    """Fixed seeds give fixed tokens (p = [0.1, 0.05, 0.3, 0.15, 0.4], 8 seeds); u exactly on a boundary goes to the next token."""
+    seeds = [student.seed(k) for k in range(8)]
+    fn = student.get("sample_categorical")
+    student.note(f"for seed in {seeds}: sample_categorical(p, np.random.default_rng(seed))")
+    draws = [fn(SAMPLE_P.copy(), np.random.default_rng(seed)) for seed in seeds]
+    student.note(f"then sample_categorical(np.array(p), rng) for (p, u) in {PUBLIC_BOUNDARIES}, where rng.random() returns u")
+    return {"seeds": seeds, "draws": draws, "boundaries": [fn(np.array(p), FixedU(u)) for p, u in PUBLIC_BOUNDARIES]}
 
 
 @fixed_seeds.verify
 def _(got, ref):
-    if not isinstance(got, list) or len(got) != len(ref):
-        raise AssertionError(f"expected one int per seed, got {describe(got)}.")
-    c = np.cumsum(SAMPLE_P)
-    for seed, g, r in zip(SAMPLE_SEEDS, got, ref, strict=True):
+    check_boundaries(got["boundaries"], ref["boundaries"], PUBLIC_BOUNDARIES)
+    draws = got["draws"]
+    if not isinstance(draws, list) or len(draws) != len(ref["draws"]):
+        raise AssertionError(f"expected one int per seed, got {describe(draws)}.")
+    for seed, g, r in zip(ref["seeds"], draws, ref["draws"], strict=True):
         if not is_int(g):
             raise AssertionError(
                 f"sample_categorical must return an int (a token id), got {describe(g)} ({type(g).__name__}) for seed {seed}."
@@ -357,27 +452,24 @@ def _(got, ref):
         if int(g) != int(r):
             u = np.random.default_rng(seed).random()
             raise AssertionError(
-                f"with seed {seed} the first u = rng.random() is {u:.4f} and cumsum(p) = {describe(c)}; "
-                f"the smallest i with cumsum(p)[i] > u is {int(r)}, you returned {int(g)}."
+                f"with seed {seed} the first u = rng.random() is {u:.4f} and p = {describe(SAMPLE_P)}; "
+                f"the token whose piece of [0, 1) holds u is {int(r)}, you returned {int(g)}."
             )
 
 
-@suite.case(
-    "sample_categorical",
-    points=1,
-    hint="call rng.random() exactly once per call (no rng.choice, no second draw, no new generator).",
-)
+@suite.case("sample_categorical", points=1, hint="draw exactly one number per call with rng.random() from the rng you are given (no other draws, no new generator).")
 def draws_exactly_one_number(student):
     """sample_categorical draws exactly one number: the rng's next draw afterwards is the second one."""
-    rng = np.random.default_rng(11)
+    seed = student.seed(11)
+    rng = np.random.default_rng(seed)
     i = student.sample_categorical(SAMPLE_P.copy(), rng)
     student.note("then rng.random() again, to see how many numbers the call drew")
-    return {"i": i, "next_u": rng.random()}
+    return {"seed": seed, "i": i, "next_u": rng.random()}
 
 
 @draws_exactly_one_number.verify
 def _(got, ref):
-    assert_one_draw(got["next_u"], ref["next_u"], 11, "sample_categorical")
+    assert_one_draw(got["next_u"], ref["next_u"], ref["seed"], "sample_categorical")
     assert_matches(got["i"], ref["i"], "returned token")
 
 
@@ -389,8 +481,8 @@ FREQ_P = np.array([0.1, 0.0, 0.25, 0.4, 0.25])
 def frequencies_match_p(student):
     """4000 draws from p = [0.1, 0.0, 0.25, 0.4, 0.25]: each token comes up about p[i] of the time, token 1 never."""
     fn = student.get("sample_categorical")
-    rng = np.random.default_rng(2024)
-    student.note(f"{N_DRAWS} times: sample_categorical(p, rng) with p = {describe(FREQ_P)}, rng = np.random.default_rng(2024)")
+    rng = np.random.default_rng(student.seed(2024))
+    student.note(f"{N_DRAWS} times: sample_categorical(p, rng) with p = {describe(FREQ_P)}, one seeded rng")
     return [fn(FREQ_P.copy(), rng) for _ in range(N_DRAWS)]
 
 
@@ -410,7 +502,7 @@ def _(got, ref):
             raise AssertionError(
                 f"token {i} (p = {p_i:g}) came up {count} times in {N_DRAWS} draws ({count / N_DRAWS:.3f}); "
                 f"expected about {N_DRAWS * p_i:.0f} +- {4 * sd:.0f}. All counts: {counts.tolist()}"
-                + (" (a token with p = 0 must never be drawn: use cumsum(p)[i] > u, strictly)." if p_i == 0 else ".")
+                + (" (a token with p = 0 must never be drawn: a u on a boundary belongs to the next piece)." if p_i == 0 else ".")
             )
 
 
@@ -419,106 +511,200 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 GENERATE_HINT = (
-    "ids = list(start_ids); n_new times: v = V[ids[-1]], s = dot_scores(U, v), next = "
-    "sample_categorical(softmax(s / temperature), rng) (or int(np.argmax(s)) when greedy); append next: "
-    "it is the previous token of the next step."
+    "each step takes the LAST id as the previous token, scores every next token with your dot_scores, scales the "
+    "scores by the temperature (it divides the scores; it does not multiply them or the probabilities), turns them "
+    "into probabilities with your softmax and draws one id with your sample_categorical and the rng you were given; "
+    "the drawn id is appended and becomes the previous token of the next step."
 )
+GREEDY_HINT = "with greedy=True each step takes the highest-scoring next token (the temperature does not matter) and draws no random number."
 
 
-@suite.case("generate", points=2, hint=GENERATE_HINT)
-def follows_the_recipe(student):
-    """From 'the dog' with the slide's tables: each new token is sample_categorical(softmax(U V[prev]), rng)."""
-    V, U = SLIDE_V.copy(), SLIDE_U.copy()  # (8, 2), (8, 2)
-    start, n_new = [THE, DOG], 8
-    gen = np.random.default_rng(0)
-    calls = []
-    original = student._namespace.get("sample_categorical", lambda p, rng: None)
+def observe_generate(student, V, U, start, n_new: int, seed_k: int, **kwargs) -> dict:
+    """Run the student's generate, recording what it passes to and gets from their own helpers.
 
-    def recording_sample_categorical(p, rng):
-        # Calls the student's own sampler, but stands in for it (with argmax p) when it fails or
-        # returns no valid id, so that this test of generate does not depend on it being right.
-        p_array = _as_float_array(p)
-        entry = {"p": p_array, "same_rng": rng is gen}
-        calls.append(entry)
+    Also records, for every previous token, the scores and the probabilities at this
+    temperature taken with the student's dot_scores and softmax outside the call: in the
+    solution's run of this probe they are the reference each step is checked against.
+    """
+    seed = student.seed(seed_k)
+    gen = np.random.default_rng(seed)
+    vocab_size = len(V)
+    state = {"last": gen.bit_generator.state}
+
+    def keep_sampler(p, rng, *args, **kw):
+        untouched = rng is gen and gen.bit_generator.state == state["last"]
+        return {"p": _as_float_array(p), "same_rng": rng is gen, "drew_before": not untouched}
+
+    def after_sampler(entry):
+        state["last"] = gen.bit_generator.state
+
+    callees = Callees(
+        student,
+        {"dot_scores": zero_scores, "softmax": uniform_like, "next_token_probs": lambda V_, U_, i: np.ones(len(U_)) / len(U_),
+         "sample_categorical": first_possible},
+        valid={"dot_scores": _is_array, "softmax": _is_array, "next_token_probs": _is_array, "sample_categorical": _valid_id(vocab_size)},
+        keep={"sample_categorical": keep_sampler},
+        after={"sample_categorical": after_sampler},
+    )
+    fn = student.get("generate")
+    student.note(f"generate(V, U, {describe(start)}, {n_new}, rng{''.join(f', {k}={v!r}' for k, v in kwargs.items())})")
+    with callees:
+        ids = fn(V.copy(), U.copy(), start, n_new, gen, **kwargs)
+    drew_after = gen.bit_generator.state != state["last"]
+    next_u = gen.random()
+    temperature = float(kwargs.get("temperature", 1.0))
+    scores, probs = [], []
+    dot_scores, softmax = student._namespace.get("dot_scores"), student._namespace.get("softmax")
+    for i in range(vocab_size):  # in the solution's run: the reference of every step
         try:
-            out = original(p, rng)
-        except Exception:  # noqa: BLE001 - a stub or a broken sampler
-            out = None
-        if not is_int(out) or not 0 <= int(out) < len(V):
-            out = int(np.argmax(p_array)) if p_array is not None and p_array.shape == (len(V),) else 0
-        entry["out"] = int(out)
-        return out
-
-    functions = guards(student, "generate")
-    functions["sample_categorical"] = recording_sample_categorical
-    with replaced(student, functions):
-        ids = student.generate(V, U, list(start), n_new, gen)
-    return {"V": V, "U": U, "start": start, "n_new": n_new, "ids": ids, "calls": calls, "next_u": gen.random()}
+            s = np.asarray(dot_scores(U.copy(), V[i].copy()), dtype=float)  # (vocab_size,)
+            scores.append(s)
+            probs.append(np.asarray(softmax(s / temperature), dtype=float))
+        except Exception:  # noqa: BLE001 - only the solution's table is used
+            scores.append(None)
+            probs.append(None)
+    return {
+        "V": V, "U": U, "start": [int(i) for i in start], "n_new": int(n_new), "seed": seed, "temperature": temperature,
+        "greedy": bool(kwargs.get("greedy", False)), "ids": ids, "calls": callees.plain(), "drew_outside_sampler": bool(drew_after),
+        "next_u": next_u, "scores": scores, "probs": probs,
+    }  # fmt: skip
 
 
-def check_recipe(got, ref, temperature: float = 1.0) -> None:
-    """Verify a recorded generate run step by step (independent of the student's sample_categorical)."""
-    ids, start, n_new, V, U = got["ids"], got["start"], got["n_new"], got["V"], got["U"]
+def _step_probs_ok(got_calls: dict, p, prev: int, ref) -> bool:
+    """p (given to the sampler at a step after ``prev``) is right, or is what the student's own softmax
+    (or, at temperature 1, next_token_probs) returned for the right input."""
+    V, U, T = ref["V"], ref["U"], ref["temperature"]
+    if close(p, ref["probs"][prev]):
+        return True
+    for call in results_of(got_calls.get("softmax", []), p):
+        x = _as_float_array(call["args"][0]) if call["args"] else None
+        if x is not None and x.ndim == 1 and _right_scores(x * T, got_calls, V, U, prev, ref["scores"][prev]):
+            return True  # the student's own softmax (maybe wrong) of the right, scaled scores
+    if T == 1.0:
+        for c in got_calls.get("next_token_probs", []):
+            args = c["args"]
+            if len(args) == 3 and is_int(args[2]) and int(args[2]) == prev and close(c["used"], p, 0, 0):
+                if close(args[0], V, 0, 0) and close(args[1], U, 0, 0):
+                    return True
+    return False
+
+
+def _greedy_step_ok(got_calls: dict, token: int, prev: int, ref) -> bool:
+    scores = ref["scores"][prev]
+    if token == int(np.argmax(scores)):
+        return True
+    for d in got_calls.get("dot_scores", []):
+        if len(d["args"]) == 2 and close(d["args"][1], ref["V"][prev], 0, 0) and _as_float_array(d["used"]) is not None:
+            used = _as_float_array(d["used"])
+            if used.ndim == 1 and used.size and token == int(np.argmax(used)):
+                return True
+    return False
+
+
+def _wrong_callees(got_calls: dict) -> str:
+    names = [n for n, calls in got_calls.items() if any(c.get("error") or c.get("stand_in") for c in calls)]
+    return "".join(f"\n  {fix_first('generate', n)}" for n in names)
+
+
+def check_generate(got, ref) -> None:
+    """Each new token is what the student's sampler drew from the right probabilities (or, greedy, the best score).
+
+    The probabilities may come from the student's own softmax / dot_scores: their mistakes
+    are charged to them, not to generate.
+    """
+    start, n_new, vocab_size = ref["start"], ref["n_new"], len(ref["V"])
+    ids = got["ids"]
     assert_id_list(ids)
     if len(ids) != len(start) + n_new:
         raise AssertionError(
             f"expected len(start_ids) + n_new = {len(start)} + {n_new} = {len(start) + n_new} ids, got {len(ids)}: {show_ids(ids)}."
         )
-    if [int(i) for i in ids[: len(start)]] != list(start):
+    if [int(i) for i in ids[: len(start)]] != start:
         raise AssertionError(f"the result must begin with start_ids {start}, got {show_ids(ids)}.")
-    calls = got["calls"]
-    if not calls:  # the student sampled without calling sample_categorical: compare with the solution
-        if [int(i) for i in ids] != [int(i) for i in ref["ids"]]:
-            raise AssertionError(
-                "generate did not call sample_categorical, and its tokens differ from the solution's: "
-                f"expected {describe(ref['ids'])}, got {show_ids(ids)}. Each new token is sample_categorical(softmax(s / temperature), rng)."
-            )
-        assert_one_draw(got["next_u"], ref["next_u"], 0, "generate", expected_draws=n_new)
+    ids = [int(i) for i in ids]
+    if any(not 0 <= i < vocab_size for i in ids):
+        raise AssertionError(f"every id must be a token id in 0..{vocab_size - 1}, got {show_ids(ids)}.")
+    calls = got["calls"] if isinstance(got.get("calls"), dict) else {}
+    sampled = calls.get("sample_categorical", [])
+    if ref["greedy"]:
+        if got["next_u"] != ref["next_u"] or sampled:
+            raise AssertionError("greedy=True must not draw random numbers, but generate used the rng (or called sample_categorical).")
+        for k in range(n_new):
+            prev, token = ids[len(start) - 1 + k], ids[len(start) + k]
+            if not _greedy_step_ok(calls, token, prev, ref):
+                raise AssertionError(
+                    f"greedy step {k} (previous token {prev}): appended {token}, but the highest score after {prev} is token "
+                    f"{int(np.argmax(ref['scores'][prev]))}.\n  expected: {show_ids(ref['ids'])}\n  got:      {show_ids(ids)}"
+                    + _wrong_callees(calls)
+                )
         return
-    if len(calls) != n_new:
-        raise AssertionError(
-            f"generate should call sample_categorical once per new token (n_new = {n_new} times); it called it {len(calls)} times."
-        )
-    for k, call in enumerate(calls):
-        prev = int(ids[len(start) - 1 + k])
-        expected = softmax_reference(U @ V[prev] / temperature)  # (vocab_size,)
-        if not call["same_rng"]:
+    if not sampled:  # the student sampled without calling sample_categorical: compare with the solution
+        if ids != [int(i) for i in ref["ids"]]:
+            raise AssertionError(
+                "generate did not call sample_categorical, and its tokens differ from the solution's:"
+                f"\n  expected: {show_ids(ref['ids'])}\n  got:      {show_ids(ids)}" + _wrong_callees(calls)
+            )
+        assert_one_draw(got["next_u"], ref["next_u"], ref["seed"], "generate", expected_draws=n_new)
+        return
+    if len(sampled) != n_new:
+        raise AssertionError(f"generate should call sample_categorical once per new token (n_new = {n_new} times); it called it {len(sampled)} times.")
+    if got["drew_outside_sampler"] or any(c["args"].get("drew_before") for c in sampled if isinstance(c["args"], dict)):
+        raise AssertionError("generate drew random numbers itself besides its calls to sample_categorical; only the sampler uses the rng.")
+    for k, call in enumerate(sampled):
+        prev = ids[len(start) - 1 + k]
+        args = call["args"] if isinstance(call["args"], dict) else {}
+        if not args.get("same_rng"):
             raise AssertionError(f"step {k}: pass the rng you were given to sample_categorical (not a new generator).")
-        p = call["p"]
-        if not isinstance(p, np.ndarray) or p.shape != expected.shape or not np.allclose(p, expected, rtol=1e-6, atol=1e-9):
+        p = args.get("p")
+        if not _step_probs_ok(calls, p, prev, ref):
             raise AssertionError(
                 f"step {k} (previous token id {prev}): generate passed p = {describe(p)} to sample_categorical, "
-                f"expected softmax(U @ V[{prev}] / temperature) = {describe(expected)} with temperature = {temperature:g}."
+                f"expected {describe(ref['probs'][prev])}, the probabilities of the scores after token {prev} "
+                f"at temperature {ref['temperature']:g}." + _wrong_callees(calls)
             )
-        if "out" in call and (not is_int(call["out"]) or int(call["out"]) != int(ids[len(start) + k])):
+        used = call.get("used")
+        if not is_int(used) or int(used) != ids[len(start) + k]:
             raise AssertionError(
-                f"step {k}: sample_categorical returned {describe(call['out'])} but generate appended "
-                f"{describe(ids[len(start) + k])}; append the sampled id (it becomes the next previous token)."
+                f"step {k}: sample_categorical returned {describe(used)} but generate appended "
+                f"{ids[len(start) + k]}; append the drawn id (it becomes the previous token of the next step)."
             )
+
+
+@suite.case("generate", points=1, hint=GENERATE_HINT)
+def follows_the_recipe(student):
+    """From 'the dog' with the slide's tables: each new token is drawn from P(next | last token)."""
+    return observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), [THE, DOG], 8, 0)
 
 
 @follows_the_recipe.verify
 def _(got, ref):
-    check_recipe(got, ref)
+    check_generate(got, ref)
 
 
-@suite.case(
-    "generate",
-    points=1,
-    hint="when greedy is True take next = int(np.argmax(s)) and do not touch rng (no sampling at all).",
-)
+@suite.case("generate", points=1, hint=GENERATE_HINT)
+def temperature_scales_the_scores(student):
+    """From 'the' (start_ids a numpy array) at temperature 0.5 and at 2.0 (slide's tables): the probabilities of the scaled scores."""
+    return {
+        f"T={t}": observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), np.array([THE]), 6, k, temperature=t)
+        for k, t in ((1, 0.5), (2, 2.0))
+    }
+
+
+@temperature_scales_the_scores.verify
+def _(got, ref):
+    for key in ref:
+        try:
+            check_generate(got[key], ref[key])
+        except AssertionError as exc:
+            raise AssertionError(f"temperature {key[2:]}: {exc}") from None
+
+
+@suite.case("generate", points=1, hint=GREEDY_HINT)
 def greedy_takes_the_argmax(student):
-    """greedy=True from 'the dog': always the highest-scoring token, and no random number drawn."""
-    gen = np.random.default_rng(0)
-    with replaced(student, guards(student, "generate")):
-        ids = student.generate(SLIDE_V.copy(), SLIDE_U.copy(), [THE, DOG], 6, gen, greedy=True)
-    student.note("then rng.random(), to see whether generate drew random numbers")
-    return {"ids": ids, "next_u": gen.random()}
+    """greedy=True from 'the dog' (start_ids a tuple): always the highest-scoring token, and no random number drawn."""
+    return observe_generate(student, SLIDE_V.copy(), SLIDE_U.copy(), (THE, DOG), 6, 0, greedy=True)
 
 
 @greedy_takes_the_argmax.verify
 def _(got, ref):
-    assert_id_list(got["ids"])
-    assert_matches(got["ids"], ref["ids"], "ids")
-    if got["next_u"] != ref["next_u"]:
-        raise AssertionError("greedy=True must not draw random numbers, but generate used the rng.")
+    check_generate(got, ref)

@@ -1,46 +1,33 @@
 """Public tests of notebook 03 (training): run by ``check("name")`` and by the grader.
 
 Probes build seeded inputs and call the student's code; verify steps compare with the
-solution and, where there is one, with an independent reference (torch autograd,
-a trusted re-computation of one SGD step).
+solution's run of the same probe and check invariants. The independent references
+(torch autograd, finite differences) are in the hidden tests.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from helpers.checking import Suite, assert_matches, describe, rel_error
+from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_U, SLIDE_V
 from helpers.selfcheck.lm_tables import check_table_lm_facts, table_lm_facts
+from helpers.selfcheck.recording import Callees, close, fix_first
 
 suite = Suite("03")
 
 # The slide corpus as ids over the sorted vocabulary ['!', '.', 'ate', 'cat', 'dog', 'ran', 'the', 'zoo'].
 SLIDE_IDS = [6, 4, 5, 1, 6, 4, 2, 1, 6, 4, 5, 6, 7, 1, 6, 3, 2, 6, 4, 0, 6, 3, 5, 6, 7, 1]
 THE, DOG, ATE = 6, 4, 2
+# P(next | 'the') with the slide's tables, as printed in notebook 02 (a test input).
+P_AFTER_THE = np.array([0.009407, 0.010513, 0.570602, 0.004561, 0.046006, 0.010005, 0.175057, 0.17385])
+P_AFTER_THE = P_AFTER_THE / P_AFTER_THE.sum()
 
 
 def slide_pairs() -> tuple[np.ndarray, np.ndarray]:
     """(prev_ids, next_ids) of the slide corpus: 25 consecutive pairs (test input, built here)."""
     ids = np.array(SLIDE_IDS, dtype=np.int64)
     return ids[:-1].copy(), ids[1:].copy()
-
-
-def softmax_ref(s: np.ndarray) -> np.ndarray:
-    e = np.exp(s - np.max(s, axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def autograd_loss_and_grads(V, U, prev_id: int, next_id: int):
-    """The trusted reference: J = -log softmax(U v)[next] and its gradients by torch autograd (float64)."""
-    import torch
-
-    Vt = torch.tensor(np.asarray(V, dtype=float), requires_grad=True)  # (vocab, M)
-    Ut = torch.tensor(np.asarray(U, dtype=float), requires_grad=True)  # (vocab, M)
-    s = Ut @ Vt[int(prev_id)]  # (vocab,)
-    loss = -torch.log_softmax(s, dim=0)[int(next_id)]
-    loss.backward()
-    return float(loss.detach()), Vt.grad.numpy(), Ut.grad.numpy()
 
 
 def shape_error(name: str, got, shape: tuple) -> None:
@@ -51,137 +38,240 @@ def shape_error(name: str, got, shape: tuple) -> None:
         raise AssertionError(f"`{name}`: expected shape {shape} (the shape of {name[1:]}), got shape {got.shape}.")
 
 
-def check_grads_against_autograd(got: dict) -> None:
-    """Compare the student's (loss, dV, dU) with autograd computed from the same inputs."""
-    loss, dV, dU = autograd_loss_and_grads(got["V"], got["U"], got["prev_id"], got["next_id"])
-    for name, mine, ref in (("dV", got["dV"], dV), ("dU", got["dU"], dU)):
-        shape_error(name, mine, ref.shape)
-        err = rel_error(mine, ref)
-        if err > 1e-6:
-            i, j = np.unravel_index(np.argmax(np.abs(mine - ref)), ref.shape)
-            raise AssertionError(
-                f"`{name}` disagrees with torch autograd (rel_error {err:.2g}, expected about 1e-8 or less); "
-                f"largest difference at [{i}, {j}]: autograd gives {ref[i, j]:.6g}, you gave {mine[i, j]:.6g}."
-            )
-    assert_matches(got["loss"], loss, "loss")
-
-
 # --------------------------------------------------------------------------- #
 # make_pairs
 # --------------------------------------------------------------------------- #
 
+PAIRS_HINT = (
+    "pair i is (token i, token i + 1) of the stream: the first list leaves out the last token, the second leaves out "
+    "the first; both are numpy int arrays of length N - 1, returned as a tuple."
+)
 
-@suite.case("make_pairs", points=1, hint="prev_ids = ids[:-1] and next_ids = ids[1:] (as numpy int arrays).")
+
+@suite.case("make_pairs", points=1, hint=PAIRS_HINT)
 def slide_corpus_pairs(student):
     """The slide corpus (26 ids) gives 25 (prev, next) pairs."""
     prev_ids, next_ids = student.make_pairs(np.array(SLIDE_IDS, dtype=np.int64))
     return {"prev_ids": prev_ids, "next_ids": next_ids}
 
 
-@suite.case("make_pairs", points=1, hint="pair i is (ids[i], ids[i + 1]) for i = 0 .. N - 2; return a tuple of two numpy arrays.")
+@suite.case("make_pairs", points=1, hint=PAIRS_HINT)
 def short_stream(student):
-    """A short stream [3, 1, 4, 1, 5] gives prev [3, 1, 4, 1] and next [1, 4, 1, 5]."""
-    return student.make_pairs(np.array([3, 1, 4, 1, 5], dtype=np.int64))
+    """A Python list [3, 1, 4, 1, 5] gives numpy arrays prev [3, 1, 4, 1] and next [1, 4, 1, 5]; one token gives no pairs."""
+    return {"list": student.make_pairs([3, 1, 4, 1, 5]), "one token": student.make_pairs(np.array([2], dtype=np.int64))}
 
 
 # --------------------------------------------------------------------------- #
 # cross_entropy
 # --------------------------------------------------------------------------- #
 
+CE_HINT = (
+    "the cross-entropy of one prediction only looks at the probability the model gave the TRUE next token: the "
+    "negative natural log of that one entry, returned as a float (not a sum over all tokens, not log2)."
+)
 
-@suite.case("cross_entropy", points=1, hint="return -np.log(p[target]) as a float (the natural log).")
+
+@suite.case("cross_entropy", points=1, hint=CE_HINT)
 def three_way_distribution(student):
     """-log p[target] for p = [0.1, 0.2, 0.7] and each target."""
     p = np.array([0.1, 0.2, 0.7])
     return [student.cross_entropy(p, t) for t in range(3)]
 
 
-@suite.case("cross_entropy", points=1, hint="only the probability of the target counts: J = -log p[target].")
+@suite.case("cross_entropy", points=1, hint=CE_HINT)
 def slide_prediction(student):
     """The loss of 'ate' after 'the' with the slide's tables (p about 0.571)."""
-    p = softmax_ref(SLIDE_U @ SLIDE_V[THE])
-    student.note("p = softmax(U @ V['the']) with the slide's tables")
-    return student.cross_entropy(p, ATE)
+    student.note("p = P(next | 'the') with the slide's tables")
+    return student.cross_entropy(P_AFTER_THE.copy(), ATE)
 
 
 # --------------------------------------------------------------------------- #
 # loss_and_grads
 # --------------------------------------------------------------------------- #
 
-
-@suite.case(
-    "loss_and_grads",
-    points=2,
-    hint="v = V[prev_id]; s = U @ v; p = softmax(s); ds = p - onehot(next_id); dU = np.outer(ds, v); dV[prev_id] = U.T @ ds.",
+GRAD_HINT = (
+    "follow the chain rule backwards through the forward pass: first the gradient of J with respect to the scores s "
+    "(the lecture's 'prediction minus target'), then each table's gradient from how s depends on it. Only the previous "
+    "token's row of V was used, so only that row of dV can be nonzero; every row of U was used. Each gradient has "
+    "the shape of its table."
 )
+
+
+def observe_grads(student, V, U, prev_id: int, next_id: int) -> dict:
+    V_given, U_given = V.copy(), U.copy()
+    loss, dV, dU = student.loss_and_grads(V_given, U_given, prev_id, next_id)
+    unchanged = bool(np.array_equal(V_given, V) and np.array_equal(U_given, U))
+    return {"loss": loss, "dV": dV, "dU": dU, "V": V, "U": U, "prev_id": prev_id, "next_id": next_id, "inputs unchanged": unchanged}
+
+
+def check_grads(got, ref) -> None:
+    """Shapes, the rows of dV that may be nonzero, and the solution's loss and gradients."""
+    if got.get("inputs unchanged") is not True:
+        raise AssertionError("loss_and_grads changed the V or U it was given; it should only compute (return new gradient arrays).")
+    for name in ("dV", "dU"):
+        shape_error(name, got[name], ref[name].shape)
+    prev = ref["prev_id"]
+    rows = [r for r in range(ref["dV"].shape[0]) if r != prev and np.any(got["dV"][r] != 0)]
+    if rows:
+        raise AssertionError(f"`dV`: only row prev_id = {prev} may be nonzero (only V[{prev}] was used), but rows {rows} are nonzero too.")
+    assert_matches({k: got[k] for k in ("loss", "dV", "dU")}, {k: ref[k] for k in ("loss", "dV", "dU")})
+
+
+@suite.case("loss_and_grads", points=2, hint=GRAD_HINT)
 def slide_pair_the_dog(student):
-    """Loss and gradients for the pair ('the', 'dog') with the slide's tables, vs the solution and torch autograd."""
-    V, U = SLIDE_V.copy(), SLIDE_U.copy()
-    loss, dV, dU = student.loss_and_grads(V, U, THE, DOG)
-    return {"loss": loss, "dV": dV, "dU": dU, "V": SLIDE_V.copy(), "U": SLIDE_U.copy(), "prev_id": THE, "next_id": DOG}
+    """Loss and gradients for the pair ('the', 'dog') with the slide's tables."""
+    return observe_grads(student, SLIDE_V.copy(), SLIDE_U.copy(), THE, DOG)
 
 
 @slide_pair_the_dog.verify
 def _(got, ref):
-    check_grads_against_autograd(got)
-    assert_matches({k: got[k] for k in ("loss", "dV", "dU")}, {k: ref[k] for k in ("loss", "dV", "dU")})
+    check_grads(got, ref)
 
 
-@suite.case(
-    "loss_and_grads",
-    points=1,
-    hint="dV = np.zeros_like(V), then set only its row prev_id to U.T @ (p - onehot(next_id)): only the previous token's vector was used.",
-)
+@suite.case("loss_and_grads", points=1, hint=GRAD_HINT)
 def only_prev_row_of_dV(student):
-    """dV and dU have the shapes of V (5, 3) and U (5, 3); only row prev_id of dV is nonzero."""
-    rng = np.random.default_rng(3)
+    """dV and dU have the shapes of V (5, 3) and U (5, 3); only row prev_id of dV is nonzero (pairs (1, 3) and (2, 2))."""
+    rng = np.random.default_rng(student.seed(3))
     V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
-    loss, dV, dU = student.loss_and_grads(V.copy(), U.copy(), 1, 3)
-    return {"loss": loss, "dV": dV, "dU": dU, "V": V, "U": U, "prev_id": 1, "next_id": 3}
+    return {"(1, 3)": observe_grads(student, V, U, 1, 3), "(2, 2)": observe_grads(student, V, U, 2, 2)}
 
 
 @only_prev_row_of_dV.verify
 def _(got, ref):
-    for name in ("dV", "dU"):
-        shape_error(name, got[name], (5, 3))
-    prev = got["prev_id"]
-    rows = [r for r in range(got["dV"].shape[0]) if r != prev and np.any(got["dV"][r] != 0)]
-    if rows:
-        raise AssertionError(f"`dV`: only row prev_id = {prev} may be nonzero (only V[{prev}] was used), but rows {rows} are nonzero too.")
-    check_grads_against_autograd(got)
-    assert_matches({k: got[k] for k in ("loss", "dV", "dU")}, {k: ref[k] for k in ("loss", "dV", "dU")})
+    for key in ref:
+        try:
+            check_grads(got[key], ref[key])
+        except AssertionError as exc:
+            raise AssertionError(f"pair {key}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- #
 # sgd_epoch
 # --------------------------------------------------------------------------- #
 
-
-@suite.case(
-    "sgd_epoch",
-    points=2,
-    hint="for each pair in order: loss, dV, dU = loss_and_grads(V, U, prev, next) at the current V, U; keep the loss; "
-    "then V = V - lr * dV and U = U - lr * dU. mean_loss is the mean of the kept losses.",
+SGD_HINT = (
+    "one step per pair, in the given order: take the loss and gradients of that pair with your loss_and_grads at the "
+    "CURRENT tables, keep the loss, then step both tables against the gradient scaled by lr before the next pair. "
+    "mean_loss averages the kept losses; work on copies so the caller's arrays stay unchanged."
 )
+
+
+def _grads_stand_in(V, U, prev_id, next_id):
+    """A neutral stand-in for a loss_and_grads that failed: loss 0 and zero gradients (no step)."""
+    return 0.0, np.zeros(np.shape(V)), np.zeros(np.shape(U))
+
+
+def _grads_valid(out, V, U, prev_id, next_id) -> bool:
+    return (
+        isinstance(out, tuple) and len(out) == 3 and isinstance(out[1], np.ndarray) and isinstance(out[2], np.ndarray)
+        and out[1].shape == np.shape(V) and out[2].shape == np.shape(U) and np.isscalar(out[0])
+    )  # fmt: skip
+
+
+def observe_sgd(student, V, U, prev_ids, next_ids, lr: float, epochs: int = 1) -> dict:
+    """``epochs`` calls of sgd_epoch, each from the tables the previous one returned, with the
+    calls each makes to the student's own loss_and_grads (inputs and results)."""
+    fn = student.get("sgd_epoch")
+    student.note(f"sgd_epoch(V, U, prev_ids, next_ids, {lr}) {epochs} time(s), each from the tables the previous call returned")
+    runs = []
+    V_in, U_in = V, U
+    for _ in range(epochs):
+        callees = Callees(student, {"loss_and_grads": _grads_stand_in}, valid={"loss_and_grads": _grads_valid})
+        with callees:
+            V_new, U_new, mean_loss = fn(np.array(V_in, dtype=float), np.array(U_in, dtype=float), prev_ids.copy(), next_ids.copy(), lr)
+        runs.append({"V": V_new, "U": U_new, "mean_loss": mean_loss, "calls": callees.plain()["loss_and_grads"]})
+        V_in, U_in = np.array(V_new, dtype=float), np.array(U_new, dtype=float)
+    return {"V in": V, "U in": U, "prev_ids": prev_ids, "next_ids": next_ids, "lr": lr, "runs": runs}
+
+
+def _used_grads(call) -> tuple:
+    used = call.get("used")
+    return used if isinstance(used, (list, tuple)) and len(used) == 3 else (None, None, None)
+
+
+def check_sgd(got, ref) -> None:
+    """Each epoch matches the solution's, or is exactly the SGD loop over the student's own loss_and_grads.
+
+    So sgd_epoch keeps its points when only loss_and_grads is wrong.
+    """
+    lr, prev_ids, next_ids = ref["lr"], ref["prev_ids"], ref["next_ids"]
+    runs = got["runs"]
+    if not isinstance(runs, list) or len(runs) != len(ref["runs"]):
+        raise AssertionError(f"expected {len(ref['runs'])} results of sgd_epoch, got {describe(runs)}.")
+    V_in, U_in = ref["V in"], ref["U in"]
+    same_so_far = True  # every epoch so far returned the solution's tables, so this one starts where the solution's did
+    for e, (run, ref_run) in enumerate(zip(runs, ref["runs"])):
+        what = f"epoch {e + 1}: " if len(runs) > 1 else ""
+        for name in ("V", "U"):
+            if not isinstance(run[name], np.ndarray) or run[name].shape != ref_run[name].shape:
+                raise AssertionError(f"{what}`{name}_new` should be a numpy array of shape {ref_run[name].shape}, got {describe(run[name], 100)}.")
+        if not isinstance(run["mean_loss"], (float, np.floating)):
+            raise AssertionError(f"{what}mean_loss should be a float, got {describe(run['mean_loss'])}.")
+        if same_so_far and all(close(run[k], ref_run[k], 1e-5, 1e-7) for k in ("V", "U", "mean_loss")):
+            V_in, U_in = run["V"], run["U"]
+            continue
+        calls = run["calls"] if isinstance(run.get("calls"), list) else []
+        if not calls:
+            if same_so_far:
+                keys = ("V", "U", "mean_loss")
+                assert_matches({k: run[k] for k in keys}, {k: ref_run[k] for k in keys}, f"epoch {e + 1}" if len(runs) > 1 else "")
+            raise AssertionError(f"{what}the tables differ from the solution's and sgd_epoch did not call loss_and_grads.")
+        same_so_far = False
+        own = any(c.get("stand_in") for c in calls)
+        if e == 0 and ref_run["calls"]:  # same inputs as the solution's first call: are the gradients the same?
+            own = own or not close(_used_grads(calls[0])[1], _used_grads(ref_run["calls"][0])[1])
+        note = f"\n  {fix_first('sgd_epoch', 'loss_and_grads')}" if own else ""
+        try:
+            _replay(run, calls, V_in, U_in, prev_ids, next_ids, lr, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}{note}") from None
+        V_in, U_in = run["V"], run["U"]
+
+
+def _replay(run, calls, V_in, U_in, prev_ids, next_ids, lr, what) -> None:
+    """The SGD loop replayed with the student's own gradients: the steps are sgd_epoch's, the gradients are not."""
+    if len(calls) != len(prev_ids):
+        raise AssertionError(f"{what}sgd_epoch should call loss_and_grads once per pair ({len(prev_ids)} times), it called it {len(calls)} times.")
+    V, U = np.asarray(V_in, dtype=float), np.asarray(U_in, dtype=float)
+    losses = []
+    for i, call in enumerate(calls):
+        args = call["args"]
+        pair = (int(prev_ids[i]), int(next_ids[i]))
+        if len(args) != 4 or [int(a) if np.ndim(a) == 0 and np.isreal(a) else a for a in args[2:]] != list(pair):
+            raise AssertionError(f"{what}call {i} of loss_and_grads should be for pair {i} {pair} (the pairs in order), got {describe(args[2:])}.")
+        if not (close(args[0], V, 1e-9, 1e-12) and close(args[1], U, 1e-9, 1e-12)):
+            raise AssertionError(
+                f"{what}pair {i}: loss_and_grads was called with other tables than the current ones (the tables after the "
+                f"previous pair's step, starting from the V and U given to sgd_epoch)."
+            )
+        loss, dV, dU = _used_grads(call)
+        losses.append(float(loss))
+        V = V - lr * np.asarray(dV, dtype=float)  # the step with the student's own gradient
+        U = U - lr * np.asarray(dU, dtype=float)
+    assert_matches(run["V"], V, f"{what}V_new (after the steps with your loss_and_grads' gradients)")
+    assert_matches(run["U"], U, f"{what}U_new (after the steps with your loss_and_grads' gradients)")
+    assert_matches(run["mean_loss"], float(np.mean(losses)), f"{what}mean_loss (of your loss_and_grads' losses)")
+
+
+@suite.case("sgd_epoch", points=2, hint=SGD_HINT)
 def slide_corpus_two_epochs(student):
     """Two epochs on the slide corpus from the slide's tables (lr = 0.1)."""
     prev_ids, next_ids = slide_pairs()
-    V1, U1, loss1 = student.sgd_epoch(SLIDE_V.copy(), SLIDE_U.copy(), prev_ids, next_ids, 0.1)
-    V2, U2, loss2 = student.sgd_epoch(np.array(V1, dtype=float), np.array(U1, dtype=float), prev_ids, next_ids, 0.1)
-    return {"V after epoch 1": V1, "U after epoch 1": U1, "mean_loss of epoch 1": loss1,
-            "V after epoch 2": V2, "U after epoch 2": U2, "mean_loss of epoch 2": loss2}
+    return observe_sgd(student, SLIDE_V.copy(), SLIDE_U.copy(), prev_ids, next_ids, 0.1, epochs=2)
 
 
-@suite.case(
-    "sgd_epoch",
-    points=1,
-    hint="copy first (V = V.copy(); U = U.copy()) and update the copies; `V -= ...` on the argument changes the caller's array.",
-)
+@slide_corpus_two_epochs.verify
+def _(got, ref):
+    check_sgd(got, ref)
+
+
+@suite.case("sgd_epoch", points=1, hint=SGD_HINT)
 def inputs_unchanged(student):
     """sgd_epoch returns new arrays and leaves the V and U it was given unchanged."""
     prev_ids, next_ids = slide_pairs()
     V, U = SLIDE_V.copy(), SLIDE_U.copy()
-    V_new, U_new, _ = student.sgd_epoch(V, U, prev_ids, next_ids, 0.1)
+    with Callees(student, {"loss_and_grads": _grads_stand_in}, valid={"loss_and_grads": _grads_valid}):
+        V_new, U_new, _ = student.sgd_epoch(V, U, prev_ids, next_ids, 0.1)
     return {
         "V was changed": bool(not np.array_equal(V, SLIDE_V)),
         "U was changed": bool(not np.array_equal(U, SLIDE_U)),
@@ -199,41 +289,35 @@ def _(got, ref):
         raise AssertionError("sgd_epoch returned the very arrays it was given; return new, trained arrays.")
 
 
-@suite.case(
-    "sgd_epoch",
-    points=1,
-    hint="step against the gradient (V - lr * dV, not +), and feed each epoch the V and U returned by the previous one.",
-)
-def loss_decreases(student):
-    """Three epochs on the slide corpus (lr = 0.1): mean_loss goes down every epoch."""
-    prev_ids, next_ids = slide_pairs()
-    V, U = SLIDE_V.copy(), SLIDE_U.copy()
-    losses = []
-    for _ in range(3):
-        V, U, loss = student.sgd_epoch(V, U, prev_ids, next_ids, 0.1)
-        losses.append(loss)
-    return losses
+@suite.case("sgd_epoch", points=1, hint=SGD_HINT)
+def random_tables_three_epochs(student):
+    """Three epochs in a row on 10 seeded random pairs over 5 tokens (V, U of shape (5, 3), lr = 0.3)."""
+    rng = np.random.default_rng(student.seed(9))
+    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    prev_ids, next_ids = rng.integers(0, 5, size=10), rng.integers(0, 5, size=10)
+    return observe_sgd(student, V, U, prev_ids, next_ids, 0.3, epochs=3)
 
 
-@loss_decreases.verify
+@random_tables_three_epochs.verify
 def _(got, ref):
-    if not isinstance(got, list) or len(got) != 3 or not all(isinstance(x, (float, np.floating)) for x in got):
-        raise AssertionError(f"expected three float losses (one mean_loss per epoch), got {got!r:.120}.")
-    if not (got[0] > got[1] > got[2]):
-        raise AssertionError(f"mean_loss should fall every epoch, got {[round(float(x), 4) for x in got]} (expected about {[round(float(x), 4) for x in ref]}).")
-    assert_matches(got, ref)
+    check_sgd(got, ref)
 
 
 # --------------------------------------------------------------------------- #
 # WordEmbedLM
 # --------------------------------------------------------------------------- #
 
-
-@suite.case(
-    "WordEmbedLM",
-    points=1,
-    hint="in __init__: self.encode = nn.Embedding(vocab_size, dim) and self.decode = nn.Linear(dim, vocab_size, bias=False).",
+MODEL_HINT = (
+    "the model holds exactly the lecture's two tables: V as an embedding layer of vocab_size rows of size dim, "
+    "and U as a linear layer from dim to vocab_size WITHOUT a bias (its weight then has V's shape)."
 )
+FORWARD_HINT = (
+    "forward looks up the previous tokens' vectors in V (the encode layer), then scores them against every row of U "
+    "(the decode layer): it returns the scores (logits) for any leading shape of ids, with no softmax."
+)
+
+
+@suite.case("WordEmbedLM", points=1, hint=MODEL_HINT)
 def attributes(student):
     """WordEmbedLM(8, 2) has encode = nn.Embedding(8, 2) (V) and decode = nn.Linear(2, 8, bias=False) (U)."""
     return table_lm_facts(student.WordEmbedLM(8, 2), 8, 2)
@@ -241,7 +325,7 @@ def attributes(student):
 
 @attributes.verify
 def _(got, ref):
-    check_table_lm_facts(got, got["vocab_size"], got["dim"], "WordEmbedLM")
+    check_table_lm_facts(got, ref["vocab_size"], ref["dim"], "WordEmbedLM")
 
 
 def set_tables(model, V, U) -> None:
@@ -253,30 +337,7 @@ def set_tables(model, V, U) -> None:
         model.decode.weight.copy_(torch.as_tensor(U))
 
 
-def check_logits(got: dict, keys: list[str]) -> None:
-    """logits[...] == U[V[ids]] computed here from the weights the probe set."""
-    import torch
-
-    V, U = got["V"].double(), got["U"].double()
-    for key in keys:
-        ids, logits = got[f"ids {key}"], got[f"logits {key}"]
-        expected_shape = (*ids.shape, U.shape[0])
-        if not isinstance(logits, torch.Tensor):
-            raise AssertionError(f"model(ids) with ids of shape {tuple(ids.shape)} should return a torch tensor, got {logits!r:.80}.")
-        if tuple(logits.shape) != expected_shape:
-            raise AssertionError(
-                f"model(ids) with ids of shape {tuple(ids.shape)} should give logits of shape {expected_shape} "
-                f"(*ids.shape, vocab_size), got {tuple(logits.shape)}."
-            )
-        expected = V[ids] @ U.T  # (*ids.shape, vocab)
-        assert_matches(logits.detach().double(), expected, f"logits {key}")
-
-
-@suite.case(
-    "WordEmbedLM",
-    points=2,
-    hint="forward: v = self.encode(prev_ids) (rows of V), then return self.decode(v) (s = U v); no softmax: return logits.",
-)
+@suite.case("WordEmbedLM", points=2, hint=FORWARD_HINT)
 def forward_logits(student):
     """With V, U set to the slide's tables, model(ids) gives the scores s = U v for 1-D and 2-D ids."""
     import torch
@@ -286,51 +347,66 @@ def forward_logits(student):
     student.note("model = WordEmbedLM(8, 2) with encode.weight = slide V, decode.weight = slide U")
     ids1 = torch.tensor([6, 4, 5, 1])
     ids2 = torch.tensor([[6, 4, 5], [6, 3, 2]])
+    differentiable = bool(getattr(model(ids1), "requires_grad", False))  # gradients must reach the tables
     with torch.no_grad():
-        logits1 = model(ids1)
-        logits2 = model(ids2)
-    return {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone(),
-            "ids 1-D": ids1, "logits 1-D": logits1, "ids 2-D": ids2, "logits 2-D": logits2}
+        return {"ids 1-D": ids1, "logits 1-D": model(ids1), "ids 2-D": ids2, "logits 2-D": model(ids2), "differentiable": differentiable}
+
+
+def check_logit_shapes(got, ref, keys: list[str]) -> None:
+    import torch
+
+    for key in keys:
+        ids, logits, expected = ref[f"ids {key}"], got[f"logits {key}"], ref[f"logits {key}"]
+        if not isinstance(logits, torch.Tensor):
+            raise AssertionError(f"model(ids) with ids of shape {tuple(ids.shape)} should return a torch tensor, got {describe(logits, 80)}.")
+        if tuple(logits.shape) != tuple(expected.shape):
+            raise AssertionError(
+                f"model(ids) with ids of shape {tuple(ids.shape)} should give logits of shape {tuple(expected.shape)} "
+                f"(*ids.shape, vocab_size), got {tuple(logits.shape)}."
+            )
+        assert_matches(logits, expected, f"logits {key}")
 
 
 @forward_logits.verify
 def _(got, ref):
-    check_logits(got, ["1-D", "2-D"])
+    check_logit_shapes(got, ref, ["1-D", "2-D"])
+    if ref["differentiable"] and got["differentiable"] is not True:
+        raise AssertionError("the logits do not require grad: forward cut the graph (detach, numpy or no_grad), so training could not move V and U.")
 
 
 # --------------------------------------------------------------------------- #
 # train_word_embed_lm
 # --------------------------------------------------------------------------- #
 
+TRAIN_HINT = (
+    "each epoch is one full-batch step of plain SGD (torch.optim.SGD with the given lr, nothing else): clear the old "
+    "gradients, compute the mean cross-entropy of the model's logits on ALL pairs, backpropagate, step. Record each "
+    "epoch's loss as a Python float, taken before that epoch's step."
+)
 
-def tiny_lm(V, U):
-    """The test's own model: nn.Embedding -> nn.Linear(bias=False) with weights V, U (so these tests do not depend on your WordEmbedLM)."""
+
+def logit_table(table):
+    """The test's own model (not a WordEmbedLM, so these tests do not depend on yours): one row of logits per
+    previous token, an nn.Embedding(vocab_size, vocab_size) whose weight is ``table``."""
     import torch
 
-    vocab_size, dim = np.shape(V)
-    model = torch.nn.Sequential(torch.nn.Embedding(vocab_size, dim), torch.nn.Linear(dim, vocab_size, bias=False))
+    model = torch.nn.Embedding(*np.shape(table))
     with torch.no_grad():
-        model[0].weight.copy_(torch.as_tensor(V))
-        model[1].weight.copy_(torch.as_tensor(U))
+        model.weight.copy_(torch.as_tensor(table))
     return model
 
 
-@suite.case(
-    "train_word_embed_lm",
-    points=2,
-    timeout=30.0,
-    hint="optimizer = torch.optim.SGD(model.parameters(), lr=lr); each epoch: zero_grad(), logits = model(prev_ids), "
-    "loss = F.cross_entropy(logits, next_ids), loss.backward(), step(); append loss.item() (the loss before the step).",
-)
+@suite.case("train_word_embed_lm", points=2, timeout=30.0, hint=TRAIN_HINT)
 def slide_corpus_five_epochs(student):
-    """Five full-batch epochs on the slide corpus from the slide's tables (lr = 0.5): losses and final weights."""
+    """Zero, then five full-batch epochs on the slide corpus (lr = 0.5), from a seeded logit table: losses and final weights."""
     import torch
 
     prev_ids, next_ids = slide_pairs()
-    model = tiny_lm(SLIDE_V, SLIDE_U)
-    student.note("model = nn.Sequential(nn.Embedding(8, 2), nn.Linear(2, 8, bias=False)) with the slide's V and U")
+    model = logit_table(np.random.default_rng(student.seed(5)).normal(size=(8, 8)))
+    student.note("model = nn.Embedding(8, 8) (a table of logits per previous token) with seeded weights; epochs = 0, then 5")
+    none = student.train_word_embed_lm(model, torch.from_numpy(prev_ids), torch.from_numpy(next_ids), 0, 0.5)
     losses = student.train_word_embed_lm(model, torch.from_numpy(prev_ids), torch.from_numpy(next_ids), 5, 0.5)
-    return {"losses": losses, "V after training": model[0].weight.detach().clone(), "U after training": model[1].weight.detach().clone()}
+    return {"epochs = 0": none, "losses": losses, "weights after training": model.weight.detach().clone()}
 
 
 @slide_corpus_five_epochs.verify
@@ -338,33 +414,28 @@ def _(got, ref):
     losses = got["losses"]
     if not isinstance(losses, list):
         raise AssertionError(f"train_word_embed_lm should return a list of floats (one per epoch), got {type(losses).__name__}.")
+    if not all(isinstance(x, (float, np.floating)) for x in losses):
+        raise AssertionError(f"each loss should be a Python float (take the item of the loss tensor), got {describe(losses)}.")
     assert_matches(got, ref)
 
 
-@suite.case(
-    "train_word_embed_lm",
-    points=1,
-    timeout=30.0,
-    hint="return one float per epoch (loss.item()), and call optimizer.step() after loss.backward() every epoch.",
-)
+@suite.case("train_word_embed_lm", points=1, timeout=30.0, hint=TRAIN_HINT)
 def training_lowers_the_loss(student):
-    """Twenty epochs from seeded random tables (vocab 8, dim 3, lr = 1.0): the loss ends well below where it started."""
+    """Twenty epochs from a seeded logit table (vocab 8, lr = 1.0): the loss ends well below where it started."""
     import torch
 
-    rng = np.random.default_rng(7)
-    V, U = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
     prev_ids, next_ids = slide_pairs()
-    model = tiny_lm(V, U)
-    student.note("model = nn.Sequential(nn.Embedding(8, 3), nn.Linear(3, 8, bias=False)) with seeded random weights")
+    model = logit_table(np.random.default_rng(student.seed(7)).normal(size=(8, 8)))
+    student.note("model = nn.Embedding(8, 8) (a table of logits per previous token) with seeded weights")
     return student.train_word_embed_lm(model, torch.from_numpy(prev_ids), torch.from_numpy(next_ids), 20, 1.0)
 
 
 @training_lowers_the_loss.verify
 def _(got, ref):
     if not isinstance(got, list) or len(got) != 20:
-        raise AssertionError(f"expected a list of 20 losses (epochs = 20), got {got!r:.120}.")
+        raise AssertionError(f"expected a list of 20 losses (epochs = 20), got {describe(got)}.")
     if not all(isinstance(x, (float, np.floating)) for x in got):
-        raise AssertionError(f"each loss should be a Python float (use loss.item()), got {type(got[0]).__name__} items.")
+        raise AssertionError(f"each loss should be a Python float (take the item of the loss tensor), got {type(got[0]).__name__} items.")
     if not got[-1] < got[0] - 0.3:
         raise AssertionError(f"the loss did not go down: first {got[0]:.4f}, last {got[-1]:.4f} (expected about {ref[0]:.4f} -> {ref[-1]:.4f}).")
     assert_matches(got, ref)
