@@ -22,7 +22,7 @@ _SOLUTIONS: dict = {}
 def solution(notebook: str) -> dict:
     if notebook not in _SOLUTIONS:
         namespace, status = load_definitions(notebook, (SOLUTIONS / f"{SERIES[notebook]}.ipynb").read_bytes(), 60)
-        assert not status["load_errors"], status
+        assert not status.load_errors, status
         _SOLUTIONS[notebook] = namespace
     return _SOLUTIONS[notebook]
 
