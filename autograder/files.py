@@ -192,11 +192,11 @@ def read_notebook(path: Path, root: Path, limit: int = MAX_NOTEBOOK_BYTES) -> by
     relative = "/".join(parts)
     fd = _open_folder(Path(root))
     try:
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1], start=1):
             try:
                 st = os.stat(part, dir_fd=fd, follow_symlinks=False)
                 if not stat.S_ISDIR(st.st_mode):
-                    raise UnsafeFile(refusal(relative, kind_of(st.st_mode)))
+                    raise UnsafeFile(refusal("/".join(parts[:depth]), kind_of(st.st_mode)) + f" ({relative} is inside it.)")
                 sub = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except UnsafeFile:
                 raise
