@@ -54,8 +54,6 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder.grading import grade_submissions
-
     folder = Path(args.submission)
     if folder.is_symlink():
         print(f"error: {folder} is a symbolic link: refused (the grader reads only real folders and files)", file=sys.stderr)
@@ -63,6 +61,8 @@ def cmd_grade(args) -> int:
     if not folder.is_dir():
         print(f"error: {folder} is not a folder of notebooks", file=sys.stderr)
         return 2
+    from autograder.grading import grade_submissions
+
     start = time.monotonic()
     results = grade_submissions({folder.name: folder}, verbose=args.verbose, reveal_hidden=getattr(args, "reveal_hidden", False))[folder.name]
     if args.results:

@@ -292,7 +292,7 @@ INJECT_01 = f"""
 def tokenize(text):
     raise RuntimeError({INJECTION!r})
 """
-ODD_NAME = '=HYPERLINK("http://evil.example","x")'
+ODD_NAME = '=HYPERLINK("evil.example","x")'
 ODD_FILE = "01 ```<img src=x onerror=alert(1)># Heading.ipynb"
 
 
@@ -368,8 +368,9 @@ def test_feedback_and_csv_injection_is_neutralized(graded_class):
 @pytest.mark.slow
 def test_hidden_tests_stay_hidden_unless_revealed(graded_class, tmp_path):
     root, out, _, results = graded_class
-    hidden_failed = [t for t in results["wrong"]["tests"] if t["status"] == "failed" and "hidden" in t["tags"]]
-    public_failed = [t for t in results["wrong"]["tests"] if t["status"] == "failed" and "public" in t["tags"]]
+    failed = [t for t in _tests(results["wrong"], "01") if t["status"] == "failed"]
+    hidden_failed = [t for t in failed if "hidden" in t["tags"]]
+    public_failed = [t for t in failed if "public" in t["tags"]]
     assert hidden_failed and any("LEAKED-INPUT" in t["output"] for t in public_failed)
     for test in hidden_failed:
         assert "LEAKED-INPUT" not in test["output"] and "called" not in test["output"] and "expected" not in test["output"]
@@ -398,3 +399,40 @@ def test_grade_refuses_links(tmp_path):
     proc = _run("grade", str(tmp_path / "linked"), timeout=120)
     assert proc.returncode == 2 and "symbolic link" in proc.stderr
 
+
+
+# --------------------------------------------------------------------------- #
+# The student package: helpers alone
+# --------------------------------------------------------------------------- #
+
+
+def test_student_package_holds_helpers_only(tmp_path):
+    import tarfile
+    import zipfile
+
+    proc = _run("student-package", "--out", str(tmp_path / "dist"), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    sdist = next((tmp_path / "dist").glob("*.tar.gz"))
+    with zipfile.ZipFile(wheel) as zf:
+        wheel_names = zf.namelist()
+    with tarfile.open(sdist) as tf:
+        sdist_names = [n.split("/", 1)[1] for n in tf.getnames()]
+    for names in (wheel_names, sdist_names):
+        assert "helpers/__init__.py" in names and "helpers/selfcheck/references.json" in names
+        assert not [n for n in names if "autograder" in n or "hidden" in n or "solutions" in n or n.endswith(".ipynb")]
+        assert {n.split("/")[0] for n in names if "/" in n} <= {"helpers", wheel.name.split("-py3")[0] + ".dist-info"}
+    # pip accepts it offline, and helpers imports from it alone (no course checkout on the path)
+    target = tmp_path / "site"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=120
+    )
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    check = (
+        f"import sys; sys.path.insert(0, {str(target)!r}); import helpers, helpers.checking as c; "
+        "assert 'autograder' not in sys.modules; print(helpers.__file__, c.PUBLIC_REFERENCES.exists())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"MPLBACKEND": "Agg"}
+    imported = subprocess.run([sys.executable, "-I", "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert imported.stdout.split() == [str(target / "helpers" / "__init__.py"), "True"]
