@@ -215,6 +215,7 @@ PROBLEM_CAP = 400
 CUT = "\n... (cut)"
 _ERROR_TYPES = {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
 _WHERE = re.compile(r"[\w ,]{1,40}, line \d{1,6}")
+_MISSING = re.compile(r"`(\w{1,60})` is not defined in your notebook")
 
 
 def cap(text: str, limit: int) -> str:
@@ -242,7 +243,7 @@ def _missing_reason(sub: Submission, nb: str) -> str:
     return f"not run: the process grading {path.name} stopped before this test ran (did the code call exit() or os._exit()?)."
 
 
-def hidden_message(item: GradedItem) -> str:
+def hidden_message(item: GradedItem, graded_names: set[str] | None = None) -> str:
     """What a student may see of a failed hidden test: verdict, kind of failure and hint.
 
     Never its inputs, expected values or the values the student's code returned: the
@@ -261,7 +262,12 @@ def hidden_message(item: GradedItem) -> str:
         if verdict.error_type == "NotImplementedError":
             return "not implemented yet: the function still raises NotImplementedError (replace the stub with your code)."
         if verdict.error_type == "MissingDefinition":
-            return "failed (hidden test): a graded name is not defined in your notebook (see the public tests' messages)."
+            # name it only when it is one of the course's graded names (the student's process wrote the message)
+            named = _MISSING.match(item.verdict.message)
+            name = named.group(1) if named and named.group(1) in (graded_names or {case.function}) else None
+            return (f"`{name}` is not defined in your notebook" if name else "a graded name is not defined in your notebook") + (
+                ". Keep the graded names and signatures exactly as given (did you rename or delete it, or does its cell have a syntax error?)"
+            )
         raised = verdict.error_type if verdict.error_type in _ERROR_TYPES else "an exception"
         where = _WHERE.match(verdict.where or "")
         return f"failed (hidden test): your code raised {raised}" + (f" at {where.group(0)}" if where else "") + f".{hint}"
@@ -278,6 +284,7 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
     text field is bounded (:data:`TEST_OUTPUT_CAP`, :data:`OUTPUT_CAP`).
     """
     tests, per_notebook = [], {}
+    graded_names = {item.case.function for item in items}
     for number, item in enumerate(items, start=1):
         case, verdict = item.case, item.verdict
         score = case.points if verdict.passed else 0.0
@@ -285,7 +292,7 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
         if verdict.passed:
             output = ""
         elif hidden and not reveal_hidden:
-            output = hidden_message(item)
+            output = hidden_message(item, graded_names)
         else:
             output = verdict.message
         tests.append(

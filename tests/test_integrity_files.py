@@ -31,7 +31,7 @@ import mistune
 import nbformat
 import pytest
 
-from autograder.batch import _write_csvs, csv_cell, feedback_markdown, md_code_block, md_text
+from autograder.batch import _is_fresh, _write_csvs, csv_cell, feedback_markdown, md_code_block, md_text
 from autograder.course import ROOT, SOLUTIONS
 from autograder.files import MAX_NOTEBOOK_BYTES, UnsafeFile, newest_time, read_notebook, walk
 from autograder.grading import OUTPUT_CAP, TEST_OUTPUT_CAP, GradedItem, Submission, build_results, find_notebooks
@@ -239,6 +239,8 @@ def test_hidden_messages_need_reveal_hidden(tmp_path):
         ),
         _graded(case, {"error": {"type": "Leak_SECRET", "message": "SECRET", "where": "SECRET INPUT!!"}, "calls": calls}, ref),
         _graded(case, {"error": {"type": "NotImplementedError", "message": "not implemented yet", "where": ""}, "calls": calls}, ref),
+        _graded(case, {"error": {"type": "MissingDefinition", "message": "`tokenize` is not defined in your notebook. Keep ..."}}, ref),
+        _graded(case, {"error": {"type": "MissingDefinition", "message": "`SECRET_INPUT` is not defined in your notebook. Keep ..."}}, ref),
         _graded(case, None, ref),
     ]
     items[-1].missing_reason = "notebook 01 (01_embeddings.ipynb) was not found in the submission, so this test scored 0."
@@ -251,12 +253,27 @@ def test_hidden_messages_need_reveal_hidden(tmp_path):
     assert outputs[1].startswith("failed (hidden test): your code raised ValueError at 01, cell 3, line 2.")
     assert outputs[2].startswith("failed (hidden test): your code raised an exception.")
     assert outputs[3].startswith("not implemented yet")
-    assert outputs[4].startswith("notebook 01 (01_embeddings.ipynb) was not found")
+    assert outputs[4].startswith("`tokenize` is not defined in your notebook. Keep the graded names")  # a graded name: shown
+    assert outputs[5].startswith("a graded name is not defined in your notebook")  # anything else: generic
+    assert outputs[6].startswith("notebook 01 (01_embeddings.ipynb) was not found")
     assert all(t["name"].endswith("tokenize keeps runs of punctuation apart (hidden test)") and t["score"] == 0 for t in hidden["tests"])
     revealed = build_results(sub, items, 1.0, reveal_hidden=True)
     outputs = [t["output"] for t in revealed["tests"]]
     assert "SECRET" in outputs[0] and "called" in outputs[0] and "SECRET" in outputs[1]
     assert revealed["extra_data"]["reveal_hidden"] is True and hidden["extra_data"]["reveal_hidden"] is False
+
+
+def test_stored_results_are_regraded_when_reveal_hidden_changes(tmp_path):
+    student = tmp_path / "student"
+    _nb(student, "01_embeddings.ipynb")
+    stored = tmp_path / "student.json"
+    stored.write_text(json.dumps({"extra_data": {"tests_fingerprint": "f", "reveal_hidden": False}}))
+    assert _is_fresh(stored, student, "f") and not _is_fresh(stored, student, "f", reveal_hidden=True)
+    assert not _is_fresh(stored, student, "other")
+    os.utime(student / "01_embeddings.ipynb", (stored.stat().st_mtime + 10,) * 2)
+    assert not _is_fresh(stored, student, "f")  # a newer file: graded again
+    (student / "link").symlink_to("/proc/kmsg")  # a link is timed by lstat, never followed
+    assert newest_time(student) >= stored.stat().st_mtime
 
 
 def test_outputs_are_bounded(tmp_path):
