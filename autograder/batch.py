@@ -1,6 +1,6 @@
 """Grade a whole class: one folder per student, a CSV of grades, feedback files.
 
-    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--force]
+    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--force] [--reveal-hidden]
 
 Every subfolder of ROOT is one student's submission. Every student gets a row, also
 when grading them failed (the row says why). Results are kept per student in
