@@ -1,9 +1,10 @@
 """Command line: ``python -m autograder {release, grade, demo}``.
 
     python -m autograder release                      # solutions/ -> notebooks/ + public references
-    python -m autograder grade SUBMISSION --results results.json
-    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR]
+    python -m autograder grade SUBMISSION --results results.json [--reveal-hidden]
+    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--reveal-hidden]
     python -m autograder gradescope --out autograder.zip
+    python -m autograder student-package --out dist/  # helpers alone (wheel + sdist) for JupyterHub/Colab
     python -m autograder handouts --out build/handouts
     python -m autograder demo                         # release, then grade solutions/ as a submission
 
@@ -21,6 +22,8 @@ import time
 from pathlib import Path
 
 from autograder.course import SOLUTIONS
+
+REVEAL_HELP = "show hidden tests' inputs, expected values and full messages in results and feedback (after the deadline)"
 
 
 def score_table(results: dict) -> str:
@@ -51,14 +54,17 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder.grading import grade_submissions
-
     folder = Path(args.submission)
+    if folder.is_symlink():
+        print(f"error: {folder} is a symbolic link: refused (the grader reads only real folders and files)", file=sys.stderr)
+        return 2
     if not folder.is_dir():
         print(f"error: {folder} is not a folder of notebooks", file=sys.stderr)
         return 2
+    from autograder.grading import grade_submissions
+
     start = time.monotonic()
-    results = grade_submissions({folder.name: folder}, verbose=args.verbose)[folder.name]
+    results = grade_submissions({folder.name: folder}, verbose=args.verbose, reveal_hidden=getattr(args, "reveal_hidden", False))[folder.name]
     if args.results:
         Path(args.results).write_text(json.dumps(results, indent=1))
     print(score_table(results))
@@ -75,7 +81,7 @@ def cmd_grade_all(args) -> int:
         print(f"error: {root} is not a folder of student folders", file=sys.stderr)
         return 2
     feedback = Path(args.feedback) if args.feedback else None
-    grade_all(root, Path(args.csv), jobs=args.jobs, feedback_dir=feedback, force=args.force)
+    grade_all(root, Path(args.csv), jobs=args.jobs, feedback_dir=feedback, force=args.force, reveal_hidden=args.reveal_hidden)
     print(f"grades in {args.csv}" + (f"; feedback in {feedback}/" if feedback else ""))
     return 0
 
@@ -85,6 +91,15 @@ def cmd_gradescope(args) -> int:
 
     out = build_zip(Path(args.out))
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB): upload it as the Gradescope autograder")
+    return 0
+
+
+def cmd_student_package(args) -> int:
+    from autograder.student_package import build
+
+    for path in build(Path(args.out)):
+        print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
+    print("students install it with: pip install <the .whl> (helpers and the self-check only: no grader, no hidden tests)")
     return 0
 
 
@@ -113,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("submission", help="a folder of the student's notebooks")
     grade.add_argument("--results", help="write Gradescope-format results.json here")
     grade.add_argument("-v", "--verbose", action="store_true", help="show pytest's per-test output")
+    grade.add_argument("--reveal-hidden", action="store_true", help=REVEAL_HELP)
     grade.set_defaults(func=cmd_grade)
     batch = sub.add_parser("grade-all", help="grade every student folder under ROOT")
     batch.add_argument("root", help="a folder with one subfolder of notebooks per student")
@@ -120,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers in parallel (default: the number of cores)")
     batch.add_argument("--feedback", help="write one Markdown feedback file per student here")
     batch.add_argument("--force", action="store_true", help="grade again students whose results are up to date")
+    batch.add_argument("--reveal-hidden", action="store_true", help=REVEAL_HELP)
     batch.set_defaults(func=cmd_grade_all)
     gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder, frozen references)")
     gs.add_argument("--out", default="autograder.zip")
     gs.set_defaults(func=cmd_gradescope)
+    sp = sub.add_parser("student-package", help="build the student package: helpers alone (wheel + sdist), no grader or hidden tests")
+    sp.add_argument("--out", default="dist")
+    sp.set_defaults(func=cmd_student_package)
     ho = sub.add_parser("handouts", help="render the executed solutions and the student release to HTML")
     ho.add_argument("--out", default="build/handouts")
     ho.add_argument("--no-execute", action="store_true", help="render the solutions as they are, without running them")

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import signal
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import SERIES
+from autograder.files import Entry, UnsafeFile, read_notebook, refusal, walk
 from autograder.protocol import End, Status
 from autograder.references import graded_notebooks, grading_seeds, load_references
 from autograder.registry import Registry, load_registry
@@ -28,15 +30,9 @@ from autograder.runner import Limits, RunResult, WorkerPool
 from helpers.checking import Case, Verdict, judge
 
 TEST_MODULE = Path(__file__).with_name("test_student_work.py")
-MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024  # a larger file is not read at all
 VERIFY_SECONDS = 30.0  # checking one notebook of one student on the trusted side (all of it takes about 0.1 s)
 
 
-def read_notebook(path: Path) -> bytes:
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise OSError(f"the file is {size / 1e6:.0f} MB, more than the {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB the grader reads")
-    return path.read_bytes()
 _NUMBER = re.compile(r"(?<!\d)0?([1-9])(?!\d)")
 
 
@@ -44,42 +40,80 @@ _NUMBER = re.compile(r"(?<!\d)0?([1-9])(?!\d)")
 class Submission:
     name: str
     folder: Path
-    notebooks: dict[str, Path | None] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # what discovery noticed (extra files, duplicates)
+    notebooks: dict[str, Path | None] = field(default_factory=dict)  # regular files inside ``folder`` only
+    notes: list[str] = field(default_factory=list)  # what discovery noticed (extra files, duplicates, links)
     run: RunResult | None = None
+    refused: dict[str, str] = field(default_factory=dict)  # notebook -> why its file was not read (a link, a FIFO, ...)
+
+    @classmethod
+    def find(cls, name: str, folder: Path, series: list[str]) -> "Submission":
+        """The submission in ``folder``: its notebooks (see :func:`find_notebooks`) and what was refused."""
+        notebooks, notes, refused = find_notebooks(folder, series)
+        return cls(name, Path(folder), notebooks, notes, refused=refused)
+
+    def read(self, notebook: str) -> bytes:
+        """The bytes of one of its notebooks, read safely (raises files.UnsafeFile, an OSError)."""
+        path = self.notebooks.get(notebook)
+        if path is None:
+            raise UnsafeFile(self.refused.get(notebook) or f"notebook {notebook} was not submitted")
+        return read_notebook(path, self.folder)
 
 
-def find_notebooks(folder: Path, series: list[str]) -> tuple[dict[str, Path | None], list[str]]:
-    """Map each series number to the student's notebook for it (None when missing).
+MAX_NOTES = 40  # notes kept per submission (a folder of 10 000 stray files gets one line for the rest)
+
+
+def find_notebooks(folder: Path, series: list[str]) -> tuple[dict[str, Path | None], list[str], dict[str, str]]:
+    """Map each series number to the student's notebook for it (None when missing or refused).
 
     A file belongs to notebook "02" when its name holds the number 2 or 02 as a whole
     number ("02_sampling.ipynb", "hw2-sampling.ipynb"); the release's own name wins,
-    then the most recently modified file.
+    then the most recently modified file. Only regular files count: a symbolic link or a
+    special file (FIFO, device, socket) is never followed or read; when a notebook has no
+    regular file, it is refused with a message (``refused[nb]``) and scores 0. A folder
+    that is itself a link refuses every notebook. Returns (found, notes, refused).
     """
     notes: list[str] = []
-    candidates: dict[str, list[Path]] = {nb: [] for nb in series}
-    files = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file())
-    for path in files:
-        match = _NUMBER.search(path.stem)
+    refused: dict[str, str] = {}
+    try:
+        entries, walk_notes = walk(folder)
+    except UnsafeFile as exc:
+        return {nb: None for nb in series}, [str(exc)], {nb: str(exc) for nb in series}
+    notes += walk_notes
+    candidates: dict[str, list[Entry]] = {nb: [] for nb in series}
+    unsafe: dict[str, list[Entry]] = {nb: [] for nb in series}
+    for entry in entries:
+        if not entry.relative.endswith(".ipynb"):
+            if entry.kind == "symlink":
+                notes.append(f"{entry.relative} is a symbolic link and was ignored (the grader never follows links)")
+            continue
+        match = _NUMBER.search(Path(entry.relative).stem)
         nb = f"0{match.group(1)}" if match else None
-        if nb in candidates:
-            candidates[nb].append(path)
+        if nb not in candidates:
+            notes.append(f"{entry.relative} is not part of the graded series and was ignored")
+        elif entry.regular:
+            candidates[nb].append(entry)
         else:
-            notes.append(f"{path.relative_to(folder)} is not part of the graded series and was ignored")
+            unsafe[nb].append(entry)
     found: dict[str, Path | None] = {}
     for nb, paths in candidates.items():
+        for bad in unsafe[nb]:
+            notes.append(refusal(bad.relative, bad.kind))
         if not paths:
             found[nb] = None
+            if unsafe[nb]:
+                refused[nb] = refusal(unsafe[nb][0].relative, unsafe[nb][0].kind) + " This notebook scored 0."
             continue
-        exact = [p for p in paths if p.stem == SERIES[nb]]
-        chosen = exact[0] if exact else max(paths, key=lambda p: (p.stat().st_mtime, str(p)))
-        found[nb] = chosen
-        if chosen.stem != SERIES[nb]:
-            notes.append(f"graded {chosen.relative_to(folder)} as notebook {nb} ({SERIES[nb]}.ipynb)")
+        exact = [e for e in paths if Path(e.relative).stem == SERIES[nb]]
+        chosen = exact[0] if exact else max(paths, key=lambda e: (e.mtime, e.relative))
+        found[nb] = chosen.path
+        if Path(chosen.relative).stem != SERIES[nb]:
+            notes.append(f"graded {chosen.relative} as notebook {nb} ({SERIES[nb]}.ipynb)")
         for other in paths:
-            if other != chosen:
-                notes.append(f"{other.relative_to(folder)} was also found for notebook {nb}; graded {chosen.name} instead")
-    return found, notes
+            if other is not chosen:
+                notes.append(f"{other.relative} was also found for notebook {nb}; graded {chosen.relative} instead")
+    if len(notes) > MAX_NOTES:
+        notes = notes[:MAX_NOTES] + [f"... and {len(notes) - MAX_NOTES} more notes like these"]
+    return found, notes, refused
 
 
 # --------------------------------------------------------------------------- #
@@ -222,14 +256,32 @@ def verify(items: list[GradedItem], verbose: bool = False) -> None:
 # --------------------------------------------------------------------------- #
 
 
+TEST_OUTPUT_CAP = 8_000  # characters of one test's output in results.json
+OUTPUT_CAP = 20_000  # characters of the top-level output
+PROBLEMS_SHOWN = 8  # a notebook's reading/loading problems listed at most (each cut at PROBLEM_CAP)
+PROBLEM_CAP = 400
+CUT = "\n... (cut)"
+_ERROR_TYPES = {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
+_WHERE = re.compile(r"[\w ,]{1,40}, line \d{1,6}")
+_MISSING = re.compile(r"`(\w{1,60})` is not defined in your notebook")
+
+
+def cap(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, with a marker when cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + CUT
+
+
 def _missing_reason(sub: Submission, nb: str) -> str:
     path = sub.notebooks.get(nb)
     if path is None:
+        if nb in sub.refused:
+            return sub.refused[nb]
         return f"notebook {nb} ({SERIES[nb]}.ipynb) was not found in the submission, so this test scored 0."
     info = (sub.run.notebooks if sub.run else {}).get(nb, {})
     status, end = info.get("status") or Status(nb), info.get("end") or End()
     if status.invalid:
-        return f"{path.name} could not be read: {'; '.join(status.problems)}"
+        return f"{path.name} could not be read: {'; '.join(str(p)[:PROBLEM_CAP] for p in status.problems[:PROBLEMS_SHOWN])}"
     if end.timed_out:
         return f"not run: grading {path.name} went past its time limit (an infinite loop, or very slow code?)."
     if end.worker_died:
@@ -241,19 +293,66 @@ def _missing_reason(sub: Submission, nb: str) -> str:
     return f"not run: the process grading {path.name} stopped before this test ran (did the code call exit() or os._exit()?)."
 
 
-def build_results(sub: Submission, items: list[GradedItem], seconds: float) -> dict:
+def hidden_message(item: GradedItem, graded_names: set[str] | None = None) -> str:
+    """What a student may see of a failed hidden test: verdict, kind of failure and hint.
+
+    Never its inputs, expected values or the values the student's code returned: the
+    verify's message (expected/got), the calls (with the hidden inputs) and the text of
+    an exception (which a student's code could fill with its inputs) are left out. Only
+    the grader's own words, a builtin exception's type and a code location (cell and
+    line) remain; anything else the student's process reported becomes generic.
+    """
+    case, verdict = item.case, item.verdict
+    hint = f"\n  hint: {case.hint}" if case.hint else ""
+    if verdict.kind == "grader":
+        return "grader error: the solution's result for this hidden test is missing; please tell the course staff."
+    if item.got is None:  # the grader's own words: the notebook was missing, refused, unreadable, or did not run
+        return verdict.message
+    if verdict.kind == "error":
+        if verdict.error_type == "NotImplementedError":
+            return "not implemented yet: the function still raises NotImplementedError (replace the stub with your code)."
+        if verdict.error_type == "MissingDefinition":
+            # name it only when it is one of the course's graded names (the student's process wrote the message)
+            named = _MISSING.match(item.verdict.message)
+            name = named.group(1) if named and named.group(1) in (graded_names or {case.function}) else None
+            return (f"`{name}` is not defined in your notebook" if name else "a graded name is not defined in your notebook") + (
+                ". Keep the graded names and signatures exactly as given (did you rename or delete it, or does its cell have a syntax error?)"
+            )
+        raised = verdict.error_type if verdict.error_type in _ERROR_TYPES else "an exception"
+        where = _WHERE.match(verdict.where or "")
+        return f"failed (hidden test): your code raised {raised}" + (f" at {where.group(0)}" if where else "") + f".{hint}"
+    if verdict.kind in ("wrong", "unreadable"):
+        return f"failed (hidden test): wrong result.{hint}"
+    return f"failed (hidden test).{hint}"
+
+
+def build_results(sub: Submission, items: list[GradedItem], seconds: float, reveal_hidden: bool = False) -> dict:
+    """Gradescope's results dict for one submission.
+
+    A failed hidden test shows only what :func:`hidden_message` keeps, unless
+    ``reveal_hidden`` (the instructor's ``--reveal-hidden``, after the deadline). Every
+    text field is bounded (:data:`TEST_OUTPUT_CAP`, :data:`OUTPUT_CAP`).
+    """
     tests, per_notebook = [], {}
+    graded_names = {item.case.function for item in items}
     for number, item in enumerate(items, start=1):
         case, verdict = item.case, item.verdict
         score = case.points if verdict.passed else 0.0
+        hidden = case.visibility == "hidden"
+        if verdict.passed:
+            output = ""
+        elif hidden and not reveal_hidden:
+            output = hidden_message(item, graded_names)
+        else:
+            output = verdict.message
         tests.append(
             {
-                "name": f"{case.notebook} {case.function}: {case.title}" + (" (hidden test)" if case.visibility == "hidden" else ""),
+                "name": f"{case.notebook} {case.function}: {case.title}" + (" (hidden test)" if hidden else ""),
                 "number": f"{case.notebook}.{number}",
                 "score": score,
                 "max_score": case.points,
                 "status": "passed" if verdict.passed else "failed",
-                "output": "" if verdict.passed else verdict.message,
+                "output": cap(output, TEST_OUTPUT_CAP),
                 "visibility": "visible" if case.visibility == "public" else "after_published",
                 "tags": [case.notebook, case.function, case.visibility],
             }
@@ -263,11 +362,13 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float) -> d
     lines = []
     for nb, (got, top) in per_notebook.items():
         path = sub.notebooks.get(nb)
-        lines.append(f"{SERIES[nb]}: {got:g} / {top:g}" + ("" if path else "  (not submitted)"))
+        lines.append(f"{SERIES[nb]}: {got:g} / {top:g}" + ("" if path else "  (refused)" if nb in sub.refused else "  (not submitted)"))
         info = (sub.run.notebooks if sub.run else {}).get(nb) or {}
         status = info.get("status") or Status(nb)
-        for problem in status.problems + status.load_errors + [f"malformed result: {p}" for p in info.get("stream", [])]:
-            lines.append(f"  - {problem}")
+        problems = status.problems + status.load_errors + [f"malformed result: {p}" for p in info.get("stream", [])]
+        lines += [f"  - {str(problem)[:PROBLEM_CAP]}" for problem in problems[:PROBLEMS_SHOWN]]
+        if len(problems) > PROBLEMS_SHOWN:
+            lines.append(f"  - ... and {len(problems) - PROBLEMS_SHOWN} more")
     lines += [f"note: {n}" for n in sub.notes]
     if sub.run and sub.run.worker_problems:
         lines += [f"grader: {p}" for p in sub.run.worker_problems]
@@ -277,11 +378,11 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float) -> d
         "score": score,
         "max_score": max_score,
         "execution_time": round(seconds, 2),
-        "output": "\n".join(lines),
+        "output": cap("\n".join(lines), OUTPUT_CAP),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"student_output": (sub.run.output if sub.run else "")[-4000:]},
+        "extra_data": {"student_output": (sub.run.output if sub.run else "")[-4000:], "reveal_hidden": reveal_hidden},
     }
 
 
@@ -292,6 +393,7 @@ def grade_submissions(
     limits: Limits | None = None,
     verbose: bool = False,
     progress=None,
+    reveal_hidden: bool = False,
 ) -> dict[str, dict]:
     """Grade several submissions (name -> folder); returns name -> results dict."""
     start = time.monotonic()
@@ -301,8 +403,7 @@ def grade_submissions(
     references = load_references(registry, seeds)
     subs = []
     for name, folder in folders.items():
-        notebooks, notes = find_notebooks(folder, series)
-        subs.append(Submission(name, folder, notebooks, notes))
+        subs.append(Submission.find(name, folder, series))
 
     with WorkerPool(registry, limits, jobs, seeds) as workers:
 
@@ -312,9 +413,9 @@ def grade_submissions(
                 if path is None:
                     continue
                 try:
-                    present[nb] = read_notebook(path)
+                    present[nb] = sub.read(nb)  # regular files inside the folder only (autograder.files)
                 except OSError as exc:
-                    unreadable[nb] = {"status": Status(nb, problems=[f"could not read the file: {exc}"], invalid=True), "end": End()}
+                    unreadable[nb] = {"status": Status(nb, problems=[str(exc)], invalid=True), "end": End()}
             try:
                 sub.run = workers.run_submission(present) if present else RunResult()
             except Exception as exc:  # noqa: BLE001 - one student's run never stops the batch
@@ -337,7 +438,7 @@ def grade_submissions(
     results = {}
     for sub in subs:  # one student's broken results never cost another's
         try:
-            results[sub.name] = build_results(sub, items_by_sub[sub.name], elapsed / max(1, len(subs)))
+            results[sub.name] = build_results(sub, items_by_sub[sub.name], elapsed / max(1, len(subs)), reveal_hidden)
         except Exception as exc:  # noqa: BLE001
             results[sub.name] = {
                 "score": 0.0, "max_score": registry.points(), "tests": [], "output": f"grader error: {type(exc).__name__}", "error": f"{type(exc).__name__}: {exc}"[:500],

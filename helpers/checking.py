@@ -437,30 +437,33 @@ class Verdict:
     case: Case
     passed: bool
     message: str
+    kind: str = ""  # why it failed: "error" (the student's code raised), "wrong", "unreadable", "not run", "grader"
+    error_type: str = ""  # kind "error": the exception's type name (as the student's process reported it)
+    where: str = ""  # kind "error": the student's code location (as the student's process reported it)
 
 
 def judge(case: Case, got_obs: dict | None, ref_obs: dict | None) -> Verdict:
     """Compare a student's observation with the solution's; never raises."""
     if ref_obs is None or ref_obs.get("error"):
         detail = (ref_obs or {}).get("error") or {"message": "no reference"}
-        return Verdict(case, False, f"grader error: the solution's result is missing ({detail['message']}).")
+        return Verdict(case, False, f"grader error: the solution's result is missing ({detail['message']}).", kind="grader")
     if got_obs is None:
-        return Verdict(case, False, "not run: no result came back for this test.")
+        return Verdict(case, False, "not run: no result came back for this test.", kind="not run")
     calls = got_obs.get("calls") or []
     called = "".join(f"\n  called: {c}" for c in calls[-3:])
     if got_obs.get("error"):
         err = got_obs["error"]
         where = f"\n  at: {err['where']}" if err.get("where") else ""
         hint = f"\n  hint: {case.hint}" if case.hint and err.get("type") not in ("NotImplementedError",) else ""
-        return Verdict(case, False, f"{err['message']}{called}{where}{hint}")
+        return Verdict(case, False, f"{err['message']}{called}{where}{hint}", "error", str(err.get("type", "")), str(err.get("where", "")))
     try:
         got, ref = from_plain(got_obs.get("value")), from_plain(ref_obs.get("value"))
         case.judge(got, ref)
     except AssertionError as exc:
         hint = f"\n  hint: {case.hint}" if case.hint else ""
-        return Verdict(case, False, f"{str(exc).strip() or 'wrong result'}{called}{hint}")
+        return Verdict(case, False, f"{str(exc).strip() or 'wrong result'}{called}{hint}", kind="wrong")
     except Exception as exc:  # noqa: BLE001 - malformed student output must not crash the grader
-        return Verdict(case, False, f"could not check the result ({type(exc).__name__}: {exc}){called}")
+        return Verdict(case, False, f"could not check the result ({type(exc).__name__}: {exc}){called}", kind="unreadable")
     return Verdict(case, True, "passed")
 
 

@@ -49,7 +49,7 @@ def layout(tmp_path_factory):
 def run(root, submission_src):
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
-    shutil.copytree(submission_src, root / "submission")
+    shutil.copytree(submission_src, root / "submission", symlinks=True)  # links stay links, as a student's zip would have them
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "COURSE_KIT_PYTHON": sys.executable}
     proc = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -58,11 +58,42 @@ def run(root, submission_src):
 
 def test_zip_ships_tests_and_references_but_no_solutions(layout):
     _, names = layout
-    assert {"setup.sh", "run_autograder", "references.json", "autograder/__main__.py", "helpers/checking.py"} <= set(names)
+    assert {"setup.sh", "run_autograder", "references.json", "requirements.txt", "autograder/__main__.py", "helpers/checking.py"} <= set(names)
     assert any(n.startswith("autograder/hidden/") for n in names)
     assert not any("solutions/" in n for n in names)
     setup = (layout[0] / "source" / "setup.sh").read_text()
     assert "torch==2.13.0" in setup and "bubblewrap" in setup and "go-rwx" in setup
+    requirements = (layout[0] / "source" / "requirements.txt").read_text().split()
+    assert requirements[0] == "torch==2.13.0" and "numpy>=1.26" in requirements
+
+
+def test_setup_installs_dependencies_only_and_keeps_the_source_private(layout, tmp_path):
+    """The venv (whose site-packages the sandbox mounts) gets the dependencies, never the
+    course: no `pip install` of the source. The source is root-only but for helpers/ and
+    the grader's top-level modules: not the hidden tests, not the references."""
+    root, _ = layout
+    setup = (root / "source" / "setup.sh").read_text()
+    installs = [line for line in setup.splitlines() if "pip install" in line]
+    assert installs and all("torch==2.13.0" in line or "-r" in line.split() for line in installs), installs
+    assert not any(line.rstrip().endswith(("/autograder/source", '"$SOURCE"', "$SOURCE")) for line in installs)
+    assert 'PYTHONPATH="$ROOT/source"' in (root / "source" / "run_autograder").read_text()
+    # run setup.sh's permission steps on a copy of the source
+    source = tmp_path / "source"
+    shutil.copytree(root / "source", source)
+    steps = setup[setup.index("chown -R") :]
+    if os.geteuid() != 0:
+        steps = steps.replace("chown -R root:root", "true")
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", f"SOURCE={source}\n{steps}"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+    def others(path):
+        return os.stat(path).st_mode & 0o077
+
+    assert others(source / "references.json") == 0
+    assert all(others(p) == 0 for p in (source / "autograder" / "hidden").rglob("*"))
+    assert others(source / "autograder" / "hidden") == 0
+    assert all(others(p) & 0o004 for p in (source / "helpers").rglob("*.py"))
+    assert others(source / "autograder" / "worker.py") & 0o004 and others(source / "autograder") & 0o001
 
 
 def test_run_autograder_grades_solutions_and_blank(layout):
@@ -73,3 +104,23 @@ def test_run_autograder_grades_solutions_and_blank(layout):
     blank = run(root, RELEASE)
     validate_gradescope(blank)
     assert blank["score"] == 0
+
+
+def test_symlinked_notebooks_score_zero(layout, tmp_path):
+    """A submission whose notebooks are links to the references and to solutions/ gets 0
+    for them, with a message; its real notebook is graded as usual."""
+    root, _ = layout
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    shutil.copy(SOLUTIONS / "01_embeddings.ipynb", submission)  # the honest part
+    (submission / "02_sampling.ipynb").symlink_to(root / "source" / "references.json")
+    (submission / "03_training.ipynb").symlink_to(SOLUTIONS / "03_training.ipynb")
+    (submission / "more").symlink_to(SOLUTIONS)  # a linked folder is not entered
+    results = run(root, submission)
+    validate_gradescope(results)
+    linked = [t for t in results["tests"] if t["tags"][0] in ("02", "03")]
+    assert linked and all(t["score"] == 0 and "symbolic link" in t["output"] for t in linked)
+    assert "03_training.ipynb is a symbolic link" in results["output"] and "more is a symbolic link" in results["output"]
+    honest = [t for t in results["tests"] if t["tags"][0] == "01"]
+    assert honest and all(t["status"] == "passed" for t in honest)
+    assert results["score"] == sum(t["max_score"] for t in honest)

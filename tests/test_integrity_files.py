@@ -1,0 +1,448 @@
+"""Grading integrity on the file and output side: what the student controls on disk and in
+text gains nothing and breaks nothing.
+
+* Files: symbolic links (to solutions/, to /proc/kmsg, to a whole folder) and special
+  files (a FIFO, a socket) are never followed or read; such a notebook scores 0 with a
+  message, and nothing hangs.
+* Student text is data: feedback Markdown keeps its structure whatever the messages, file
+  names and student names hold; CSV cells cannot become spreadsheet formulas; outputs
+  are bounded.
+* Hidden tests stay hidden: results and feedback show a hidden test's title, verdict and
+  hint, not its inputs, expected values or the student's values, unless --reveal-hidden.
+
+The unit tests run in a second; the end-to-end ones grade one small class (grade-all) and
+two single submissions (grade), honest students included.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import mistune
+import nbformat
+import pytest
+
+from autograder.batch import _is_fresh, _write_csvs, csv_cell, feedback_markdown, md_code_block, md_text
+from autograder.course import ROOT, SOLUTIONS
+from autograder.files import MAX_NOTEBOOK_BYTES, UnsafeFile, newest_time, read_notebook, walk
+from autograder.grading import OUTPUT_CAP, TEST_OUTPUT_CAP, GradedItem, Submission, build_results, find_notebooks
+from autograder.registry import load_registry
+from helpers.checking import Suite, judge, to_plain
+
+SERIES = ["01", "02", "03"]
+INJECTION = "```\n<script>alert(1)</script>\n# Injected heading\n[click](javascript:alert(1))\n`````````\n<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(autouse=True)
+def no_hang():
+    """Fail (rather than hang) if reading a FIFO or /proc/kmsg ever blocks."""
+    previous = signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(TimeoutError("blocked")))
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def _nb(folder: Path, name: str, text: str = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}') -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------- #
+# files.py
+# --------------------------------------------------------------------------- #
+
+
+def test_read_notebook_reads_regular_files_only(tmp_path):
+    sub = tmp_path / "student"
+    good = _nb(sub, "01_embeddings.ipynb", "hello")
+    _nb(sub, "deep/er/02_sampling.ipynb", "deep")
+    assert read_notebook(good, sub) == b"hello"
+    assert read_notebook(sub / "deep" / "er" / "02_sampling.ipynb", sub) == b"deep"
+    (sub / "linked.ipynb").symlink_to(SOLUTIONS / "01_embeddings.ipynb")
+    (sub / "kmsg.ipynb").symlink_to("/proc/kmsg")
+    (sub / "dirlink").symlink_to(SOLUTIONS)
+    (sub / "up").symlink_to(sub / "deep")
+    os.mkfifo(sub / "fifo.ipynb")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sub / "sock.ipynb"))
+    cases = {
+        "linked.ipynb": "symbolic link",
+        "kmsg.ipynb": "symbolic link",
+        "dirlink/01_embeddings.ipynb": "dirlink is a symbolic link",
+        "up/er/02_sampling.ipynb": "up is a symbolic link",
+        "fifo.ipynb": "FIFO",
+        "sock.ipynb": "socket",
+        "missing.ipynb": "no longer there",
+    }
+    for name, why in cases.items():
+        with pytest.raises(UnsafeFile, match=why):
+            read_notebook(sub / name, sub)
+    server.close()
+    with pytest.raises(UnsafeFile, match="not inside"):
+        read_notebook(SOLUTIONS / "01_embeddings.ipynb", sub)
+    with pytest.raises(UnsafeFile, match="not a file inside"):
+        read_notebook(sub / ".." / "student" / "01_embeddings.ipynb", sub)
+    with pytest.raises(UnsafeFile, match="MB"):
+        read_notebook(good, sub, limit=3)
+    assert MAX_NOTEBOOK_BYTES > 100e6  # 100 MB of outputs still get a report
+    (tmp_path / "linked_student").symlink_to(sub)
+    with pytest.raises(UnsafeFile, match="symbolic link: refused"):
+        read_notebook(tmp_path / "linked_student" / "01_embeddings.ipynb", tmp_path / "linked_student")
+    assert issubclass(UnsafeFile, OSError)  # runner's `except OSError` reports it as an unreadable file
+
+
+def test_walk_never_follows_links(tmp_path):
+    sub = tmp_path / "student"
+    _nb(sub, "a/01_embeddings.ipynb")
+    (sub / "b").symlink_to(SOLUTIONS)
+    (sub / "loop").symlink_to(sub)
+    os.mkfifo(sub / "f")
+    _nb(sub, ".ipynb_checkpoints/01_embeddings-checkpoint.ipynb")
+    entries, notes = walk(sub)
+    kinds = {e.relative: e.kind for e in entries}
+    assert kinds == {"a/01_embeddings.ipynb": "file", "b": "symlink", "loop": "symlink", "f": "FIFO (named pipe)"}
+    assert not notes
+    assert newest_time(sub) >= os.lstat(sub / "a" / "01_embeddings.ipynb").st_mtime
+    (tmp_path / "linked").symlink_to(sub)
+    with pytest.raises(UnsafeFile):
+        walk(tmp_path / "linked")
+
+
+def test_find_notebooks_refuses_links_and_special_files(tmp_path):
+    sub = tmp_path / "student"
+    (sub).mkdir()
+    (sub / "01_embeddings.ipynb").symlink_to(SOLUTIONS / "01_embeddings.ipynb")
+    (sub / "02_sampling.ipynb").symlink_to("/proc/kmsg")
+    os.mkfifo(sub / "03_training.ipynb")
+    (sub / "solutions").symlink_to(SOLUTIONS)  # a linked folder full of notebooks is not entered
+    found, notes, refused = find_notebooks(sub, SERIES)
+    assert found == {"01": None, "02": None, "03": None}
+    assert "symbolic link" in refused["01"] and "symbolic link" in refused["02"] and "FIFO" in refused["03"]
+    assert all("scored 0" in why for why in refused.values())
+    assert any("solutions is a symbolic link and was ignored" in n for n in notes)
+    # a regular file for the same notebook is graded; the link beside it is only noted
+    _nb(sub, "hw1.ipynb")
+    found, notes, refused = find_notebooks(sub, SERIES)
+    assert found["01"] == sub / "hw1.ipynb" and "01" not in refused
+    assert any("01_embeddings.ipynb is a symbolic link" in n for n in notes)
+    # a submission folder that is a link is refused as a whole
+    (tmp_path / "linked").symlink_to(SOLUTIONS)
+    found, notes, refused = find_notebooks(tmp_path / "linked", SERIES)
+    assert found == {nb: None for nb in SERIES} and all("symbolic link: refused" in why for why in refused.values())
+    submission = Submission.find("s", tmp_path / "linked", SERIES)
+    with pytest.raises(UnsafeFile):
+        submission.read("01")
+
+
+# --------------------------------------------------------------------------- #
+# Feedback Markdown, CSV, bounded outputs
+# --------------------------------------------------------------------------- #
+
+
+def _walk_tokens(tokens):
+    for token in tokens:
+        yield token
+        yield from _walk_tokens(token.get("children", []))
+
+
+def assert_feedback_intact(md: str, student: str, test_names: list[str]) -> None:
+    """The feedback's structure is the grader's: no raw HTML, only its own headings, and
+    every piece of injected text inside a code block."""
+    tokens = mistune.create_markdown(renderer=None, plugins=["table"])(md)
+    every = list(_walk_tokens(tokens))
+    assert not [t for t in every if t["type"] in ("block_html", "inline_html")], "raw HTML in the feedback"
+    assert not [t for t in every if t["type"] in ("link", "image")], "a link or image in the feedback"
+    headings = [(t["attrs"]["level"], html.unescape("".join(c.get("raw", "") for c in _walk_tokens(t["children"])))) for t in tokens if t["type"] == "heading"]
+    assert headings[0] == (1, f"Feedback for {' '.join(student.splitlines())}")
+    assert {h for level, h in headings if level == 2} <= {"Notes", "Tests that did not pass"}
+    assert [h for level, h in headings if level == 3] == test_names
+    text_outside_code = " ".join(t.get("raw", "") for t in every if t["type"] in ("text", "codespan"))
+    assert "Injected heading" not in text_outside_code and "<script" not in text_outside_code
+    rendered = mistune.html(md)
+    assert "<script" not in rendered and "<img" not in rendered and "<h1>Injected" not in rendered
+
+
+def _results(output: str, test_output: str, name: str = "01 tokenize: splits words") -> dict:
+    test = {"name": name, "score": 0.0, "max_score": 1.0, "status": "failed", "output": test_output, "tags": ["01", "tokenize", "public"]}
+    return {"score": 0.0, "max_score": 1.0, "output": output, "tests": [test]}
+
+
+def test_feedback_keeps_student_text_in_code_blocks():
+    student = "<script>alert(1)</script>\n# Heading | `x` [a](javascript:1)"
+    results = _results(f"note: graded 01 ```<img src=x onerror=alert(1)>.ipynb as notebook 01\n{INJECTION}", INJECTION)
+    md = feedback_markdown(student, results)
+    assert_feedback_intact(md, student, ["01 tokenize: splits words (1 pt)"])
+    code = [t["raw"] for t in _walk_tokens(mistune.create_markdown(renderer=None)(md)) if t["type"] == "block_code"]
+    assert any(INJECTION in raw for raw in code)  # shown verbatim, just not as Markdown
+    error = feedback_markdown(student, {"score": 0, "max_score": 3, "error": INJECTION, "tests": []})
+    assert_feedback_intact(error, student, [])
+    assert md_code_block("a````b")[0] == "`````text"
+    assert md_text("# x") == "\\# x"
+
+
+def test_csv_cells_cannot_be_formulas(tmp_path):
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "plain", 3.0)] == ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\t=1", "'\r=1", "plain", 3.0]
+
+    names = ['=HYPERLINK("http://evil.example","x")', "+cmd", "-2+3", "@SUM(1)"]
+    results = {n: _results("", "=cmd|' /C calc'!A0") for n in names}
+    results["error_student"] = {"score": 0.0, "max_score": 1.0, "tests": [], "error": "=evil"}
+    _write_csvs(tmp_path / "grades.csv", results, load_registry(["01"]))
+    for path in (tmp_path / "grades.csv", tmp_path / "grades-tests.csv"):
+        with open(path, newline="") as fh:
+            cells = [cell for row in csv.reader(fh) for cell in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], path.name
+        assert any(c.startswith("'=HYPERLINK") for c in cells)
+
+
+def _hidden_case():
+    suite = Suite("01", "hidden")
+
+    @suite.case("tokenize", points=2, hint="split on whitespace, then on punctuation")
+    def secret_probe(student):
+        """tokenize keeps runs of punctuation apart"""
+        return student.tokenize("SECRET INPUT!!")
+
+    return suite.cases[0]
+
+
+def _graded(case, got_obs, ref_obs) -> GradedItem:
+    item = GradedItem("s", case, got_obs, ref_obs)
+    item.verdict = judge(case, got_obs, ref_obs)
+    return item
+
+
+def test_hidden_messages_need_reveal_hidden(tmp_path):
+    case = _hidden_case()
+    ref = {"value": to_plain(["secret", "expected", "value"])}
+    calls = ["tokenize('SECRET INPUT!!')"]
+    items = [
+        _graded(case, {"value": to_plain(["student", "value"]), "calls": calls}, ref),
+        _graded(
+            case,
+            {
+                "error": {"type": "ValueError", "message": "ValueError: SECRET INPUT!!", "where": "01, cell 3, line 2: raise ValueError(SECRET)"},
+                "calls": calls,
+            },
+            ref,
+        ),
+        _graded(case, {"error": {"type": "Leak_SECRET", "message": "SECRET", "where": "SECRET INPUT!!"}, "calls": calls}, ref),
+        _graded(case, {"error": {"type": "NotImplementedError", "message": "not implemented yet", "where": ""}, "calls": calls}, ref),
+        _graded(case, {"error": {"type": "MissingDefinition", "message": "`tokenize` is not defined in your notebook. Keep ..."}}, ref),
+        _graded(case, {"error": {"type": "MissingDefinition", "message": "`SECRET_INPUT` is not defined in your notebook. Keep ..."}}, ref),
+        _graded(case, None, ref),
+    ]
+    items[-1].missing_reason = "notebook 01 (01_embeddings.ipynb) was not found in the submission, so this test scored 0."
+    items[-1].verdict = items[-1].judge()
+    sub = Submission("s", tmp_path, {"01": tmp_path / "01_embeddings.ipynb"})
+    hidden = build_results(sub, items, 1.0)
+    outputs = [t["output"] for t in hidden["tests"]]
+    assert all("SECRET" not in o and "secret" not in o and "expected" not in o and "student" not in o and "called" not in o for o in outputs), outputs
+    assert outputs[0] == "failed (hidden test): wrong result.\n  hint: split on whitespace, then on punctuation"
+    assert outputs[1].startswith("failed (hidden test): your code raised ValueError at 01, cell 3, line 2.")
+    assert outputs[2].startswith("failed (hidden test): your code raised an exception.")
+    assert outputs[3].startswith("not implemented yet")
+    assert outputs[4].startswith("`tokenize` is not defined in your notebook. Keep the graded names")  # a graded name: shown
+    assert outputs[5].startswith("a graded name is not defined in your notebook")  # anything else: generic
+    assert outputs[6].startswith("notebook 01 (01_embeddings.ipynb) was not found")
+    assert all(t["name"].endswith("tokenize keeps runs of punctuation apart (hidden test)") and t["score"] == 0 for t in hidden["tests"])
+    revealed = build_results(sub, items, 1.0, reveal_hidden=True)
+    outputs = [t["output"] for t in revealed["tests"]]
+    assert "SECRET" in outputs[0] and "called" in outputs[0] and "SECRET" in outputs[1]
+    assert revealed["extra_data"]["reveal_hidden"] is True and hidden["extra_data"]["reveal_hidden"] is False
+
+
+def test_stored_results_are_regraded_when_reveal_hidden_changes(tmp_path):
+    student = tmp_path / "student"
+    _nb(student, "01_embeddings.ipynb")
+    stored = tmp_path / "student.json"
+    stored.write_text(json.dumps({"extra_data": {"tests_fingerprint": "f", "reveal_hidden": False}}))
+    assert _is_fresh(stored, student, "f") and not _is_fresh(stored, student, "f", reveal_hidden=True)
+    assert not _is_fresh(stored, student, "other")
+    os.utime(student / "01_embeddings.ipynb", (stored.stat().st_mtime + 10,) * 2)
+    assert not _is_fresh(stored, student, "f")  # a newer file: graded again
+    (student / "link").symlink_to("/proc/kmsg")  # a link is timed by lstat, never followed
+    assert newest_time(student) >= stored.stat().st_mtime
+
+
+def test_outputs_are_bounded(tmp_path):
+    case = _hidden_case()
+    case.visibility = "public"
+    item = _graded(case, {"error": {"type": "ValueError", "message": "x" * 10**6, "where": ""}}, {"value": to_plain([])})
+    sub = Submission("s", tmp_path, {"01": None}, notes=["y" * 10**6])
+    results = build_results(sub, [item], 1.0)
+    assert len(results["tests"][0]["output"]) <= TEST_OUTPUT_CAP + 20 and results["tests"][0]["output"].endswith("... (cut)")
+    assert len(results["output"]) <= OUTPUT_CAP + 20 and results["output"].endswith("... (cut)")
+
+
+# --------------------------------------------------------------------------- #
+# End to end: grade-all and grade on a small class
+# --------------------------------------------------------------------------- #
+
+
+def _with_cell(src: Path, dest: Path, source: str) -> None:
+    nb = nbformat.read(str(src), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(dest))
+
+
+WRONG_01 = """
+def build_vocab(tokens):
+    return sorted(set(tokens), reverse=True)
+
+def decode(ids, vocab):
+    raise ValueError("LEAKED-INPUT " + repr(list(ids)) + repr(list(vocab)))
+"""
+INJECT_01 = f"""
+def tokenize(text):
+    raise RuntimeError({INJECTION!r})
+"""
+ODD_NAME = '=HYPERLINK("evil.example","x")'
+ODD_FILE = "01 ```<img src=x onerror=alert(1)># Heading.ipynb"
+
+
+def _run(*args, timeout=600):
+    proc = subprocess.run([sys.executable, "-m", "autograder", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    base = tmp_path_factory.mktemp("integrity")
+    root, out = base / "class", base / "out"
+    shutil.copytree(SOLUTIONS, root / "alice")  # honest
+    mallory = root / "mallory"  # links to the solutions
+    mallory.mkdir(parents=True)
+    (mallory / "01_embeddings.ipynb").symlink_to(SOLUTIONS / "01_embeddings.ipynb")
+    (mallory / "hw3.ipynb").symlink_to(SOLUTIONS / "03_training.ipynb")
+    (mallory / "sol").symlink_to(SOLUTIONS)
+    (root / "fifo").mkdir()
+    os.mkfifo(root / "fifo" / "02_sampling.ipynb")
+    (root / "kmsg").mkdir()
+    (root / "kmsg" / "02_sampling.ipynb").symlink_to("/proc/kmsg")
+    (root / "linked").symlink_to(SOLUTIONS)  # a whole student folder that is a link
+    _with_cell(SOLUTIONS / "01_embeddings.ipynb", root / ODD_NAME / ODD_FILE, INJECT_01)
+    _with_cell(SOLUTIONS / "01_embeddings.ipynb", root / "wrong" / "01_embeddings.ipynb", WRONG_01)
+    (root / "wrong" / "02_sampling.ipynb").symlink_to(SOLUTIONS / "02_sampling.ipynb")  # for `grade` below
+    proc = _run("grade-all", str(root), "--csv", str(out / "grades.csv"), "--feedback", str(out / "feedback"), "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "grades.csv", newline="") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    results = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
+    return root, out, rows, results
+
+
+def _tests(results: dict, nb: str) -> list[dict]:
+    return [t for t in results["tests"] if t["tags"][0] == nb]
+
+
+@pytest.mark.slow
+def test_links_and_special_files_score_zero_with_a_message(graded_class):
+    _, _, rows, results = graded_class
+    for name in ("mallory", "fifo", "kmsg"):
+        assert float(rows[name]["score"]) == 0, name
+    assert all("symbolic link" in t["output"] for t in _tests(results["mallory"], "01") + _tests(results["mallory"], "03"))
+    assert all("FIFO" in t["output"] for t in _tests(results["fifo"], "02"))
+    assert all("symbolic link" in t["output"] for t in _tests(results["kmsg"], "02"))
+    assert "sol is a symbolic link and was ignored" in results["mallory"]["output"]
+    assert rows["linked"]["status"].startswith("error: the submission folder linked is a symbolic link: refused")
+    assert float(rows["linked"]["score"]) == 0
+
+
+@pytest.mark.slow
+def test_honest_student_in_the_same_batch_keeps_full_marks(graded_class):
+    _, _, rows, results = graded_class
+    assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) > 0
+    assert not [t["name"] for t in results["alice"]["tests"] if t["status"] != "passed"]
+
+
+@pytest.mark.slow
+def test_feedback_and_csv_injection_is_neutralized(graded_class):
+    _, out, rows, results = graded_class
+    assert "'" + ODD_NAME in rows  # the CSV cell is text, not a formula
+    data = results[ODD_NAME]
+    assert any(INJECTION in t["output"] for t in data["tests"])  # it did reach the results...
+    assert "```<img" in data["output"]
+    md = (out / "feedback" / f"{ODD_NAME}.md").read_text()
+    failed = [f"{t['name']} ({t['max_score']:g} pt)" for t in data["tests"] if t["status"] != "passed"]
+    assert_feedback_intact(md, ODD_NAME, failed)  # ...but not into the feedback's structure
+    for path in (out / "grades.csv", out / "grades-tests.csv"):
+        with open(path, newline="") as fh:
+            assert not [c for row in csv.reader(fh) for c in row if c[:1] in ("=", "+", "-", "@")]
+
+
+@pytest.mark.slow
+def test_hidden_tests_stay_hidden_unless_revealed(graded_class, tmp_path):
+    root, out, _, results = graded_class
+    failed = [t for t in _tests(results["wrong"], "01") if t["status"] == "failed"]
+    hidden_failed = [t for t in failed if "hidden" in t["tags"]]
+    public_failed = [t for t in failed if "public" in t["tags"]]
+    assert hidden_failed and any("LEAKED-INPUT" in t["output"] for t in public_failed)
+    for test in hidden_failed:
+        assert "LEAKED-INPUT" not in test["output"] and "called" not in test["output"] and "expected" not in test["output"]
+        assert test["output"].startswith("failed (hidden test)")
+    assert "LEAKED-INPUT" not in "\n".join(t["output"] for t in hidden_failed)
+    assert "LEAKED-INPUT" not in (out / "feedback" / "wrong.md").read_text().split("(hidden test)", 1)[1].split("###", 1)[0]
+    proc = _run("grade", str(root / "wrong"), "--results", str(tmp_path / "r.json"), "--reveal-hidden")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    revealed = json.loads((tmp_path / "r.json").read_text())
+    assert any("LEAKED-INPUT" in t["output"] for t in revealed["tests"] if "hidden" in t["tags"])
+    assert [t["score"] for t in revealed["tests"]] == [t["score"] for t in results["wrong"]["tests"]]
+    # `grade` (as grade-all) gives the symlinked notebook 0 and says why
+    linked = _tests(revealed, "02")
+    assert linked and all(t["score"] == 0 and "02_sampling.ipynb is a symbolic link" in t["output"] for t in linked)
+
+
+def test_grade_refuses_a_linked_folder(tmp_path):
+    (tmp_path / "linked").symlink_to(SOLUTIONS)
+    proc = _run("grade", str(tmp_path / "linked"), timeout=120)
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr
+
+
+# --------------------------------------------------------------------------- #
+# The student package: helpers alone
+# --------------------------------------------------------------------------- #
+
+
+def test_student_package_holds_helpers_only(tmp_path):
+    import tarfile
+    import zipfile
+
+    proc = _run("student-package", "--out", str(tmp_path / "dist"), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    sdist = next((tmp_path / "dist").glob("*.tar.gz"))
+    with zipfile.ZipFile(wheel) as zf:
+        wheel_names = zf.namelist()
+    with tarfile.open(sdist) as tf:
+        sdist_names = [n.split("/", 1)[1] for n in tf.getnames()]
+    for names in (wheel_names, sdist_names):
+        assert "helpers/__init__.py" in names and "helpers/selfcheck/references.json" in names
+        assert not [n for n in names if "autograder" in n or "hidden" in n or "solutions" in n or n.endswith(".ipynb")]
+        assert {n.split("/")[0] for n in names if "/" in n} <= {"helpers", wheel.name.split("-py3")[0] + ".dist-info"}
+    # pip accepts it offline, and helpers imports from it alone (no course checkout on the path)
+    target = tmp_path / "site"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=120
+    )
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    check = (
+        f"import sys; sys.path.insert(0, {str(target)!r}); import helpers, helpers.checking as c; "
+        "assert 'autograder' not in sys.modules; print(helpers.__file__, c.PUBLIC_REFERENCES.exists())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"MPLBACKEND": "Agg"}
+    imported = subprocess.run([sys.executable, "-I", "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert imported.stdout.split() == [str(target / "helpers" / "__init__.py"), "True"]
