@@ -108,9 +108,10 @@ def plot_vectors(
     arrows: bool = True,
     *,
     legend: str | None = None,
-    merge_tol: float = 0.04,
+    merge_tol: float = 0.06,
     lim: float | None = None,
     fontsize: float = 11,
+    legend_loc: str = "best",
 ):
     """Draw 2-D vectors as labelled arrows from the origin (the slides' V and U plots).
 
@@ -118,7 +119,7 @@ def plot_vectors(
     Vectors whose tips (nearly) coincide, within ``merge_tol`` times the axis half-width,
     get one label ("cat, dog") and a dot at their common tip; labels are pushed apart so
     that none overprints another (``repel_labels``), also across several calls on one ax.
-    legend: a legend entry for this colour (e.g. "U: next tokens"); lim: the axis
+    legend: a legend entry for this colour (e.g. "U: next tokens"), at legend_loc; lim: the axis
     half-width (default from the vectors). Equal aspect: lengths and angles are true.
     """
     vectors = np.asarray(vectors, dtype=float)
@@ -144,13 +145,15 @@ def plot_vectors(
         norm = float(np.hypot(*tip))
         direction = tip / norm if norm > 1e-12 else np.array([1.0, 1.0]) / np.sqrt(2)
         offset = 7.0 * direction  # points, outward along the arrow
+        punctuation = any(part.startswith("'") for part in label.split(", "))
         text = ax.annotate(
             label,
             tuple(tip),
             textcoords="offset points",
             xytext=tuple(offset),
             color=color,
-            fontsize=fontsize,
+            fontsize=fontsize * (1.3 if punctuation and len(members) == 1 else 1.0),
+            fontweight="bold" if punctuation else "normal",
             ha="left" if direction[0] >= -0.2 else "right",
             va="bottom" if direction[1] >= -0.2 else "top",
             annotation_clip=False,
@@ -163,7 +166,7 @@ def plot_vectors(
     ax.set_aspect("equal")
     if legend:
         ax.plot([], [], color=color, lw=1.6, marker=">", markersize=5, label=legend)
-        ax.legend(loc="lower left", fontsize=9, framealpha=0.8)
+        ax.legend(loc=legend_loc, fontsize=9, framealpha=0.9)
     if title:
         ax.set_title(title)
     repel_labels(ax)
