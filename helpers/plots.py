@@ -228,7 +228,8 @@ def plot_heatmap(weights, row_labels: Sequence[str], col_labels: Sequence[str], 
     ax.set_yticklabels(row_labels)
     if annotate and weights.size <= 144:
         for (i, j), value in np.ndenumerate(weights):
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="w" if value < weights.mean() else "k")
+            r, g, b, _ = image.cmap(image.norm(value))  # the cell's colour: dark text on light cells, white on dark
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w")
     if title:
         ax.set_title(title)
     ax.figure.colorbar(image, ax=ax, fraction=0.046)
