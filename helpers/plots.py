@@ -223,9 +223,9 @@ def plot_heatmap(weights, row_labels: Sequence[str], col_labels: Sequence[str], 
     ax = _axes(ax, figsize=(4, 4))
     image = ax.imshow(weights, cmap=cmap)
     ax.set_xticks(range(len(col_labels)))
-    ax.set_xticklabels(col_labels, rotation=45, ha="right")
+    ax.set_xticklabels([display_label(str(t)) for t in col_labels], rotation=45, ha="right")
     ax.set_yticks(range(len(row_labels)))
-    ax.set_yticklabels(row_labels)
+    ax.set_yticklabels([display_label(str(t)) for t in row_labels])
     if annotate and weights.size <= 144:
         for (i, j), value in np.ndenumerate(weights):
             r, g, b, _ = image.cmap(image.norm(value))  # the cell's colour: dark text on light cells, white on dark
