@@ -1,9 +1,14 @@
 """Build the student release (notebooks/) from the solutions with nbgrader's preprocessors.
 
 The same preprocessors as ``nbgrader generate_assignment`` (without its database):
-solution regions become ``raise NotImplementedError()``, hidden-test and mark-scheme
+solution regions become a stub, hidden-test and mark-scheme
 regions are removed, outputs are cleared, cells are locked and checksummed as nbgrader
-expects. The public references the self-checks compare against are written beside the
+expects. After nbgrader's ClearSolutions, each stub ``raise NotImplementedError()`` is
+given the message ``helpers.demo.stub_message(NAME)`` ("implement NAME, then run
+check('NAME')"), NAME being the graded function or class of its solution cell, so a
+student who runs a cell that needs it reads what to do, and ``helpers.demo.implemented``
+recognises the stub (the message is a literal in the function's code). Written answers
+(markdown solution cells) keep nbgrader's "YOUR ANSWER HERE". The public references the self-checks compare against are written beside the
 public tests (helpers/selfcheck/references.json).
 """
 
@@ -13,6 +18,7 @@ import json
 from pathlib import Path
 
 import nbformat
+from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearHiddenTests,
@@ -26,18 +32,9 @@ from nbgrader.preprocessors import (
 from autograder.course import PUBLIC_SUITES, RELEASE, SOLUTIONS, available
 from autograder.references import load_references, solution_notebooks
 from autograder.registry import load_registry
+from helpers.demo import stub_message
 
-PIPELINE = [
-    LockCells,
-    ClearSolutions,
-    ClearOutput,
-    CheckCellMetadata,
-    ComputeChecksums,
-    ClearHiddenTests,
-    ClearMarkScheme,
-    ComputeChecksums,
-    CheckCellMetadata,
-]
+NBGRADER_STUB = "raise NotImplementedError()"
 
 
 def student_version(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
@@ -58,6 +55,39 @@ def student_version(solution: nbformat.NotebookNode, name: str = "notebook") -> 
             cell.outputs = []
     nb.metadata.pop("widgets", None)
     return nb
+
+
+def name_stubs(nb: nbformat.NotebookNode) -> None:
+    """Give every code stub the message that names its graded function or class (in place)."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("solution") or NBGRADER_STUB not in cell.source:
+            continue
+        name = meta["grade_id"]
+        named = f"raise NotImplementedError({stub_message(name)!r})"
+        cell.source = cell.source.replace(NBGRADER_STUB, named)
+
+
+class NameStubs(Preprocessor):
+    """Runs right after ClearSolutions, so the checksums nbgrader computes next cover the named stubs."""
+
+    def preprocess(self, nb, resources):
+        name_stubs(nb)
+        return nb, resources
+
+
+PIPELINE = [
+    LockCells,
+    ClearSolutions,
+    NameStubs,
+    ClearOutput,
+    CheckCellMetadata,
+    ComputeChecksums,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ComputeChecksums,
+    CheckCellMetadata,
+]
 
 
 def render(nb: nbformat.NotebookNode) -> str:

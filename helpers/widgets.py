@@ -116,21 +116,27 @@ def cosine_widget(cosine_fn: Callable, angle_u: float = 30.0, angle_v: float = 1
 
 
 def plot_temperatures(probs_fn: Callable, vocab: Sequence[str], temperatures=(0.5, 1.0, 2.0), axes=None, highlight: str | None = None):
-    """One bar chart of probs_fn(T) per temperature T (probs_fn: the notebook's softmax(s / T))."""
+    """One bar chart of probs_fn(tau) per temperature tau (probs_fn: the notebook's softmax(s / tau)).
+
+    All panels share one y-scale, so the flattening from panel to panel is what the eye sees.
+    """
     import matplotlib.pyplot as plt
 
     if axes is None:
         _, axes = plt.subplots(1, len(temperatures), figsize=(4.2 * len(temperatures), 3), sharey=True)
-    for ax, T in zip(np.atleast_1d(axes), temperatures):
-        plot_probs(probs_fn(T), vocab, ax=ax, title=f"temperature {T:g}", highlight=highlight)
+    probs = [np.asarray(probs_fn(tau), dtype=float) for tau in temperatures]
+    ymax = max(float(p.max()) for p in probs) * 1.15
+    for ax, tau, p in zip(np.atleast_1d(axes), temperatures, probs):
+        entropy = float(-np.sum(p[p > 0] * np.log(p[p > 0])))
+        plot_probs(p, vocab, ax=ax, title=f"\u03c4 = {tau:g}: entropy {entropy:.2f} nats", highlight=highlight, ymax=ymax)
     return axes
 
 
 def temperature_widget(probs_fn: Callable, vocab: Sequence[str], temperature: float = 1.0, highlight: str | None = None):
-    """A temperature slider over the next-token distribution probs_fn(T) -> (vocab_size,)."""
+    """A temperature slider over the next-token distribution probs_fn(tau) -> (vocab_size,), on a fixed 0..1 scale."""
     import ipywidgets as widgets
 
-    slider = widgets.FloatLogSlider(value=temperature, base=10, min=-1, max=1, step=0.02, description="temperature")
+    slider = widgets.FloatLogSlider(value=temperature, base=10, min=-1, max=1, step=0.02, description="\u03c4 (temperature)")
     box, figure, image = _image_box([slider], figsize=(6, 3))
 
     def redraw(value: float | None = None) -> None:
@@ -140,7 +146,7 @@ def temperature_widget(probs_fn: Callable, vocab: Sequence[str], temperature: fl
         figure.clear()
         ax = figure.subplots()
         p = np.asarray(probs_fn(slider.value), dtype=float)
-        plot_probs(p, vocab, ax=ax, title=f"temperature {slider.value:.2f}", highlight=highlight)
+        plot_probs(p, vocab, ax=ax, title=f"\u03c4 = {slider.value:.2f}", highlight=highlight, ymax=1.0)
         box.state = {"temperature": slider.value, "probs": p}
         _render(figure, image)
 

@@ -30,7 +30,7 @@ def test_slide_tables_and_the_slide_probability():
 def test_plot_vectors_draws_one_labelled_arrow_per_row():
     ax = helpers.plot_vectors(SLIDE_V, SLIDE_TABLE_ORDER)
     labels = [t.get_text() for t in ax.texts if t.get_text()]
-    assert labels == SLIDE_TABLE_ORDER
+    assert labels == [helpers.plots.display_label(t) for t in SLIDE_TABLE_ORDER]  # punctuation drawn quoted: "'.'"
     assert sum(1 for t in ax.texts if t.arrow_patch is not None) == 8
     plt.close("all")
 

@@ -6,6 +6,7 @@ kernel, with the public self-checks as nbgrader test cells.)"""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,7 +64,8 @@ def scores(course: Path, student: str) -> dict[str, float]:
 def test_release_by_nbgrader_matches_ours(course):
     released = nbformat.read(str(course / "release" / "ps01" / f"{NOTEBOOK}.ipynb"), as_version=4)
     ours = nbformat.read(str(ROOT / "notebooks" / f"{NOTEBOOK}.ipynb"), as_version=4)
-    assert [c.source for c in released.cells] == [c.source for c in ours.cells]
+    unnamed = [re.sub(r"raise NotImplementedError\(\"implement [^\"]*\"\)", "raise NotImplementedError()", c.source) for c in ours.cells]
+    assert [c.source for c in released.cells] == unnamed  # ours only names each stub (autograder/release.py)
 
 
 def test_nbgrader_gives_the_honest_submission_full_marks(course):

@@ -12,6 +12,7 @@ from autograder.course import PUBLIC_SUITES, RELEASE, SOLUTIONS, available
 from autograder.registry import load_registry
 from autograder.release import build
 from helpers.checking import assert_matches, from_plain
+from helpers.demo import stub_message
 
 # The graded interface of shared/COURSE.md, notebook by notebook.
 INTERFACE = {
@@ -58,8 +59,10 @@ def test_release_carries_no_answers_and_no_outputs():
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None, f"{path.name} carries outputs"
-            if cell.metadata.get("nbgrader", {}).get("solution"):
-                assert "raise NotImplementedError()" in cell.source, f"{path.name}: a solution cell without its stub"
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and cell.cell_type == "code":
+                stub = f"raise NotImplementedError({stub_message(meta['grade_id'])!r})"
+                assert stub in cell.source, f"{path.name}: a solution cell without its named stub"
 
 
 @pytest.mark.parametrize("notebook", sorted(available()))
@@ -70,9 +73,9 @@ def test_solution_markup_matches_interface_and_points(notebook):
     solutions, checks = {}, {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and cell.cell_type == "code":  # markdown solution cells are written answers
             solutions[meta["grade_id"]] = cell.source
-        if meta.get("grade"):
+        if meta.get("grade") and not meta.get("solution"):
             checks[meta["grade_id"]] = (cell.source, meta.get("points"))
     assert list(solutions) == INTERFACE[notebook], "one solution cell per graded name, in COURSE.md order"
     for name, source in solutions.items():

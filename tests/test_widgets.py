@@ -65,3 +65,15 @@ def test_static_versions_draw_without_widgets():
 def test_show_outside_a_kernel_says_so(capsys):
     show(lambda: cosine_widget(cosine))
     assert "static version" in capsys.readouterr().out
+
+
+def test_temperature_panels_share_one_y_scale():
+    """The flattening must be visible: every panel of plot_temperatures uses the same y-limits."""
+    import matplotlib.pyplot as plt
+
+    s = np.array([3.0, 1.0, 0.0, -1.0])
+    axes = plot_temperatures(lambda tau: softmax(s / tau), ["a", "b", "c", "d"], temperatures=(0.5, 1.0, 2.0))
+    limits = {ax.get_ylim() for ax in axes}
+    assert len(limits) == 1 and limits.pop()[1] >= softmax(s / 0.5).max()
+    assert all("\u03c4" in ax.get_title() for ax in axes)
+    plt.close("all")
