@@ -112,6 +112,13 @@ def cmd_handouts(args) -> int:
     return 0
 
 
+def cmd_points(args) -> int:
+    from autograder.points import points_table
+
+    print(points_table())
+    return 0
+
+
 def cmd_demo(args) -> int:
     cmd_release(args)
     print("\nGrading the solutions as a sample submission:\n")
@@ -151,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("devcheck", help="run one notebook's cases in-process against its solution (authors)")
     dev.add_argument("notebook", help="series number, e.g. 02")
     dev.set_defaults(func=lambda a: __import__("autograder.devcheck", fromlist=["main"]).main(a.notebook))
+    sub.add_parser("points", help="how the points split: public, hidden, and public on data the lecture fixes").set_defaults(func=cmd_points)
     demo = sub.add_parser("demo", help="build the release, then grade solutions/ as a sample submission")
     demo.add_argument("--results", help="where to write results.json (default ./results.json)")
     demo.add_argument("-v", "--verbose", action="store_true")

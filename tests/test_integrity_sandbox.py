@@ -214,12 +214,10 @@ def batch(tmp_path_factory):
 
 
 def _fixed_data_points(registry, notebook: str) -> float:
-    """Points of the cases whose inputs the lecture fixes: their public and graded references agree."""
-    from autograder.references import grading_seeds, load_references
+    """Points a table of public answers could earn: public cases whose public and graded references agree."""
+    from autograder.points import fixed_public_cases
 
-    public = load_references(registry, {})
-    graded = load_references(registry, grading_seeds(registry))
-    return sum(c.points for c in registry.for_notebook(notebook) if public[c.id]["value"] == graded[c.id]["value"])
+    return sum(c.points for c in fixed_public_cases(registry) if c.notebook == notebook)
 
 
 def test_honest_students_keep_full_marks(batch):
@@ -232,7 +230,7 @@ def test_honest_students_keep_full_marks(batch):
 def test_a_forged_result_stream_earns_only_fixed_data_cases(batch, registry):
     forged = batch["a_forge"]
     fixed = _fixed_data_points(registry, "01")
-    assert fixed < registry.points("01") / 2, "most of notebook 01's points must come from inputs drawn from the course secret"
+    assert fixed < registry.points("01") / 2, "most of notebook 01's points must be out of reach of a table of public answers"
     assert forged["score"] <= fixed, [t["name"] for t in forged["tests"] if t["status"] == "passed"]
     assert len(forged["tests"]) == len(registry.cases)
 

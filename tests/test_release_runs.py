@@ -31,7 +31,7 @@ from autograder.course import RELEASE, ROOT, SOLUTIONS, available
 
 pytestmark = pytest.mark.slow
 STUB = re.compile(r"^implement \w+, then run check\('\w+'\)$")
-PENDING = {"07"}  # notebook 07 is rewritten on another branch: its release may still cascade
+PENDING: set[str] = set()  # notebooks whose release may still cascade (none)
 
 
 def _kind(cell) -> str:
