@@ -27,6 +27,29 @@ SUITES = {"04": (public04, hidden04), "05": (public05, hidden05), "06": (public0
 
 # (notebook, callee, its wrong definition, the callers that must keep full marks)
 MISTAKES = [
+    ("05", "rotate_2d", """
+        def rotate_2d(x, theta):
+            x, theta = np.asarray(x, dtype=float), np.asarray(theta, dtype=float)
+            c, s = np.cos(theta), np.sin(theta)
+            return np.stack([c * x[..., 0] + s * x[..., 1], -s * x[..., 0] + c * x[..., 1]], axis=-1)
+        """, ["rope_2d", "rope"]),
+    ("05", "rotate_2d", """
+        def rotate_2d(x, theta):
+            x, theta = np.asarray(x, dtype=float), np.deg2rad(np.asarray(theta, dtype=float))
+            c, s = np.cos(theta), np.sin(theta)
+            return np.stack([c * x[..., 0] - s * x[..., 1], s * x[..., 0] + c * x[..., 1]], axis=-1)
+        """, ["rope_2d", "rope"]),
+    ("05", "rotate_2d", "def rotate_2d(x, theta):\n    raise NotImplementedError()", ["rope_2d", "rope"]),
+    ("05", "rope", """
+        def rope(X, base=10000.0):
+            X = np.asarray(X, dtype=float)
+            T, d = X.shape[-2:]
+            if d % 2:
+                raise ValueError("d must be even")
+            angles = np.arange(T)[:, None] * (base ** (-2.0 * np.arange(d // 2) / d))[None, :]
+            first, second = X[..., : d // 2], X[..., d // 2 :]
+            return np.concatenate([np.cos(angles) * first - np.sin(angles) * second, np.sin(angles) * first + np.cos(angles) * second], axis=-1)
+        """, ["ContextRoPELM"]),
     ("06", "causal_mask", "def causal_mask(T):\n    return torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)",
      ["scaled_dot_product_attention", "AttentionHead", "MultiHeadAttention"]),
     ("06", "causal_mask", "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))",

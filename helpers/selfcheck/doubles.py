@@ -147,3 +147,61 @@ def same_values(a: Any, b: Any) -> bool:
 
 def fix_callee_first(callee: str) -> str:
     return f"\n  this uses your {callee}, which fails its own checks; fix {callee} first."
+
+
+class Twin:
+    """Calls the student's ``caller`` twice per use: with ``callee`` replaced by a stand-in (on copies of the
+    arguments), then as is with ``callee`` watched. ``facts()`` is the plain data the verify needs."""
+
+    def __init__(self, student, caller: str, callee: str, stand_in: Callable, keep_calls: int = 4):
+        self.student, self.caller, self.callee, self.stand_in, self.keep = student, caller, callee, stand_in, keep_calls
+        self.stand: dict = {}
+        self.used = False
+        self.failed = False
+        self.calls: list = []
+        self.errors: dict = {}
+
+    def __call__(self, key: str, *args, **kwargs):
+        fn = self.student.get(self.caller)
+        copies, kw = _snapshot(args), {k: _snapshot(v) for k, v in kwargs.items()}
+        try:
+            run = run_watched(self.student, self.caller, self.callee, lambda: fn(*copies, **kw), self.stand_in)
+            self.stand[key] = run["result"]
+            self.used = self.used or bool(run["calls"])
+        except Exception:  # noqa: BLE001 - the watched run decides then
+            self.failed = True
+        self.student._log.append((self.caller, args, kwargs))
+        run = run_watched(self.student, self.caller, self.callee, lambda: fn(*args, **kwargs))
+        self.calls.extend({"args": c["args"], "result": c.get("result"), "raised": c.get("raised")} for c in run["calls"][: self.keep])
+        del self.calls[self.keep :]
+        if run["error"]:
+            self.errors[key] = run["error"]
+        return run["result"]
+
+    def facts(self) -> dict:
+        return {"stand-in": self.stand, "stand-in used": self.used and not self.failed, "callee calls": self.calls, "errors": self.errors}
+
+
+def given_callee(check: Callable[[], None], got: dict, ref: dict, callee: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """Run ``check()``; when it fails, pass anyway if the caller's stand-in runs equal the solution's (the caller
+    is right given its callee: the mistake is the callee's), else fail, naming the callee when its results differ."""
+    from helpers.checking import assert_matches
+
+    try:
+        if got.get("errors"):
+            key, message = next(iter(got["errors"].items()))
+            raise AssertionError(f"{key}: {message}")
+        check()
+    except AssertionError as first:
+        if got.get("stand-in used") is True and ref.get("stand-in used") is True:
+            try:
+                mine, theirs = got.get("stand-in"), ref.get("stand-in")
+                if not isinstance(mine, dict) or sorted(mine) != sorted(theirs):
+                    raise AssertionError("stand-in runs")
+                for key in theirs:
+                    assert_matches(mine[key], theirs[key], key, rtol=rtol, atol=atol)
+                return
+            except AssertionError:
+                pass
+        wrong = callee_results_differ(got.get("callee calls"), ref.get("callee calls"), same_values)
+        raise AssertionError(str(first) + (fix_callee_first(callee) if wrong else "")) from None
