@@ -227,16 +227,20 @@ def _(got, ref):
 @suite.case(
     "self_similarity",
     points=1,
-    hint="with leading batch axes only the last two axes (tokens, coordinates) swap in the transpose; a plain transpose reverses them all.",
+    hint="with leading batch axes only the last two axes (tokens, coordinates) swap in the transpose; a plain transpose reverses them all. "
+    "Do not write into X.",
 )
 def batch_dimensions(student):
     """Leading batch dimensions: X of shape (2, 3, 5, 4) gives S of shape (2, 3, 5, 5)."""
     X = np.random.default_rng(student.seed(60)).normal(size=(2, 3, 5, 4))  # (2, 3, T, M)
-    return {"X": X.copy(), "S": student.self_similarity(X)}
+    X_in = X.copy()
+    return {"X": X, "S": student.self_similarity(X_in), "X unchanged": bool(np.array_equal(X_in, X))}
 
 
 @batch_dimensions.verify
 def _(got, ref):
+    if got.get("X unchanged") is not True:
+        raise AssertionError("self_similarity changed the X it was given; compute S without modifying X.")
     check_similarity(got["S"], ref["X"], ref["S"])
 
 
@@ -349,7 +353,7 @@ def check_attention_run(got: dict, ref: dict, causal: bool, what: str, mask_chec
 
 @suite.case(
     "scaled_dot_product_attention",
-    points=2,
+    points=1,
     hint="the scores are the queries' dot products with the keys, scaled by one over the square root of the key size d_k; "
     "with causal, the future keys are masked out of the scores BEFORE the softmax over the keys; out averages the values with those weights.",
 )
@@ -400,6 +404,34 @@ def cross_attention_shapes(student):
 @cross_attention_shapes.verify
 def _(got, ref):
     check_attention_run(got, ref, False, "Q (2, 3), K (4, 3), V (4, 5)")
+
+
+@suite.case(
+    "scaled_dot_product_attention",
+    points=1,
+    hint="each row of weights is a softmax over the keys: non-negative, summing to 1, and with causal exactly 0 for every future key.",
+)
+def weights_are_distributions(student):
+    """Tolerant: causal=True on seeded (3, 6, 4) inputs: weights of shape (3, 6, 6), rows sum to 1, exactly 0 above the diagonal."""
+    Q, K, V = random_qkv(student.seed(64), (3, 6, 4), (3, 6, 4), (3, 6, 4))
+    return attention_probe(student, Q, K, V, student.seed(164), flags=(True,))
+
+
+@weights_are_distributions.verify
+def _(got, ref):
+    key = "causal=True"
+    try:
+        if got.get(f"error {key}"):
+            raise AssertionError(f"`weights` ({key}): {got[f'error {key}']}")
+        w = expect_tensor(got.get(f"weights {key}"), f"`weights` ({key})", tuple(ref[f"weights {key}"].shape))
+        check_weights_invariants(w, key, True)
+    except AssertionError as first:
+        mine, theirs = got.get(f"stand-in weights {key}"), ref.get(f"stand-in weights {key}")
+        if got.get(f"stand-in used {key}") and hasattr(mine, "double") and tuple(mine.shape) == tuple(theirs.shape):
+            sums = mine.double().sum(-1)
+            if bool((mine.double()[theirs == 0] == 0).all()) and np.allclose(sums.numpy(), 1.0, atol=1e-5):
+                return  # right given the mask its causal_mask gave: the mistake is causal_mask's
+        raise first
 
 
 # --------------------------------------------------------------------------- #
@@ -463,9 +495,8 @@ def head_probe(student, d_model: int, d_head: int, shape: tuple, seed_params: in
     for key, causal in flags:
         kwargs = {} if causal is None else {"causal": causal}
         for mode, stand_in in (("", None), ("stand-in ", attention_stand_in(seed_stand_in))):
-            try:
-                with torch.no_grad():
-                    run = run_watched(student, "AttentionHead", "scaled_dot_product_attention", lambda kwargs=kwargs: head(x.clone(), **kwargs), stand_in)
+            try:  # autograd on: the output must carry a graph, last_weights must not
+                run = run_watched(student, "AttentionHead", "scaled_dot_product_attention", lambda kwargs=kwargs: head(x.clone(), **kwargs), stand_in)
             except Exception:
                 if stand_in is None:
                     raise
@@ -473,6 +504,8 @@ def head_probe(student, d_model: int, d_head: int, shape: tuple, seed_params: in
                 continue
             out[f"{mode}out {key}"] = run["result"]
             out[f"{mode}last_weights {key}"] = getattr(head, "last_weights", None)
+            out[f"{mode}out requires grad {key}"] = bool(getattr(run["result"], "requires_grad", False))
+            out[f"{mode}last_weights detached {key}"] = getattr(out[f"{mode}last_weights {key}"], "grad_fn", None) is None
             out[f"{mode}calls {key}"] = [
                 {"args": c["args"], "kwargs": c["kwargs"], "result": c.get("result"), "raised": c.get("raised")} for c in run["calls"]
             ]
@@ -501,6 +534,10 @@ def check_head_run(got: dict, ref: dict, key: str, causal: bool) -> None:
         if lw is None:
             raise AssertionError(f"head.last_weights is None after head(x) ({key}): keep the weights of the last call there, detached.")
         expect_tensor(lw, f"head.last_weights after head(x) ({key})", (B, T, T))
+        if got.get(f"{prefix}out requires grad {key}") is not True:
+            raise AssertionError(f"head(x) ({key}) carries no autograd graph: forward must stay in torch (no detach or numpy) so the layers can learn.")
+        if got.get(f"{prefix}last_weights detached {key}") is not True:
+            raise AssertionError(f"head.last_weights after head(x) ({key}) is still attached to the autograd graph: keep a detached copy.")
         if invariants and causal and (lw.double().triu(1) != 0).any():
             raise AssertionError(f"head.last_weights after head(x) ({key}): weights above the diagonal must be exactly 0 (pass causal on to the attention).")
         assert_matches(lw.double(), ref[f"{prefix}last_weights {key}"].double(), f"last_weights ({key})", **TOL)
@@ -591,9 +628,9 @@ def mha_probe(student, d_model: int, n_heads: int, d_head: int, shape: tuple, se
         hooks = [h.register_forward_hook(lambda m, a, o, i=i, seen=seen: seen.append({"head": i, "out": o.detach().clone() if isinstance(o, torch.Tensor) else None}))
                  for i, h in enumerate(heads)]
         hooks += [h.register_forward_pre_hook(lambda m, a, i=i, called=called: called.append(i)) for i, h in enumerate(heads)]
-        try:
-            with torch.no_grad():
-                out[f"out {key}"] = mha(x.clone(), **kwargs)
+        try:  # autograd on: the output must carry a graph
+            out[f"out {key}"] = mha(x.clone(), **kwargs)
+            out[f"out requires grad {key}"] = bool(getattr(out[f"out {key}"], "requires_grad", False))
         except Exception as exc:
             if not called:
                 raise
@@ -649,6 +686,8 @@ def check_mha_run(got: dict, ref: dict, key: str) -> None:
             raise AssertionError(f"mha(x) ({key}): {got[f'error {key}']}")
         out = expect_tensor(got.get(f"out {key}"), f"mha(x) ({key})", tuple(ref[f"out {key}"].shape))
         assert_matches(out.double(), ref[f"out {key}"].double(), f"mha(x) ({key})", **TOL)
+        if got.get(f"out requires grad {key}") is not True:
+            raise AssertionError(f"mha(x) ({key}) carries no autograd graph: forward must stay in torch so every head and proj can learn.")
     except AssertionError as first:
         calls, ref_calls = got.get(f"stand-in calls {key}") or [], ref.get(f"stand-in calls {key}") or []
         if calls and ref_calls:
