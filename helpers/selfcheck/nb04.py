@@ -159,17 +159,22 @@ def _(got, ref):
 @suite.case(
     "average_context",
     points=1,
-    hint="the uniform average gives each of the T context vectors the weight 1/T (not 1/N, not 1/M).",
+    hint="the uniform average gives each of the T context vectors the weight 1/T (not 1/N, not 1/M); compute without writing into V or contexts.",
 )
 def small_hand_example(student):
     """V = [[0, 0], [3, 0], [0, 6], [1, 1]] and contexts [[0, 1, 2], [3, 3, 3], [1, 1, 2]] give [[1, 2], [1, 1], [2, 2]]."""
     V = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 6.0], [1.0, 1.0]])  # (4, 2)
     contexts = np.array([[0, 1, 2], [3, 3, 3], [1, 1, 2]], dtype=np.int64)  # (3, 3)
-    return {"V": V.copy(), "contexts": contexts.copy(), "average": student.average_context(V, contexts)}
+    V_in, contexts_in = V.copy(), contexts.copy()
+    average = student.average_context(V_in, contexts_in)
+    unchanged = bool(np.array_equal(V_in, V) and np.array_equal(contexts_in, contexts))
+    return {"V": V, "contexts": contexts, "average": average, "inputs unchanged": unchanged}
 
 
 @small_hand_example.verify
 def _(got, ref):
+    if got.get("inputs unchanged") is not True:
+        raise AssertionError("average_context changed the V or contexts it was given; it should only compute.")
     check_average(got.get("average"), ref)
 
 
