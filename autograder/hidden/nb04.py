@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers.checking import Suite, assert_matches, draw_examples
-from helpers.selfcheck.nb04 import check_average, check_facts, check_gradients, check_logits, check_windows, module_facts, set_tables
+from helpers.selfcheck.nb04 import check_average, check_gradients, check_logits, check_windows, set_tables
 
 suite = Suite("04", visibility="hidden")
 
@@ -79,40 +79,24 @@ def _(got, ref):
 @suite.case(
     "context_windows",
     points=1,
-    hint="with T = 1 every window is one token, still a row of a 2-D (N, 1) array: exactly notebook 03's pairs.",
-)
-def T1_is_make_pairs(student):
-    """T = 1 gives notebook 03's pairs: contexts (N, 1) = ids[:-1] as a column, targets = ids[1:]."""
-    ids = np.random.default_rng(student.seed(47)).integers(0, 13, size=20)
-    contexts, targets = student.context_windows(ids.copy(), 1)
-    return {"ids": ids, "T": 1, "contexts": contexts, "targets": targets}
-
-
-@T1_is_make_pairs.verify
-def _(got, ref):
-    check_windows_hidden(got, ref)
-    assert_matches(got["contexts"][:, 0], ref["ids"][:-1], "contexts[:, 0] (the previous tokens)")
-    assert_matches(got["targets"], ref["ids"][1:], "targets (the next tokens)")
-
-
-@suite.case(
-    "context_windows",
-    points=1,
-    hint="a stream of exactly T tokens has no target, so there is no window: empty int64 arrays of shapes (0, T) and (0,); one more token gives one window.",
+    hint="a stream of exactly T tokens has no target, so there is no window: empty int64 arrays of shapes (0, T) and (0,); one more token "
+    "gives one window; with T = 1 every window is still a row of a 2-D (N, 1) array, exactly notebook 03's pairs.",
 )
 def no_full_window(student):
-    """Edge cases: len(ids) == T = 3 gives contexts (0, 3) and targets (0,); len(ids) = T + 1 = 5 gives exactly one window."""
+    """Edge cases: len(ids) == T = 3 gives contexts (0, 3) and targets (0,); len(ids) = T + 1 = 5 gives one window; T = 1 gives notebook 03's pairs."""
     rng = np.random.default_rng(student.seed(48))
-    short, one = rng.integers(0, 13, size=3), rng.integers(0, 13, size=5)
+    short, one, pairs = rng.integers(0, 13, size=3), rng.integers(0, 13, size=5), rng.integers(0, 13, size=20)
     c0, t0 = student.context_windows(short.copy(), 3)
     c1, t1 = student.context_windows(one.copy(), 4)
+    cp, tp = student.context_windows(pairs.copy(), 1)
     return {"len(ids) == T": {"ids": short, "T": 3, "contexts": c0, "targets": t0},
-            "len(ids) == T + 1": {"ids": one, "T": 4, "contexts": c1, "targets": t1}}
+            "len(ids) == T + 1": {"ids": one, "T": 4, "contexts": c1, "targets": t1},
+            "T = 1": {"ids": pairs, "T": 1, "contexts": cp, "targets": tp}}
 
 
 @no_full_window.verify
 def _(got, ref):
-    for key in ("len(ids) == T", "len(ids) == T + 1"):
+    for key in ("len(ids) == T", "len(ids) == T + 1", "T = 1"):
         try:
             check_windows_hidden(got[key], ref[key])
         except AssertionError as exc:
@@ -259,35 +243,6 @@ def _(got, ref):
         if not torch.allclose(got[f"logits {name}"].detach().double(), base, rtol=1e-5, atol=1e-6):
             raise AssertionError(f"the {name} windows get different logits than the original windows; the uniform average is blind to the order of the tokens.")
     check_logits_hidden(got, ref, names)
-
-
-@suite.case(
-    "ContextAverageLM",
-    points=1,
-    hint="do not reshape or assume 2-D input: an embedding looks up any shape, so average over the token axis and leading axes ride along.",
-)
-def other_sizes_any_leading_dims(student):
-    """ContextAverageLM(7, 5, 4): its layers, and one window (4,), windows (6, 4) and (2, 3, 4) give U @ mean(V[window])."""
-    import torch
-
-    rng = np.random.default_rng(student.seed(67))
-    model = student.ContextAverageLM(7, 5, 4)
-    facts = module_facts(model)
-    set_tables(model, rng.normal(size=(7, 5)), rng.normal(size=(7, 5)))
-    student.note("model = ContextAverageLM(7, 5, 4) with seeded random encode.weight and decode.weight")
-    out = {"facts": facts, "V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone()}
-    with torch.no_grad():
-        for key, shape in (("(T,)", (4,)), ("(N, T)", (6, 4)), ("(B, N, T)", (2, 3, 4))):
-            contexts = torch.from_numpy(rng.integers(0, 7, size=shape))
-            out[f"contexts {key}"] = contexts
-            out[f"logits {key}"] = model(contexts)
-    return out
-
-
-@other_sizes_any_leading_dims.verify
-def _(got, ref):
-    check_facts(got["facts"], 7, 5, 4)
-    check_logits_hidden(got, ref, ["(T,)", "(N, T)", "(B, N, T)"])
 
 
 @suite.case(

@@ -294,7 +294,7 @@ def _(got, ref):
     given_callee(check, got, ref, "rotate_2d")
 
 
-@suite.case("rope", points=2, hint="every pair at position i turns by i times its frequency, the same rule for queries and keys; then scores depend on j - i only.")
+@suite.case("rope", points=1, hint="every pair at position i turns by i times its frequency, the same rule for queries and keys; then scores depend on j - i only.")
 def relative_positions(student):
     """d = 8, T = 9: the same q and k at every position give scores depending only on j - i; Q, K shifted by 3 positions give the same scores."""
     twin = rope_twin(student, student.seed(165))
@@ -372,7 +372,7 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("ContextRoPELM", points=2, hint="for dim > 2 every adjacent pair turns, pair j at position i by i times theta1 times rope's frequency of pair j.")
+@suite.case("ContextRoPELM", points=1, hint="for dim > 2 every adjacent pair turns, pair j at position i by i times theta1 times rope's frequency of pair j.")
 def forward_dim8_context5(student):
     """dim = 8, T = 5, theta1 = 1.3, seeded V (11, 8) and U (11, 8): logits match an independent computation."""
     return model_probe(student, 11, 8, 5, 1.3, 6, seed=student.seed(66))
