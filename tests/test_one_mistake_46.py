@@ -121,3 +121,20 @@ def test_a_wrong_callee_costs_its_callers_nothing(references, nb, callee, wrong,
     for caller in callers:
         earned, total, failed = scores[caller]
         assert earned == total, f"{caller} lost points for a mistake in {callee}:\n" + "\n".join(failed)
+
+
+def test_a_caller_wrong_too_is_told_to_fix_its_callee_first(references):
+    """A wrong mask and a wrong attention: the attention's message names causal_mask as the first thing to fix."""
+    namespace = _load("06")
+    exec("def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))", namespace)
+    exec(
+        "def scaled_dot_product_attention(Q, K, V, causal=False):\n"
+        "    S = Q @ K.transpose(-2, -1)\n"
+        "    if causal:\n"
+        "        S = S.masked_fill(~causal_mask(S.shape[-1]), float('-inf'))\n"
+        "    weights = torch.softmax(S, dim=-1)\n"
+        "    return weights @ V, weights\n",
+        namespace,
+    )
+    _, _, failed = _scores("06", namespace, references["06"], {"scaled_dot_product_attention"})["scaled_dot_product_attention"]
+    assert any("this uses your causal_mask, which fails its own checks; fix causal_mask first" in f for f in failed), "\n".join(failed)

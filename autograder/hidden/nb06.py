@@ -240,7 +240,7 @@ def _(got, ref):
 @suite.case(
     "scaled_dot_product_attention",
     points=1,
-    hint="a softmax that subtracts each row's maximum stays finite at any score; masking uses minus infinity, not a large finite number.",
+    hint="a softmax that subtracts each row's maximum stays finite at any score, and masked weights must come out exactly 0.",
 )
 def huge_scores_stay_finite(student):
     """Scores near +-1e5 ((1, 5, 2) inputs): weights finite, exact 0 in the masked part, equal to the reference."""
