@@ -1,8 +1,9 @@
 """Hidden tests of notebook 04 (context averaging): grader only.
 
 Other seeds, shapes and edge cases than the self-checks, invariants (order-blindness,
-T = 1 is make_pairs) and independent references (a loop over the stream,
-``V[contexts].mean(-2)``, ``U @ mean(V[ctx])`` and torch autograd).
+T = 1 is make_pairs) and independent references (trusted side only, never in the sandbox):
+a loop over the stream, ``V[contexts].mean(-2)``, ``U @ mean(V[ctx])`` and torch autograd.
+Every verify reads its inputs from ``ref`` (the solution's run of the same probe).
 """
 
 from __future__ import annotations
@@ -11,9 +12,50 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers.checking import Suite, assert_matches, draw_examples
-from helpers.selfcheck.nb04 import check_average, check_facts, check_logits, check_windows, expected_logits, module_facts, set_tables
+from helpers.selfcheck.nb04 import check_average, check_gradients, check_logits, check_windows, set_tables
 
 suite = Suite("04", visibility="hidden")
+
+
+# --------------------------------------------------------------------------- #
+# Independent references (trusted side only)
+# --------------------------------------------------------------------------- #
+
+
+def windows_ref(ids: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row i is ids[i : i + T], target i is ids[i + T] (a plain loop)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    N = max(len(ids) - T, 0)
+    contexts = np.zeros((N, T), dtype=np.int64)  # (N, T)
+    for i in range(N):
+        contexts[i] = ids[i : i + T]
+    return contexts, ids[T : T + N].copy()  # (N, T), (N,)
+
+
+def check_windows_hidden(got: dict, ref: dict) -> None:
+    check_windows(got, ref)
+    contexts, targets = windows_ref(ref["ids"], ref["T"])
+    assert_matches({"contexts": got["contexts"], "targets": got["targets"]}, {"contexts": contexts, "targets": targets})
+
+
+def average_ref(V: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+    return V[contexts].mean(axis=-2)  # (N, M)
+
+
+def check_average_hidden(value, ref: dict) -> None:
+    check_average(value, ref)
+    assert_matches(value, average_ref(ref["V"], ref["contexts"]), "average")
+
+
+def expected_logits(V, U, contexts):
+    """U v' with v' = mean of the T rows V[contexts[..., t]]: (..., vocab), in float64."""
+    return V.double()[contexts].mean(dim=-2) @ U.double().T
+
+
+def check_logits_hidden(got: dict, ref: dict, keys: list[str]) -> None:
+    check_logits(got, ref, keys)
+    for key in keys:
+        assert_matches(got[f"logits {key}"].detach().double(), expected_logits(ref["V"], ref["U"], ref[f"contexts {key}"]), f"logits {key}", rtol=1e-4, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- #
@@ -21,66 +63,44 @@ suite = Suite("04", visibility="hidden")
 # --------------------------------------------------------------------------- #
 
 
-@suite.case(
-    "context_windows",
-    points=1,
-    hint="use len(ids) and T only (no fixed sizes): N = len(ids) - T windows, window i = ids[i : i + T], target i = ids[i + T].",
-)
+@suite.case("context_windows", points=1, hint="use len(ids) and T only (no fixed sizes): one window per token that has T tokens before it.")
 def seeded_stream_T4(student):
     """A seeded stream of 50 ids over 13 tokens with T = 4: 46 windows, each read off the stream."""
-    ids = np.random.default_rng(43).integers(0, 13, size=50)
+    ids = np.random.default_rng(student.seed(43)).integers(0, 13, size=50)
     contexts, targets = student.context_windows(ids.copy(), 4)
-    return {"ids": ids, "contexts": contexts, "targets": targets}
+    return {"ids": ids, "T": 4, "contexts": contexts, "targets": targets}
 
 
 @seeded_stream_T4.verify
 def _(got, ref):
-    check_windows(got, 4, ref)
+    check_windows_hidden(got, ref)
 
 
 @suite.case(
     "context_windows",
     points=1,
-    hint="with T = 1 every window is one token: contexts has shape (N, 1) (keep the second axis) and equals "
-    "ids[:-1, None]; targets = ids[1:], exactly notebook 03's make_pairs.",
-)
-def T1_is_make_pairs(student):
-    """T = 1 gives notebook 03's pairs: contexts (N, 1) = ids[:-1] as a column, targets = ids[1:]."""
-    ids = np.random.default_rng(47).integers(0, 13, size=20)
-    contexts, targets = student.context_windows(ids.copy(), 1)
-    return {"ids": ids, "contexts": contexts, "targets": targets}
-
-
-@T1_is_make_pairs.verify
-def _(got, ref):
-    check_windows(got, 1, ref)
-    assert_matches(got["contexts"][:, 0], got["ids"][:-1], "contexts[:, 0] (the previous tokens)")
-    assert_matches(got["targets"], got["ids"][1:], "targets (the next tokens)")
-
-
-@suite.case(
-    "context_windows",
-    points=1,
-    hint="a stream of exactly T tokens has no target, so N = 0: return np.zeros((0, T), dtype=np.int64) and an empty "
-    "int64 array of shape (0,) (fancy indexing with an (N, T) index array does this on its own); one more token gives N = 1.",
+    hint="a stream of exactly T tokens has no target, so there is no window: empty int64 arrays of shapes (0, T) and (0,); one more token "
+    "gives one window; with T = 1 every window is still a row of a 2-D (N, 1) array, exactly notebook 03's pairs.",
 )
 def no_full_window(student):
-    """Edge cases: len(ids) == T = 3 gives contexts (0, 3) and targets (0,); len(ids) = T + 1 = 5 gives exactly one window."""
-    short = np.array([7, 2, 9], dtype=np.int64)
-    one = np.array([4, 0, 12, 5, 8], dtype=np.int64)
+    """Edge cases: len(ids) == T = 3 gives contexts (0, 3) and targets (0,); len(ids) = T + 1 = 5 gives one window; T = 1 gives notebook 03's pairs."""
+    rng = np.random.default_rng(student.seed(48))
+    short, one, pairs = rng.integers(0, 13, size=3), rng.integers(0, 13, size=5), rng.integers(0, 13, size=20)
     c0, t0 = student.context_windows(short.copy(), 3)
     c1, t1 = student.context_windows(one.copy(), 4)
-    return {"len(ids) == T": {"ids": short, "contexts": c0, "targets": t0},
-            "len(ids) == T + 1": {"ids": one, "contexts": c1, "targets": t1}}
+    cp, tp = student.context_windows(pairs.copy(), 1)
+    return {"len(ids) == T": {"ids": short, "T": 3, "contexts": c0, "targets": t0},
+            "len(ids) == T + 1": {"ids": one, "T": 4, "contexts": c1, "targets": t1},
+            "T = 1": {"ids": pairs, "T": 1, "contexts": cp, "targets": tp}}
 
 
 @no_full_window.verify
 def _(got, ref):
-    for key, T in (("len(ids) == T", 3), ("len(ids) == T + 1", 4)):
+    for key in ("len(ids) == T", "len(ids) == T + 1", "T = 1"):
         try:
-            check_windows(got[key], T, ref[key])
+            check_windows_hidden(got[key], ref[key])
         except AssertionError as exc:
-            raise AssertionError(f"{key} (T = {T}): {exc}") from None
+            raise AssertionError(f"{key} (T = {ref[key]['T']}): {exc}") from None
 
 
 # --------------------------------------------------------------------------- #
@@ -92,55 +112,43 @@ def _(got, ref):
     "average_context",
     points=1,
     hint="the uniform average weighs every position by the same 1/T, so permuting the T tokens of a window cannot change it; "
-    "average over the T axis (axis=1), not over the N windows (axis=0).",
+    "average over the token axis of each window, not over the windows.",
 )
 def permutation_invariance(student):
     """Seeded V (10, 5) and 20 windows of T = 4: every permutation of the T tokens gives the same averages."""
-    rng = np.random.default_rng(53)
+    rng = np.random.default_rng(student.seed(53))
     V = rng.normal(size=(10, 5))
     contexts = rng.integers(0, 10, size=(20, 4))
-    out = {"V": V.copy(), "contexts": contexts.copy(), "average": student.average_context(V.copy(), contexts.copy())}
+    out = {"V": V.copy(), "contexts": contexts.copy(), "average": student.average_context(V.copy(), contexts.copy()), "perms": []}
     for k in range(3):
         perm = rng.permutation(4)
-        out[f"perm {k}"] = perm
-        out[f"average with columns {[int(i) for i in perm]}"] = student.average_context(V.copy(), contexts[:, perm].copy())
-    shuffled = rng.permuted(contexts, axis=1)  # every row shuffled on its own
-    out["average with every row shuffled"] = student.average_context(V.copy(), shuffled)
-    student.note("and average_context(V, contexts with its T columns permuted), for 3 permutations and a row-by-row shuffle")
+        out["perms"].append(perm)
+        out[f"average with permutation {k}"] = student.average_context(V.copy(), contexts[:, perm].copy())
+    student.note("and average_context(V, contexts with its T columns permuted), for 3 permutations")
     return out
 
 
 @permutation_invariance.verify
 def _(got, ref):
-    average = got["average"]
-    expected_shape = (got["contexts"].shape[0], got["V"].shape[1])
-    if not isinstance(average, np.ndarray) or average.shape != expected_shape:
-        check_average(got, ref)  # explains the type or shape
-    for key in [k for k in got if k.startswith("average with")]:
-        value = got[key]
-        if not isinstance(value, np.ndarray) or value.shape != got["average"].shape:
-            raise AssertionError(f"`{key}`: expected an array of shape {got['average'].shape}, got {value!r:.80}.")
+    check_average_hidden(got.get("average"), ref)
+    for k, perm in enumerate(ref["perms"]):
+        value = got.get(f"average with permutation {k}")
+        if not isinstance(value, np.ndarray) or value.shape != ref["average"].shape:
+            raise AssertionError(f"with the columns permuted by {perm.tolist()}: expected an array of shape {ref['average'].shape}.")
         if not np.allclose(value, got["average"], rtol=1e-10, atol=1e-12):
-            raise AssertionError(
-                f"`{key}` differs from the average of the unpermuted windows (max difference "
-                f"{float(np.max(np.abs(value - got['average']))):.3g}); a uniform average must not depend on the order of the T tokens."
-            )
-    check_average(got, ref)
+            raise AssertionError(f"with the window columns permuted by {perm.tolist()} the averages change; a uniform average is blind to the order of the tokens.")
 
 
 @suite.case(
     "average_context",
     points=1,
-    hint="write it for any sizes: V[contexts] is (N, T, M) for any N, T, M (also N = 0); average over axis 1 "
-    "(or axis=-2), and leave V and contexts unchanged.",
+    hint="write it for any sizes (any N, T, M, also N = 0), average over the token axis, and leave V and contexts unchanged.",
 )
 def other_shapes(student):
     """T = 1 returns the rows V[ids] themselves; T = 6 with M = 3; N = 0 windows give shape (0, M); inputs unchanged."""
-    rng = np.random.default_rng(59)
+    rng = np.random.default_rng(student.seed(59))
     V = rng.normal(size=(9, 3))
-    c1 = rng.integers(0, 9, size=(7, 1))
-    c6 = rng.integers(0, 9, size=(4, 6))
-    c0 = np.zeros((0, 3), dtype=np.int64)
+    c1, c6, c0 = rng.integers(0, 9, size=(7, 1)), rng.integers(0, 9, size=(4, 6)), np.zeros((0, 3), dtype=np.int64)
     V_in, c6_in = V.copy(), c6.copy()
     out = {
         "T = 1": {"V": V.copy(), "contexts": c1.copy(), "average": student.average_context(V_in, c1.copy())},
@@ -153,13 +161,46 @@ def other_shapes(student):
 
 @other_shapes.verify
 def _(got, ref):
-    if not got["inputs unchanged"]:
+    if got.get("inputs unchanged") is not True:
         raise AssertionError("average_context changed the V or contexts it was given; it should only compute.")
     for key in ("T = 1", "T = 6", "N = 0"):
         try:
-            check_average(got[key], ref[key])
+            check_average_hidden(got[key].get("average"), ref[key])
         except AssertionError as exc:
             raise AssertionError(f"{key}: {exc}") from None
+
+
+def _windows(T):
+    rows = st.lists(st.lists(st.integers(0, 9), min_size=T, max_size=T), min_size=1, max_size=6)
+    return st.tuples(st.just(T), rows, st.permutations(list(range(T))))
+
+
+@suite.case("average_context", points=1, hint="average the T context vectors with equal weights 1/T: the result cannot depend on their order.")
+def order_blind_property(student):
+    """Property (20 hypothesis examples): permuting the T tokens of every window leaves the averages unchanged."""
+    examples = draw_examples(st.integers(1, 5).flatmap(_windows), 20, "order_blind", seed=student.seed(70))  # [(T, rows, perm)]
+    V = np.random.default_rng(student.seed(71)).normal(size=(10, 3))  # (vocab, M)
+    out = []
+    for T, rows, perm in examples:
+        contexts = np.array(rows, dtype=np.int64)  # (N, T)
+        out.append({"V": V, "contexts": contexts, "perm": np.array(perm),
+                    "average": student.average_context(V.copy(), contexts.copy()),
+                    "permuted": student.average_context(V.copy(), contexts[:, list(perm)].copy())})
+    return out
+
+
+@order_blind_property.verify
+def _(got, ref):
+    if not isinstance(got, list) or len(got) != len(ref):
+        raise AssertionError(f"expected {len(ref)} examples, got {type(got).__name__}")
+    for i, (g, r) in enumerate(zip(got, ref)):
+        try:
+            check_average_hidden(g.get("average"), r)
+        except AssertionError as exc:
+            raise AssertionError(f"example {i} (contexts = {r['contexts'].tolist()}): {exc}") from None
+        if not isinstance(g.get("permuted"), np.ndarray) or not np.allclose(g["permuted"], g["average"], rtol=1e-10, atol=1e-12):
+            raise AssertionError(f"example {i}: with the window columns permuted by {r['perm'].tolist()} the averages change "
+                                 f"(contexts = {r['contexts'].tolist()}); a uniform average is order-blind.")
 
 
 # --------------------------------------------------------------------------- #
@@ -170,23 +211,20 @@ def _(got, ref):
 @suite.case(
     "ContextAverageLM",
     points=1,
-    hint="the average treats the T positions alike, so permuting a window's tokens must not change its logits: "
-    "average with .mean(dim=-2) over the T axis, with no position-dependent weights.",
+    hint="the average treats the T positions alike, so permuting a window's tokens must not change its logits: no position-dependent weights.",
 )
 def order_blind(student):
     """ContextAverageLM(13, 4, 3) with seeded weights: windows with their 3 tokens permuted get identical logits."""
     import torch
 
-    rng = np.random.default_rng(61)
+    rng = np.random.default_rng(student.seed(61))
     model = student.ContextAverageLM(13, 4, 3)
     set_tables(model, rng.normal(size=(13, 4)), rng.normal(size=(13, 4)))
     student.note("model = ContextAverageLM(13, 4, 3) with seeded random encode.weight and decode.weight")
     contexts = torch.from_numpy(rng.integers(0, 13, size=(8, 3)))
     out = {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone()}
     with torch.no_grad():
-        out["contexts original"] = contexts
-        out["logits original"] = model(contexts)
-        for name, perm in (("reversed", [2, 1, 0]), ("rotated", [1, 2, 0]), ("swapped", [1, 0, 2])):
+        for name, perm in (("original", [0, 1, 2]), ("reversed", [2, 1, 0]), ("rotated", [1, 2, 0]), ("swapped", [1, 0, 2])):
             permuted = contexts[:, perm].contiguous()
             out[f"contexts {name}"] = permuted
             out[f"logits {name}"] = model(permuted)
@@ -199,122 +237,42 @@ def _(got, ref):
     import torch
 
     names = ["original", "reversed", "rotated", "swapped"]
-    check_logits(got, names, values=False)  # types and shapes first
+    check_logits(got, ref, names)
     base = got["logits original"].detach().double()
     for name in names[1:]:
-        other = got[f"logits {name}"].detach().double()
-        if not torch.allclose(other, base, rtol=1e-5, atol=1e-6):
-            raise AssertionError(
-                f"the {name} windows get different logits than the original windows (max difference "
-                f"{float((other - base).abs().max()):.3g}); the uniform average is blind to the order of the tokens."
-            )
-    check_logits(got, names)
+        if not torch.allclose(got[f"logits {name}"].detach().double(), base, rtol=1e-5, atol=1e-6):
+            raise AssertionError(f"the {name} windows get different logits than the original windows; the uniform average is blind to the order of the tokens.")
+    check_logits_hidden(got, ref, names)
 
 
 @suite.case(
     "ContextAverageLM",
     points=1,
-    hint="do not reshape or assume 2-D input: nn.Embedding works on any shape, so average over dim=-2 (the T axis) "
-    "and a single window (T,) gives logits (vocab_size,).",
-)
-def other_sizes_any_leading_dims(student):
-    """ContextAverageLM(7, 5, 4): its layers, and one window (4,), windows (6, 4) and (2, 3, 4) give U @ mean(V[window])."""
-    import torch
-
-    rng = np.random.default_rng(67)
-    model = student.ContextAverageLM(7, 5, 4)
-    facts = module_facts(model)
-    set_tables(model, rng.normal(size=(7, 5)), rng.normal(size=(7, 5)))
-    student.note("model = ContextAverageLM(7, 5, 4) with seeded random encode.weight and decode.weight")
-    out = {"facts": facts, "V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone()}
-    with torch.no_grad():
-        for key, shape in (("(T,)", (4,)), ("(N, T)", (6, 4)), ("(B, N, T)", (2, 3, 4))):
-            contexts = torch.from_numpy(rng.integers(0, 7, size=shape))
-            out[f"contexts {key}"] = contexts
-            out[f"logits {key}"] = model(contexts)
-    return out
-
-
-@other_sizes_any_leading_dims.verify
-def _(got, ref):
-    check_facts(got["facts"], 7, 5, 4)
-    check_logits(got, ["(T,)", "(N, T)", "(B, N, T)"])
-
-
-@suite.case(
-    "ContextAverageLM",
-    points=1,
-    hint="keep forward in torch (no .detach(), .numpy() or torch.no_grad()) so gradients reach encode.weight and decode.weight; "
-    "each of the T vectors gets 1/T of the gradient of the average.",
+    hint="keep forward in torch (no detach, numpy or torch.no_grad) so gradients reach both tables; each of the T vectors gets 1/T of the gradient of the average.",
 )
 def gradients_reach_both_tables(student):
     """Backpropagating F.cross_entropy(model(contexts), targets) fills encode.weight.grad and decode.weight.grad as autograd does."""
     import torch
     import torch.nn.functional as F
 
-    rng = np.random.default_rng(71)
+    rng = np.random.default_rng(student.seed(71))
     model = student.ContextAverageLM(6, 3, 3)
     set_tables(model, rng.normal(size=(6, 3)), rng.normal(size=(6, 3)))
     contexts = torch.from_numpy(rng.integers(0, 6, size=(10, 3)))
     targets = torch.from_numpy(rng.integers(0, 6, size=10))
     student.note("loss = F.cross_entropy(model(contexts), targets); loss.backward() with model = ContextAverageLM(6, 3, 3)")
-    loss = F.cross_entropy(model(contexts), targets)
-    loss.backward()
+    F.cross_entropy(model(contexts), targets).backward()
     g_enc, g_dec = model.encode.weight.grad, model.decode.weight.grad
-    return {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone(),
-            "contexts": contexts, "targets": targets,
+    return {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone(), "contexts": contexts, "targets": targets,
             "encode grad": None if g_enc is None else g_enc.clone(), "decode grad": None if g_dec is None else g_dec.clone()}
 
 
 @gradients_reach_both_tables.verify
 def _(got, ref):
-    import torch
     import torch.nn.functional as F
 
-    V = got["V"].double().requires_grad_()
-    U = got["U"].double().requires_grad_()
-    F.cross_entropy(expected_logits(V, U, got["contexts"]), got["targets"]).backward()
-    for key, table, expected in (("encode grad", "V", V.grad), ("decode grad", "U", U.grad)):
-        if got[key] is None or not isinstance(got[key], torch.Tensor):
-            raise AssertionError(f"no gradient reached the {key.split()[0]} weights ({table}): forward must stay differentiable.")
-        assert_matches(got[key].double(), expected, key)
-
-
-def _windows(T):
-    rows = st.lists(st.lists(st.integers(0, 9), min_size=T, max_size=T), min_size=1, max_size=6)
-    return st.tuples(st.just(T), rows, st.permutations(list(range(T))))
-
-
-# Drawn by hypothesis (derandomized) when the suite loads: once per grading worker.
-ORDER_EXAMPLES = draw_examples(st.integers(1, 5).flatmap(_windows), 20, "order_blind")  # [(T, rows, perm)]
-
-
-@suite.case("average_context", points=1, hint="average the T context vectors with equal weights 1/T: the result cannot depend on their order.")
-def order_blind_property(student):
-    """Property (20 hypothesis examples): permuting the T tokens of every window leaves the averages unchanged."""
-    V = np.random.default_rng(71).normal(size=(10, 3))  # (vocab, M)
-    out = []
-    for T, rows, perm in ORDER_EXAMPLES:
-        contexts = np.array(rows, dtype=np.int64)  # (N, T)
-        out.append(
-            {
-                "contexts": contexts,
-                "perm": np.array(perm),
-                "average": student.average_context(V.copy(), contexts.copy()),
-                "permuted": student.average_context(V.copy(), contexts[:, list(perm)].copy()),
-            }
-        )
-    return out
-
-
-@order_blind_property.verify
-def _(got, ref):
-    if not isinstance(got, list) or len(got) != len(ref):
-        raise AssertionError(f"expected {len(ref)} examples, got {got!r:.80}")
-    for i, (g, r) in enumerate(zip(got, ref)):
-        assert_matches(g["average"], r["average"], path=f"example {i}, average_context(V, contexts)")
-        if not np.allclose(g["permuted"], g["average"], rtol=1e-10, atol=1e-12):
-            raise AssertionError(
-                f"example {i}: with the window columns permuted by {g['perm'].tolist()} the averages change "
-                f"(contexts = {g['contexts'].tolist()}); a uniform average is order-blind."
-            )
+    check_gradients(got, ref)
+    V, U = ref["V"].double().requires_grad_(), ref["U"].double().requires_grad_()
+    F.cross_entropy(expected_logits(V, U, ref["contexts"]), ref["targets"]).backward()
+    assert_matches(got["encode grad"].double(), V.grad, "encode grad", rtol=1e-4, atol=1e-6)
+    assert_matches(got["decode grad"].double(), U.grad, "decode grad", rtol=1e-4, atol=1e-6)

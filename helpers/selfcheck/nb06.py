@@ -1,9 +1,15 @@
 """Public tests of notebook 06 (attention): run by ``check("name")`` and by the grader.
 
-Probes build seeded inputs, call the student's code and return the inputs with the
-results. Verify steps recompute everything here, independently of the solution: S = X X^T
-in numpy, the mask with torch.tril, attention with torch.nn.functional.scaled_dot_product_attention
-and an explicit softmax, and the modules from the very weights the probe set.
+Probes build seeded inputs (through ``student.seed``), call the student's code and return
+its results; verify steps compare them with the solution's run of the same probe (``ref``,
+which also holds every input) and check invariants: S is symmetric, the weights' rows sum
+to 1, nothing attends to the future.
+
+One mistake costs once: ``scaled_dot_product_attention`` is also run with its
+``causal_mask`` replaced by a seeded stand-in mask, ``AttentionHead`` with its
+``scaled_dot_product_attention`` watched (and replaced by seeded stand-in results), and
+``MultiHeadAttention`` with its heads watched (and replaced by seeded stand-in outputs), so a
+caller that is right given its callee keeps its points (helpers/selfcheck/doubles.py).
 
 The modules' parameters are set BY NAME (``sorted(model.named_parameters())`` filled from a
 seeded generator), so a student's model and the solution's start identical when their
@@ -13,16 +19,16 @@ head; ``heads.{i}.query.weight`` ..., ``proj.weight``, ``proj.bias`` for multi-h
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_V
+from helpers.selfcheck.doubles import callee_results_differ, fix_callee_first, run_watched, same_values
 
 suite = Suite("06")
 
 SENTENCE = ["the", "cat", "ate", "the", "dog", "!"]
+TOL = {"rtol": 1e-4, "atol": 1e-6}
 
 
 def sentence_vectors() -> np.ndarray:
@@ -31,14 +37,14 @@ def sentence_vectors() -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- #
-# Shared checks (trusted side)
+# Shared checks (verify side): comparisons with the solution's run and invariants
 # --------------------------------------------------------------------------- #
 
 
 def expect_array(value, what: str, shape: tuple) -> np.ndarray:
-    """``value`` must be a numpy float array of ``shape``; raise a readable AssertionError otherwise."""
+    """``value`` must be a numpy array of ``shape``; raise a readable AssertionError otherwise."""
     if not isinstance(value, np.ndarray):
-        raise AssertionError(f"{what}: expected a numpy array of shape {shape}, got {describe(value)}.")
+        raise AssertionError(f"{what}: expected a numpy array of shape {tuple(shape)}, got {describe(value)}.")
     if value.shape != tuple(shape):
         raise AssertionError(f"{what}: expected shape {tuple(shape)}, got shape {value.shape}.\n  got: {describe(value)}")
     return value
@@ -56,131 +62,77 @@ def expect_tensor(value, what: str, shape: tuple | None = None):
     return value
 
 
-def check_similarity(X: np.ndarray, S, what: str = "S") -> None:
-    """S must be X X^T over the last two axes, computed here with einsum."""
-    expected = np.einsum("...tm,...sm->...ts", X.astype(float), X.astype(float))  # (..., T, T)
+def check_similarity(S, X: np.ndarray, expected: np.ndarray, what: str = "S") -> None:
+    """S (the student's) against the solution's ``expected`` for the input X; shape and symmetry first."""
     if isinstance(S, np.ndarray) and S.shape != expected.shape and S.ndim == X.ndim and X.ndim > 2:
         raise AssertionError(
             f"{what}: for X of shape {X.shape} expected shape {expected.shape}, got shape {S.shape}. "
-            "X.T reverses ALL axes; transpose only the last two: np.swapaxes(X, -1, -2)."
+            "Transposing reversed ALL the axes; only the last two (tokens and coordinates) should swap."
         )
     expect_array(S, what, expected.shape)
     if S.dtype.kind != "f":
         raise AssertionError(f"{what}: expected a float array, got dtype {S.dtype}.")
     if S.shape[-1] > 1 and not np.allclose(S, np.swapaxes(S, -1, -2), rtol=1e-6, atol=1e-9):
-        raise AssertionError(f"{what}: X X^T is symmetric (S[i, j] = x_i . x_j = S[j, i]), yours is not.\n  got: {describe(S)}")
+        raise AssertionError(f"{what}: S[i, j] = x_i . x_j = S[j, i], so S must be symmetric; yours is not.\n  got: {describe(S)}")
     assert_matches(S, expected, what)
 
 
-def tril_mask(T: int):
+def check_mask(got, expected, what: str) -> None:
+    """The student's mask against the solution's (a bool (T, T) tensor), naming the usual slips."""
     import torch
 
-    return torch.tril(torch.ones(T, T, dtype=torch.bool))  # (T, T)
-
-
-def check_mask(got, T: int, what: str) -> None:
-    """causal_mask(T) must be a bool tensor equal to torch.tril(ones(T, T))."""
-    import torch
-
+    T = expected.shape[-1]
     expect_tensor(got, what, (T, T))
     if got.dtype != torch.bool:
         raise AssertionError(f"{what}: expected dtype torch.bool (True = may attend), got {got.dtype}.")
-    ref = tril_mask(T)  # (T, T)
-    if torch.equal(got, ref):
+    if torch.equal(got, expected):
         return
-    if T > 1 and torch.equal(got, ref.T):
-        raise AssertionError(
-            f"{what}: you built the upper triangle. Row t is the query and column s the key; True where s <= t (torch.tril)."
-        )
-    if torch.equal(got, torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)):
+    if T > 1 and torch.equal(got, expected.T):
+        raise AssertionError(f"{what}: this is the upper triangle. Row t is the query and column s the key: query t may see keys s <= t.")
+    if torch.equal(got, expected & ~torch.eye(T, dtype=torch.bool)):
         raise AssertionError(f"{what}: the diagonal must be True too: a token may attend to itself (s <= t, not s < t).")
-    if torch.equal(got, ~ref):
+    if torch.equal(got, ~expected):
         raise AssertionError(f"{what}: True and False are swapped: True means 'may attend' (the past and the token itself).")
-    bad = (got != ref).nonzero()[0].tolist()
-    raise AssertionError(
-        f"{what}: entry {tuple(bad)} should be {bool(ref[tuple(bad)])}.\n  expected: {describe(ref)}\n  got:      {describe(got)}"
-    )
+    bad = (got != expected).nonzero()[0].tolist()
+    raise AssertionError(f"{what}: entry {tuple(bad)} should be {bool(expected[tuple(bad)])}.\n  expected: {describe(expected)}\n  got:      {describe(got)}")
 
 
-def reference_attention(Q, K, V, causal: bool):
-    """(out, weights) computed here in float64: out by torch's F.scaled_dot_product_attention,
-    weights by an explicit masked softmax of Q K^T / sqrt(d_k)."""
-    import torch
-    import torch.nn.functional as F
-
-    Q, K, V = Q.double(), K.double(), V.double()  # (..., T_q, d_k), (..., T_k, d_k), (..., T_k, d_v)
-    out = F.scaled_dot_product_attention(Q, K, V, is_causal=causal)  # (..., T_q, d_v)
-    S = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])  # (..., T_q, T_k)
-    if causal:
-        S = S.masked_fill(~tril_mask(S.shape[-1]), float("-inf"))  # (..., T, T)
-    return out, torch.softmax(S, dim=-1)  # (..., T_q, d_v), (..., T_q, T_k)
-
-
-def _diagnose_weights(weights, Q, K, V, causal: bool) -> str:
-    """Name a common mistake whose weights match the student's, or ''."""
+def check_weights_invariants(weights, what: str, causal: bool) -> None:
+    """Rows sum to 1, finite, and (causal) nothing above the diagonal."""
     import torch
 
-    Q, K, V, w = Q.double(), K.double(), V.double(), weights.double()
-    d_k, d_v = Q.shape[-1], V.shape[-1]
-    raw = Q @ K.transpose(-2, -1)  # (..., T_q, T_k)
-    mask = tril_mask(raw.shape[-1]) if causal and raw.shape[-1] == raw.shape[-2] else None
-
-    def softmax(S, dim=-1, masked=True):
-        if mask is not None and masked:
-            S = S.masked_fill(~mask, float("-inf"))
-        return torch.softmax(S, dim=dim)
-
-    candidates = [
-        (softmax(raw), "the weights are softmax(Q K^T) without the scale: divide the scores by sqrt(d_k) first."),
-        (softmax(raw / d_k), "the scores were divided by d_k; divide by sqrt(d_k) (math.sqrt(Q.shape[-1]))."),
-        (softmax(raw / math.sqrt(d_k), dim=-2), "the softmax ran over the wrong axis: each ROW (dim=-1, over the keys) must sum to 1."),
-    ]
-    if d_v != d_k:
-        candidates.append((softmax(raw / math.sqrt(d_v)), "the scores were divided by sqrt(d_v); use d_k = Q.shape[-1], the size of a query/key."))
-    if mask is not None:
-        upper = torch.softmax(raw.masked_fill(mask.T.logical_not(), float("-inf")) / math.sqrt(d_k), dim=-1)
-        candidates.append((upper, "the mask is transposed: query t may attend to keys s <= t (lower triangle)."))
-        after = softmax(raw / math.sqrt(d_k), masked=False) * mask
-        candidates.append((after, "the weights were masked AFTER the softmax: set the masked scores to -inf BEFORE it, so rows still sum to 1."))
-        candidates.append((softmax(raw / math.sqrt(d_k), masked=False), "no causal mask was applied although causal=True."))
-    for cand, message in candidates:
-        if cand.shape == w.shape and torch.allclose(cand, w, rtol=1e-4, atol=1e-6):
-            return message
-    return ""
-
-
-def check_attention(out, weights, Q, K, V, causal: bool, label: str) -> None:
-    """The student's (out, weights) for Q, K, V against the independent reference, with diagnoses."""
-    import torch
-
-    lead, T_q, T_k, d_v = tuple(Q.shape[:-2]), Q.shape[-2], K.shape[-2], V.shape[-1]
-    expect_tensor(out, f"`out` ({label})", (*lead, T_q, d_v))
-    expect_tensor(weights, f"`weights` ({label})", (*lead, T_q, T_k))
-    ref_out, ref_w = reference_attention(Q, K, V, causal)
     w = weights.double()
-    if not torch.isfinite(w).all() or not torch.isfinite(out.double()).all():
+    if not torch.isfinite(w).all():
         raise AssertionError(
-            f"`weights` ({label}) contain nan or inf. Use torch.softmax(S, dim=-1) (stable), and mask with -inf only "
-            f"entries above the diagonal.\n  got: {describe(weights)}"
+            f"`weights` ({what}) contain nan or inf: a softmax of finite scores is finite; is the exponential overflowing, "
+            f"or is a whole row masked?\n  got: {describe(weights)}"
         )
-    if causal and T_q == T_k and (torch.triu(w, diagonal=1) != 0).any():
-        hint = _diagnose_weights(weights, Q, K, V, causal)
+    if causal and w.shape[-1] == w.shape[-2] and (torch.triu(w, diagonal=1) != 0).any():
         raise AssertionError(
-            f"`weights` ({label}): entries above the diagonal (future tokens) must be exactly 0, the largest is "
-            f"{float(torch.triu(w, diagonal=1).abs().max()):.3g}." + (f" {hint}" if hint else "") + f"\n  got: {describe(weights)}"
+            f"`weights` ({what}): entries above the diagonal (future tokens) must be exactly 0, the largest is "
+            f"{float(torch.triu(w, diagonal=1).abs().max()):.3g}. Mask the scores before the softmax, not the weights after it."
+            f"\n  got: {describe(weights)}"
         )
-    sums = w.sum(dim=-1)  # (..., T_q)
+    sums = w.sum(dim=-1)
     if not torch.allclose(sums, torch.ones_like(sums), atol=1e-5):
-        hint = _diagnose_weights(weights, Q, K, V, causal)
-        raise AssertionError(f"`weights` ({label}): every row must sum to 1, got row sums {describe(sums)}." + (f"\n  {hint}" if hint else ""))
-    if not torch.allclose(w, ref_w, rtol=1e-4, atol=1e-6):
-        hint = _diagnose_weights(weights, Q, K, V, causal)
-        if hint:
-            raise AssertionError(f"`weights` ({label}): {hint}\n  expected: {describe(ref_w)}\n  got:      {describe(weights)}")
-        assert_matches(w, ref_w, f"weights ({label})", rtol=1e-4)
-    if not torch.allclose(out.double(), ref_out, rtol=1e-4, atol=1e-6):
-        message = f"`out` ({label}) differs from torch.nn.functional.scaled_dot_product_attention although your weights are right: out = weights @ V."
-        raise AssertionError(f"{message}\n  expected: {describe(ref_out)}\n  got:      {describe(out)}")
+        raise AssertionError(f"`weights` ({what}): every row is a softmax over the keys, so it must sum to 1; got row sums {describe(sums)}.")
+
+
+def check_attention_pair(out, weights, ref_out, ref_weights, what: str, causal: bool, invariants: bool = True) -> None:
+    """The student's (out, weights) against the solution's for the same inputs."""
+    expect_tensor(out, f"`out` ({what})", tuple(ref_out.shape))
+    expect_tensor(weights, f"`weights` ({what})", tuple(ref_weights.shape))
+    if invariants:
+        check_weights_invariants(weights, what, causal)
+    if not np.allclose(weights.double().numpy(), ref_weights.double().numpy(), equal_nan=True, **TOL):
+        if weights.shape[-1] > 1 and np.allclose(weights.double().sum(-2).numpy(), 1.0, atol=1e-5):
+            raise AssertionError(f"`weights` ({what}): the COLUMNS sum to 1; the softmax runs over the keys, so each ROW must.")
+        assert_matches(weights.double(), ref_weights.double(), f"weights ({what})", **TOL)
+    if not np.allclose(out.double().numpy(), ref_out.double().numpy(), equal_nan=True, **TOL):
+        raise AssertionError(
+            f"`out` ({what}) differs from the expected output although the weights are right: row t of out is the average of the "
+            f"value vectors weighted by row t of the weights.\n  expected: {describe(ref_out)}\n  got:      {describe(out)}"
+        )
 
 
 def random_qkv(seed: int, q_shape: tuple, k_shape: tuple, v_shape: tuple, scale: float = 1.0, dtype=None):
@@ -205,6 +157,288 @@ def set_parameters_by_name(model, seed: int, scale: float = 0.6) -> dict:
     return values
 
 
+# --------------------------------------------------------------------------- #
+# Test doubles (probe side): seeded stand-ins with the callee's shapes, never its answer
+# --------------------------------------------------------------------------- #
+
+
+def mask_stand_in(seed: int):
+    """A stand-in for causal_mask: a seeded random (T, T) bool pattern with a True diagonal (NOT a causal mask)."""
+    import torch
+
+    def stand_in(T):
+        g = torch.Generator().manual_seed(seed + 7919 * int(T))
+        return (torch.rand(int(T), int(T), generator=g) < 0.5) | torch.eye(int(T), dtype=torch.bool)  # (T, T)
+
+    return stand_in
+
+
+def attention_stand_in(seed: int):
+    """A stand-in for scaled_dot_product_attention: a seeded, differentiable made-up function of Q, K, V with the
+    right shapes, (out (..., T_q, d_v), weights (..., T_q, T_k)); not attention."""
+    import torch
+
+    def stand_in(Q, K, V, causal=False):
+        g = torch.Generator().manual_seed(seed)
+        r = torch.randn(*Q.shape[:-1], V.shape[-1], generator=g, dtype=torch.float64).to(V.dtype)  # (..., T_q, d_v)
+        weights = torch.rand(*Q.shape[:-1], K.shape[-2], generator=g, dtype=torch.float64).to(Q.dtype)  # (..., T_q, T_k)
+        out = torch.tanh(Q.sum(-1, keepdim=True)) * V.mean(-2, keepdim=True) + r * K.mean(dim=(-2, -1))[..., None, None]
+        weights = weights + (1.0 if causal else 0.0) + 0.0 * Q.sum(-1, keepdim=True)  # depends on Q, as attention weights do
+        return out, weights  # (..., T_q, d_v), (..., T_q, T_k)
+
+    return stand_in
+
+
+def head_stand_in(seed: int, index: int, d_head: int, records: list):
+    """A stand-in for one head's forward: records its input and returns a seeded, differentiable tanh(x R) (B, T, d_head)."""
+    import torch
+
+    def forward(x, *args, **kwargs):
+        records.append({"head": index, "x": torch.Tensor.detach(x).clone(), "args": list(args), "kwargs": dict(kwargs)})
+        g = torch.Generator().manual_seed(seed + 104729 * index)
+        R = torch.randn(x.shape[-1], d_head, generator=g, dtype=torch.float64).to(x.dtype)  # (d_model, d_head)
+        return torch.tanh(x @ R)  # (B, T, d_head)
+
+    return forward
+
+
+# --------------------------------------------------------------------------- #
+# self_similarity
+# --------------------------------------------------------------------------- #
+
+
+@suite.case(
+    "self_similarity",
+    points=1,
+    hint="S[i, j] is the dot product of the vectors of tokens i and j: the slide's V V^T, with the vectors as the rows of X.",
+)
+def slide_sentence(student):
+    """'the cat ate the dog !' with the slide's 2-D vectors: S = X X^T is (6, 6) and symmetric."""
+    X = sentence_vectors()  # (6, 2)
+    student.note("X = the slide's V rows of 'the cat ate the dog !'")
+    return {"X": X.copy(), "S": student.self_similarity(X)}
+
+
+@slide_sentence.verify
+def _(got, ref):
+    check_similarity(got["S"], ref["X"], ref["S"])
+
+
+@suite.case(
+    "self_similarity",
+    points=1,
+    hint="with leading batch axes only the last two axes (tokens, coordinates) swap in the transpose; a plain transpose reverses them all. "
+    "Do not write into X.",
+)
+def batch_dimensions(student):
+    """Leading batch dimensions: X of shape (2, 3, 5, 4) gives S of shape (2, 3, 5, 5)."""
+    X = np.random.default_rng(student.seed(60)).normal(size=(2, 3, 5, 4))  # (2, 3, T, M)
+    X_in = X.copy()
+    return {"X": X, "S": student.self_similarity(X_in), "X unchanged": bool(np.array_equal(X_in, X))}
+
+
+@batch_dimensions.verify
+def _(got, ref):
+    if got.get("X unchanged") is not True:
+        raise AssertionError("self_similarity changed the X it was given; compute S without modifying X.")
+    check_similarity(got["S"], ref["X"], ref["S"])
+
+
+@suite.case(
+    "self_similarity",
+    points=1,
+    hint="convert the input to a float array first, so a plain list of vectors works too; the diagonal holds each vector's squared length.",
+)
+def list_input(student):
+    """A plain Python list of 4 vectors of size 3: S is a numpy float (4, 4) array with the squared lengths on its diagonal."""
+    X = np.random.default_rng(student.seed(61)).normal(size=(4, 3))  # (4, 3)
+    return {"X": X, "S": student.self_similarity([[float(v) for v in row] for row in X])}
+
+
+@list_input.verify
+def _(got, ref):
+    check_similarity(got["S"], ref["X"], ref["S"])
+
+
+# --------------------------------------------------------------------------- #
+# causal_mask
+# --------------------------------------------------------------------------- #
+
+
+@suite.case(
+    "causal_mask",
+    points=1,
+    hint="row t is the query, column s the key; a token may look at itself and the past (s <= t): the lower triangle, diagonal included.",
+)
+def mask_of_four(student):
+    """causal_mask(4) is the (4, 4) bool lower triangle, diagonal included."""
+    return student.causal_mask(4)
+
+
+@mask_of_four.verify
+def _(got, ref):
+    check_mask(got, ref, "causal_mask(4)")
+
+
+@suite.case("causal_mask", points=1, hint="build the mask from T alone, for any T (also T = 1), and return a tensor of dtype torch.bool.")
+def several_sizes(student):
+    """causal_mask(T) for T = 1, 2 and 7."""
+    return {T: student.causal_mask(T) for T in (1, 2, 7)}
+
+
+@several_sizes.verify
+def _(got, ref):
+    for T in (1, 2, 7):
+        check_mask(got.get(T), ref[T], f"causal_mask({T})")
+
+
+# --------------------------------------------------------------------------- #
+# scaled_dot_product_attention
+# --------------------------------------------------------------------------- #
+
+
+def attention_probe(student, Q, K, V, seed: int, flags=(False, True), default: bool = False) -> dict:
+    """The student's attention on Q, K, V for each causal flag; the causal runs twice: with the
+    student's causal_mask watched, and with causal_mask replaced by a seeded stand-in mask."""
+    out: dict = {"Q": Q, "K": K, "V": V}
+    for causal in flags:
+        key = f"causal={causal}"
+
+        def call(causal=causal):
+            if default:
+                return student.scaled_dot_product_attention(Q.clone(), K.clone(), V.clone())
+            return student.scaled_dot_product_attention(Q.clone(), K.clone(), V.clone(), causal=causal)
+
+        run = run_watched(student, "scaled_dot_product_attention", "causal_mask", call)
+        result = run["result"] if isinstance(run["result"], tuple) and len(run["result"]) == 2 else (run["result"], None)
+        out[f"out {key}"], out[f"weights {key}"] = result
+        out[f"masks {key}"] = [{"args": c["args"], "result": c.get("result"), "raised": c.get("raised")} for c in run["calls"]]
+        out[f"error {key}"] = run["error"]
+        if causal:
+            try:
+                stand = run_watched(student, "scaled_dot_product_attention", "causal_mask", call, mask_stand_in(seed))
+                pair = stand["result"] if isinstance(stand["result"], tuple) and len(stand["result"]) == 2 else (stand["result"], None)
+                out[f"stand-in used {key}"] = bool(stand["calls"])
+                out[f"stand-in out {key}"], out[f"stand-in weights {key}"] = pair
+            except Exception:  # noqa: BLE001 - the watched run decides then
+                out[f"stand-in used {key}"] = False
+    return out
+
+
+def check_attention_run(got: dict, ref: dict, causal: bool, what: str, mask_check=None) -> None:
+    """One causal flag of an attention probe: right against the solution, or right given the student's own causal_mask.
+
+    ``mask_check(got, ref, key)`` (hidden suites): an extra check against a reference computed with the student's mask.
+    """
+    key = f"causal={causal}"
+    try:
+        if got.get(f"error {key}"):
+            raise AssertionError(f"`weights` ({what}): {got[f'error {key}']}")
+        check_attention_pair(got[f"out {key}"], got[f"weights {key}"], ref[f"out {key}"], ref[f"weights {key}"], what, causal)
+    except AssertionError as first:
+        if not causal:
+            raise
+        if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
+            try:  # right given the mask it was handed: the mistake is causal_mask's alone
+                check_attention_pair(got[f"stand-in out {key}"], got[f"stand-in weights {key}"],
+                                     ref[f"stand-in out {key}"], ref[f"stand-in weights {key}"], what, causal, invariants=False)
+                return
+            except AssertionError:
+                pass
+        if mask_check is not None and mask_check(got, ref, key):
+            return
+        wrong_mask = callee_results_differ(got.get(f"masks {key}"), ref.get(f"masks {key}"), same_values)
+        raise AssertionError(str(first) + (fix_callee_first("causal_mask") if wrong_mask else "")) from None
+
+
+@suite.case(
+    "scaled_dot_product_attention",
+    points=1,
+    hint="the scores are the queries' dot products with the keys, scaled by one over the square root of the key size d_k; "
+    "with causal, the future keys are masked out of the scores BEFORE the softmax over the keys; out averages the values with those weights.",
+)
+def matches_torch_sdpa(student):
+    """Batch and head dims (2, 3, T=5, d=4), causal and not: equal to torch.nn.functional.scaled_dot_product_attention."""
+    Q, K, V = random_qkv(student.seed(61), (2, 3, 5, 4), (2, 3, 5, 4), (2, 3, 5, 4))
+    student.note("Q, K, V: seeded float64 tensors of shape (2, 3, 5, 4)")
+    return attention_probe(student, Q, K, V, student.seed(161))
+
+
+@matches_torch_sdpa.verify
+def _(got, ref):
+    for causal in (False, True):
+        check_attention_run(got, ref, causal, f"causal={causal}")
+
+
+@suite.case(
+    "scaled_dot_product_attention",
+    points=1,
+    hint="mask the scores with minus infinity before the softmax, so a masked weight is exactly 0 and every row still sums to 1; "
+    "a softmax that subtracts each row's maximum (as torch.softmax does) stays finite for large scores.",
+)
+def masked_weights_exactly_zero(student):
+    """causal=True on (4, 6, 3) float32 inputs with large scores (hundreds): weights finite, future weights exactly 0, rows sum to 1."""
+    Q, K, V = random_qkv(student.seed(62), (4, 6, 3), (4, 6, 3), (4, 6, 3), scale=2.5)
+    Q, K, V = (Q * 40).float(), K.float(), V.float()  # (4, 6, 3) each
+    student.note("Q, K, V: seeded float32 tensors of shape (4, 6, 3), scores in the hundreds")
+    return attention_probe(student, Q, K, V, student.seed(162), flags=(True,))
+
+
+@masked_weights_exactly_zero.verify
+def _(got, ref):
+    check_attention_run(got, ref, True, "causal=True")
+
+
+@suite.case(
+    "scaled_dot_product_attention",
+    points=1,
+    hint="the scale uses d_k, the size of a query and a key (not of a value); queries and keys may differ in number: "
+    "the weights are (T_q, T_k); causal is False unless asked.",
+)
+def cross_attention_shapes(student):
+    """No batch dims, T_q = 2 queries, T_k = 4 keys, d_k = 3, d_v = 5, default causal: out (2, 5), weights (2, 4)."""
+    Q, K, V = random_qkv(student.seed(63), (2, 3), (4, 3), (4, 5))
+    return attention_probe(student, Q, K, V, student.seed(163), flags=(False,), default=True)
+
+
+@cross_attention_shapes.verify
+def _(got, ref):
+    check_attention_run(got, ref, False, "Q (2, 3), K (4, 3), V (4, 5)")
+
+
+@suite.case(
+    "scaled_dot_product_attention",
+    points=1,
+    hint="each row of weights is a softmax over the keys: non-negative, summing to 1, and with causal exactly 0 for every future key.",
+)
+def weights_are_distributions(student):
+    """Tolerant: causal=True on seeded (3, 6, 4) inputs: weights of shape (3, 6, 6), rows sum to 1, exactly 0 above the diagonal."""
+    Q, K, V = random_qkv(student.seed(64), (3, 6, 4), (3, 6, 4), (3, 6, 4))
+    return attention_probe(student, Q, K, V, student.seed(164), flags=(True,))
+
+
+@weights_are_distributions.verify
+def _(got, ref):
+    key = "causal=True"
+    try:
+        if got.get(f"error {key}"):
+            raise AssertionError(f"`weights` ({key}): {got[f'error {key}']}")
+        w = expect_tensor(got.get(f"weights {key}"), f"`weights` ({key})", tuple(ref[f"weights {key}"].shape))
+        check_weights_invariants(w, key, True)
+    except AssertionError as first:
+        mine, theirs = got.get(f"stand-in weights {key}"), ref.get(f"stand-in weights {key}")
+        if got.get(f"stand-in used {key}") and hasattr(mine, "double") and tuple(mine.shape) == tuple(theirs.shape):
+            sums = mine.double().sum(-1)
+            if bool((mine.double()[theirs == 0] == 0).all()) and np.allclose(sums.numpy(), 1.0, atol=1e-5):
+                return  # right given the mask its causal_mask gave: the mistake is causal_mask's
+        raise first
+
+
+# --------------------------------------------------------------------------- #
+# AttentionHead
+# --------------------------------------------------------------------------- #
+
+
 def head_facts(head, d_model: int, d_head: int) -> dict:
     """What a test needs to know about an AttentionHead's structure (plain data)."""
     import torch
@@ -221,216 +455,126 @@ def head_facts(head, d_model: int, d_head: int) -> dict:
     return facts
 
 
-def check_head_facts(got: dict) -> None:
-    m, h = got["d_model"], got["d_head"]
+def check_head_facts(got: dict, ref: dict) -> None:
+    m, h = ref["d_model"], ref["d_head"]
     if not got["is an nn.Module"]:
         raise AssertionError("AttentionHead must subclass torch.nn.Module (and call super().__init__()).")
     for name, W in (("query", "W_Q"), ("key", "W_K"), ("value", "W_V")):
         if not got[f"{name} is nn.Linear"]:
-            raise AssertionError(f"`{name}` ({W}) should be nn.Linear({m}, {h}, bias=False), got {got[f'{name} type']}.")
+            raise AssertionError(f"`{name}` ({W}) should be a linear map from d_model = {m} to d_head = {h} without bias (nn.Linear), got {got[f'{name} type']}.")
         if got[f"{name} has a bias"]:
-            raise AssertionError(f"`{name}` has a bias; the lecture's maps are Q = X W_Q etc. without bias: nn.Linear({m}, {h}, bias=False).")
-        if got[f"{name} weight shape"] != [h, m]:
+            raise AssertionError(f"`{name}` has a bias; the lecture's maps are Q = X W_Q etc., without a bias.")
+        if got[f"{name} weight shape"] != ref[f"{name} weight shape"]:
             raise AssertionError(
-                f"`{name}.weight` should have shape ({h}, {m}) (nn.Linear(d_model={m}, d_head={h}) stores (out, in)), "
+                f"`{name}.weight` should have shape {tuple(ref[f'{name} weight shape'])}: nn.Linear(d_model={m}, d_head={h}) stores (out, in); "
                 f"got {got[f'{name} weight shape']}."
             )
-    expected = ["key.weight", "query.weight", "value.weight"]
-    if got["parameter names"] != expected:
-        raise AssertionError(f"the head's parameters should be exactly {expected}, got {got['parameter names']}.")
+    if got["parameter names"] != ref["parameter names"]:
+        raise AssertionError(f"the head's parameters should be exactly {ref['parameter names']}, got {got['parameter names']}.")
 
 
-def reference_head(x, Wq, Wk, Wv, causal: bool):
-    """One head computed here from its weights (nn.Linear convention: x @ W.T)."""
-    x = x.double()  # (B, T, d_model)
-    return reference_attention(x @ Wq.double().T, x @ Wk.double().T, x @ Wv.double().T, causal)  # (B, T, d_head), (B, T, T)
-
-
-def check_head_output(got: dict, keys: list[tuple[str, bool]]) -> None:
-    """got[f"out {key}"] and got[f"last_weights {key}"] against a head recomputed from got's weights."""
-    x = got["x"]
-    B, T = x.shape[0], x.shape[1]
-    d_head = got["query.weight"].shape[0]
-    for key, causal in keys:
-        ref_out, ref_w = reference_head(x, got["query.weight"], got["key.weight"], got["value.weight"], causal)
-        out = expect_tensor(got[f"out {key}"], f"head(x) ({key})", (B, T, d_head))
-        lw = got[f"last_weights {key}"]
-        if lw is None:
-            raise AssertionError(f"head.last_weights is None after head(x) ({key}): store the weights, self.last_weights = weights.detach().")
-        expect_tensor(lw, f"head.last_weights after head(x) ({key})", (B, T, T))
-        if causal and (lw.double().triu(1) != 0).any():
-            raise AssertionError(
-                f"head.last_weights after head(x) ({key}): weights above the diagonal must be exactly 0 "
-                "(pass causal on to scaled_dot_product_attention)."
-            )
-        assert_matches(lw.double(), ref_w, f"last_weights ({key})", rtol=1e-4)
-        assert_matches(out.double(), ref_out, f"out ({key})", rtol=1e-4)
-
-
-def mha_names(n_heads: int) -> list[str]:
-    names = [f"heads.{i}.{p}.weight" for i in range(n_heads) for p in ("query", "key", "value")]
-    return sorted(names + ["proj.weight", "proj.bias"])
-
-
-def check_mha_names(got_names, n_heads: int) -> None:
-    expected = mha_names(n_heads)
-    got_names = list(got_names)
-    if got_names != expected:
-        missing = [n for n in expected if n not in got_names]
-        extra = [n for n in got_names if n not in expected]
-        why = ""
-        if not any(n.startswith("heads.") for n in got_names):
-            why = " PyTorch sees no head parameters: keep the heads in an nn.ModuleList named `heads` (a plain list hides them)."
-        elif any(n.startswith("heads.0.") for n in got_names) and any(n.startswith("heads.") and not n.startswith("heads.0.") for n in missing):
-            why = " Only head 0 has parameters: create a NEW AttentionHead(d_model, d_head) for each head ([head] * n_heads repeats one object)."
-        elif "proj.bias" in missing:
-            why = " `proj` needs its bias: nn.Linear(n_heads * d_head, d_model)."
+def check_head_parameters(got: dict, ref: dict) -> None:
+    if got["parameter names"] != ref["parameter names"]:
         raise AssertionError(
-            "the parameter names should follow the docstring (heads.{i}.query.weight, heads.{i}.key.weight, "
-            f"heads.{{i}}.value.weight, proj.weight, proj.bias); missing: {missing or 'none'}; unexpected: {extra or 'none'}.{why}"
+            f"the head's parameters should be exactly {ref['parameter names']} (three bias-free linear maps named query, key, value), "
+            f"got {got['parameter names']}."
         )
 
 
-def reference_mha(x, params: dict, n_heads: int, causal: bool):
-    """Multi-head attention computed here from the parameters: concat heads in order, then proj."""
+def head_probe(student, d_model: int, d_head: int, shape: tuple, seed_params: int, seed_x: int, seed_stand_in: int,
+               flags=(("causal (default)", None), ("causal=False", False))) -> dict:
+    """AttentionHead(d_model, d_head) with parameters set by name, run on a seeded x for each flag: watched (its
+    scaled_dot_product_attention's calls recorded), then with the attention replaced by a seeded stand-in."""
     import torch
 
-    outs = []
-    for i in range(n_heads):
-        out, _ = reference_head(x, params[f"heads.{i}.query.weight"], params[f"heads.{i}.key.weight"], params[f"heads.{i}.value.weight"], causal)
-        outs.append(out)  # (B, T, d_head)
-    concat = torch.cat(outs, dim=-1)  # (B, T, n_heads * d_head)
-    return concat @ params["proj.weight"].double().T + params["proj.bias"].double()  # (B, T, d_model)
+    head = student.AttentionHead(d_model, d_head)
+    params = set_parameters_by_name(head, seed_params)
+    x = torch.tensor(np.random.default_rng(seed_x).normal(size=shape), dtype=torch.float32)  # (B, T, d_model)
+    student.note(f"head = AttentionHead({d_model}, {d_head}) with query/key/value weights set from a seeded generator; x: {shape}")
+    out = {"x": x, "parameters": params, "parameter names": sorted(params)}
+    for key, causal in flags:
+        kwargs = {} if causal is None else {"causal": causal}
+        for mode, stand_in in (("", None), ("stand-in ", attention_stand_in(seed_stand_in))):
+            try:  # autograd on: the output must carry a graph, last_weights must not
+                run = run_watched(student, "AttentionHead", "scaled_dot_product_attention", lambda kwargs=kwargs: head(x.clone(), **kwargs), stand_in)
+            except Exception:
+                if stand_in is None:
+                    raise
+                out[f"stand-in used {key}"] = False
+                continue
+            out[f"{mode}out {key}"] = run["result"]
+            out[f"{mode}last_weights {key}"] = getattr(head, "last_weights", None)
+            out[f"{mode}out requires grad {key}"] = bool(getattr(run["result"], "requires_grad", False))
+            out[f"{mode}last_weights detached {key}"] = getattr(out[f"{mode}last_weights {key}"], "grad_fn", None) is None
+            out[f"{mode}calls {key}"] = [
+                {"args": c["args"], "kwargs": c["kwargs"], "result": c.get("result"), "raised": c.get("raised")} for c in run["calls"]
+            ]
+            if stand_in is None:
+                out[f"error {key}"] = run["error"]
+            else:
+                out[f"stand-in used {key}"] = bool(run["calls"])
+    return out
 
 
-def check_mha_output(got: dict, keys: list[tuple[str, bool]]) -> None:
-    check_mha_names(sorted(got["parameters"]), got["n_heads"])
-    x = got["x"]
-    for key, causal in keys:
-        ref = reference_mha(x, got["parameters"], got["n_heads"], causal)  # (B, T, d_model)
-        out = expect_tensor(got[f"out {key}"], f"mha(x) ({key})", tuple(ref.shape))
-        if not np.allclose(out.double().numpy(), ref.numpy(), rtol=1e-4, atol=1e-6):
-            raise AssertionError(
-                f"mha(x) ({key}) differs from proj(concat(head_0(x), ..., head_{got['n_heads'] - 1}(x))) computed from your "
-                f"parameters (heads concatenated in order along the last axis, then proj with its bias).\n"
-                f"  expected: {describe(ref)}\n  got:      {describe(out)}"
-            )
+def _call_inputs(call: dict) -> tuple:
+    """(Q, K, V, causal) of a recorded call of scaled_dot_product_attention."""
+    args, kwargs = list(call.get("args") or []), dict(call.get("kwargs") or {})
+    names = ["Q", "K", "V", "causal"]
+    values = {n: a for n, a in zip(names, args)}
+    values.update({k: v for k, v in kwargs.items() if k in names})
+    return tuple(values.get(n, False if n == "causal" else None) for n in names)
 
 
-# --------------------------------------------------------------------------- #
-# self_similarity
-# --------------------------------------------------------------------------- #
+def check_head_run(got: dict, ref: dict, key: str, causal: bool) -> None:
+    """One flag of a head probe: right against the solution, or right given the student's own attention function."""
+    def compare(prefix: str, invariants: bool) -> None:
+        B, T = ref["x"].shape[0], ref["x"].shape[1]
+        out = expect_tensor(got.get(f"{prefix}out {key}"), f"head(x) ({key})", tuple(ref[f"{prefix}out {key}"].shape))
+        lw = got.get(f"{prefix}last_weights {key}")
+        if lw is None:
+            raise AssertionError(f"head.last_weights is None after head(x) ({key}): keep the weights of the last call there, detached.")
+        expect_tensor(lw, f"head.last_weights after head(x) ({key})", (B, T, T))
+        if got.get(f"{prefix}out requires grad {key}") is not True:
+            raise AssertionError(f"head(x) ({key}) carries no autograd graph: forward must stay in torch (no detach or numpy) so the layers can learn.")
+        if got.get(f"{prefix}last_weights detached {key}") is not True:
+            raise AssertionError(f"head.last_weights after head(x) ({key}) is still attached to the autograd graph: keep a detached copy.")
+        if invariants and causal and (lw.double().triu(1) != 0).any():
+            raise AssertionError(f"head.last_weights after head(x) ({key}): weights above the diagonal must be exactly 0 (pass causal on to the attention).")
+        assert_matches(lw.double(), ref[f"{prefix}last_weights {key}"].double(), f"last_weights ({key})", **TOL)
+        assert_matches(out.double(), ref[f"{prefix}out {key}"].double(), f"out ({key})", **TOL)
 
+    def compare_inputs(prefix: str) -> None:
+        mine, theirs = got.get(f"{prefix}calls {key}") or [], ref.get(f"{prefix}calls {key}") or []
+        if len(mine) != len(theirs):
+            raise AssertionError(f"head(x) ({key}) should call scaled_dot_product_attention once, it called it {len(mine)} times.")
+        for g, r in zip(mine, theirs):
+            for name, a, b in zip(("Q", "K", "V", "causal"), _call_inputs(g), _call_inputs(r)):
+                if name == "causal":
+                    if bool(a) != bool(b):
+                        raise AssertionError(f"head(x) ({key}) called scaled_dot_product_attention with causal={a}; pass the head's own causal flag on.")
+                else:
+                    assert_matches(a.double() if hasattr(a, "double") else a, b.double(), f"the {name} that head(x) ({key}) passed to scaled_dot_product_attention", **TOL)
 
-@suite.case("self_similarity", points=1, hint="S = X @ X.T for a (T, M) array: S[i, j] is the dot product of rows i and j.")
-def slide_sentence(student):
-    """'the cat ate the dog !' with the slide's 2-D vectors: S = X X^T is (6, 6) and symmetric."""
-    X = sentence_vectors()  # (6, 2)
-    student.note("X = the slide's V rows of 'the cat ate the dog !'")
-    return {"X": X.copy(), "S": student.self_similarity(X)}
-
-
-@slide_sentence.verify
-def _(got, ref):
-    check_similarity(got["X"], got["S"])
-
-
-@suite.case("self_similarity", points=1, hint="transpose only the last two axes: X @ np.swapaxes(X, -1, -2) (X.T reverses all axes).")
-def batch_dimensions(student):
-    """Leading batch dimensions: X of shape (2, 3, 5, 4) gives S of shape (2, 3, 5, 5)."""
-    X = np.random.default_rng(60).normal(size=(2, 3, 5, 4))  # (2, 3, T, M)
-    return {"X": X.copy(), "S": student.self_similarity(X)}
-
-
-@batch_dimensions.verify
-def _(got, ref):
-    check_similarity(got["X"], got["S"])
-
-
-# --------------------------------------------------------------------------- #
-# causal_mask
-# --------------------------------------------------------------------------- #
-
-
-@suite.case("causal_mask", points=1, hint="torch.tril(torch.ones(T, T, dtype=torch.bool)): True on and below the diagonal.")
-def mask_of_four(student):
-    """causal_mask(4) is the (4, 4) bool lower triangle, diagonal included."""
-    return student.causal_mask(4)
-
-
-@mask_of_four.verify
-def _(got, ref):
-    check_mask(got, 4, "causal_mask(4)")
-
-
-@suite.case("causal_mask", points=1, hint="build the mask from T alone (torch.tril of a (T, T) tensor of ones) and return dtype torch.bool.")
-def several_sizes(student):
-    """causal_mask(T) for T = 1, 2 and 7."""
-    return {T: student.causal_mask(T) for T in (1, 2, 7)}
-
-
-@several_sizes.verify
-def _(got, ref):
-    for T in (1, 2, 7):
-        check_mask(got[T], T, f"causal_mask({T})")
-
-
-# --------------------------------------------------------------------------- #
-# scaled_dot_product_attention
-# --------------------------------------------------------------------------- #
-
-
-@suite.case(
-    "scaled_dot_product_attention",
-    points=2,
-    hint="S = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1]); if causal: S = S.masked_fill(~causal_mask(T), float('-inf')); "
-    "weights = torch.softmax(S, dim=-1); out = weights @ V.",
-)
-def matches_torch_sdpa(student):
-    """Batch and head dims (2, 3, T=5, d=4), causal and not: equal to torch.nn.functional.scaled_dot_product_attention."""
-    Q, K, V = random_qkv(61, (2, 3, 5, 4), (2, 3, 5, 4), (2, 3, 5, 4))
-    student.note("Q, K, V: seeded float64 tensors of shape (2, 3, 5, 4)")
-    out_n, w_n = student.scaled_dot_product_attention(Q.clone(), K.clone(), V.clone(), causal=False)
-    out_c, w_c = student.scaled_dot_product_attention(Q.clone(), K.clone(), V.clone(), causal=True)
-    return {"Q": Q, "K": K, "V": V, "out causal=False": out_n, "weights causal=False": w_n,
-            "out causal=True": out_c, "weights causal=True": w_c}
-
-
-@matches_torch_sdpa.verify
-def _(got, ref):
-    for causal in (False, True):
-        key = f"causal={causal}"
-        check_attention(got[f"out {key}"], got[f"weights {key}"], got["Q"], got["K"], got["V"], causal, key)
-
-
-@suite.case(
-    "scaled_dot_product_attention",
-    points=1,
-    hint="mask BEFORE the softmax: S.masked_fill(~mask, float('-inf')) gives exp(-inf) = 0 exactly, and the softmax of each row still sums to 1.",
-)
-def masked_weights_exactly_zero(student):
-    """causal=True on (4, 6, 3) float32 inputs with spread-out scores: future weights exactly 0, rows sum to 1."""
-    Q, K, V = random_qkv(62, (4, 6, 3), (4, 6, 3), (4, 6, 3), scale=2.5, dtype=None)
-    Q, K, V = Q.float(), K.float(), V.float()  # (4, 6, 3) each
-    student.note("Q, K, V: seeded float32 tensors of shape (4, 6, 3)")
-    out, weights = student.scaled_dot_product_attention(Q.clone(), K.clone(), V.clone(), causal=True)
-    return {"Q": Q, "K": K, "V": V, "out": out, "weights": weights}
-
-
-@masked_weights_exactly_zero.verify
-def _(got, ref):
-    check_attention(got["out"], got["weights"], got["Q"], got["K"], got["V"], True, "causal=True")
-
-
-# --------------------------------------------------------------------------- #
-# AttentionHead
-# --------------------------------------------------------------------------- #
+    try:
+        if got.get(f"error {key}"):
+            raise AssertionError(f"head(x) ({key}): {got[f'error {key}']}")
+        compare("", True)
+    except AssertionError as first:
+        if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
+            try:  # right given what its attention function returned: the mistake is not the head's
+                compare_inputs("stand-in ")
+                compare("stand-in ", False)
+                return
+            except AssertionError:
+                pass
+        wrong = callee_results_differ(got.get(f"calls {key}"), ref.get(f"calls {key}"), same_values)
+        raise AssertionError(str(first) + (fix_callee_first("scaled_dot_product_attention") if wrong else "")) from None
 
 
 @suite.case(
     "AttentionHead",
     points=1,
-    hint="in __init__: self.query = nn.Linear(d_model, d_head, bias=False), and the same for self.key and self.value.",
+    hint="the head owns three bias-free linear maps named query, key and value, each from d_model to d_head; nothing else is learned.",
 )
 def attributes(student):
     """AttentionHead(4, 3) has query, key, value = nn.Linear(4, 3, bias=False) (weights (3, 4)) and no other parameters."""
@@ -439,46 +583,25 @@ def attributes(student):
 
 @attributes.verify
 def _(got, ref):
-    check_head_facts(got)
+    check_head_facts(got, ref)
 
 
 @suite.case(
     "AttentionHead",
     points=2,
-    hint="forward: Q, K, V = self.query(x), self.key(x), self.value(x); out, weights = scaled_dot_product_attention(Q, K, V, causal=causal); "
-    "self.last_weights = weights.detach(); return out.",
+    hint="forward maps x to queries, keys and values with the three layers, hands them to your scaled_dot_product_attention with the "
+    "head's causal flag, keeps the weights (detached) in last_weights and returns the attention output.",
 )
 def forward_matches_independent_computation(student):
     """AttentionHead(4, 3) with seeded weights on x of shape (2, 5, 4): head(x) (causal by default) and head(x, causal=False)."""
-    import torch
-
-    head = student.AttentionHead(4, 3)
-    params = set_parameters_by_name(head, 63)
-    x = torch.tensor(np.random.default_rng(64).normal(size=(2, 5, 4)), dtype=torch.float32)  # (B, T, d_model)
-    student.note("head = AttentionHead(4, 3) with query/key/value weights set from a seeded generator; x: (2, 5, 4)")
-    with torch.no_grad():
-        out_c = head(x.clone())  # (2, 5, 3)
-        lw_c = getattr(head, "last_weights", None)
-        out_n = head(x.clone(), causal=False)  # (2, 5, 3)
-        lw_n = getattr(head, "last_weights", None)
-    return {"x": x, **{k: params.get(k) for k in ("query.weight", "key.weight", "value.weight")}, "parameter names": sorted(params),
-            "out causal (default)": out_c, "last_weights causal (default)": lw_c,
-            "out causal=False": out_n, "last_weights causal=False": lw_n}
-
-
-def check_head_parameters(got: dict) -> None:
-    expected = ["key.weight", "query.weight", "value.weight"]
-    if got["parameter names"] != expected:
-        raise AssertionError(
-            f"the head's parameters should be exactly {expected} (three nn.Linear(d_model, d_head, bias=False) named query, key, value), "
-            f"got {got['parameter names']}."
-        )
+    return head_probe(student, 4, 3, (2, 5, 4), student.seed(63), student.seed(64), student.seed(164))
 
 
 @forward_matches_independent_computation.verify
 def _(got, ref):
-    check_head_parameters(got)
-    check_head_output(got, [("causal (default)", True), ("causal=False", False)])
+    check_head_parameters(got, ref)
+    check_head_run(got, ref, "causal (default)", True)
+    check_head_run(got, ref, "causal=False", False)
 
 
 # --------------------------------------------------------------------------- #
@@ -486,10 +609,116 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
+def mha_probe(student, d_model: int, n_heads: int, d_head: int, shape: tuple, seed_params: int, seed_x: int, seed_stand_in: int,
+              flags=(("causal (default)", None), ("causal=False", False))) -> dict:
+    """MultiHeadAttention with parameters set by name on a seeded x, for each flag: with its heads watched, then with every
+    head's forward replaced by a seeded stand-in (so a wrong AttentionHead costs nothing here)."""
+    import torch
+
+    mha = student.MultiHeadAttention(d_model, n_heads, d_head)
+    params = set_parameters_by_name(mha, seed_params)
+    x = torch.tensor(np.random.default_rng(seed_x).normal(size=shape), dtype=torch.float32)  # (B, T, d_model)
+    student.note(f"mha = MultiHeadAttention({d_model}, {n_heads}, {d_head}), parameters set in sorted name order from a seeded generator; x: {shape}")
+    out = {"x": x, "n_heads": n_heads, "parameters": params, "parameter names": sorted(params)}
+    heads = list(getattr(mha, "heads", []) or []) if isinstance(getattr(mha, "heads", None), torch.nn.Module) else []
+    for key, causal in flags:
+        kwargs = {} if causal is None else {"causal": causal}
+        seen: list = []
+        called: list = []
+        hooks = [h.register_forward_hook(lambda m, a, o, i=i, seen=seen: seen.append({"head": i, "out": o.detach().clone() if isinstance(o, torch.Tensor) else None}))
+                 for i, h in enumerate(heads)]
+        hooks += [h.register_forward_pre_hook(lambda m, a, i=i, called=called: called.append(i)) for i, h in enumerate(heads)]
+        try:  # autograd on: the output must carry a graph
+            out[f"out {key}"] = mha(x.clone(), **kwargs)
+            out[f"out requires grad {key}"] = bool(getattr(out[f"out {key}"], "requires_grad", False))
+        except Exception as exc:
+            if not called:
+                raise
+            out[f"out {key}"] = None  # raised once a head had been called: judged by the stand-in run
+            out[f"error {key}"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            out[f"a head raised {key}"] = len(called) > len(seen)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        out[f"heads {key}"] = seen
+        records: list = []
+        try:
+            for i, h in enumerate(heads):
+                object.__setattr__(h, "forward", head_stand_in(seed_stand_in, i, d_head, records))
+            with torch.no_grad():
+                out[f"stand-in out {key}"] = mha(x.clone(), **kwargs)
+            out[f"stand-in calls {key}"] = records
+        except Exception:  # noqa: BLE001 - the watched run decides then
+            out[f"stand-in calls {key}"] = []
+        finally:
+            for h in heads:
+                h.__dict__.pop("forward", None)
+    return out
+
+
+def mha_names(n_heads: int) -> list[str]:
+    names = [f"heads.{i}.{p}.weight" for i in range(n_heads) for p in ("query", "key", "value")]
+    return sorted(names + ["proj.weight", "proj.bias"])
+
+
+def check_mha_names(got_names, expected) -> None:
+    got_names = list(got_names)
+    if got_names != list(expected):
+        missing = [n for n in expected if n not in got_names]
+        extra = [n for n in got_names if n not in expected]
+        why = ""
+        if not any(n.startswith("heads.") for n in got_names):
+            why = " PyTorch sees no head parameters: a plain Python list hides the modules it holds (the lecture's nn.ModuleList does not)."
+        elif any(n.startswith("heads.0.") for n in got_names) and any(n.startswith("heads.") and not n.startswith("heads.0.") for n in missing):
+            why = " Only head 0 has parameters: every head must be a new AttentionHead (repeating one object shares it)."
+        elif "proj.bias" in missing:
+            why = " `proj` needs its bias."
+        raise AssertionError(
+            "the parameter names should follow the docstring (heads.{i}.query.weight, heads.{i}.key.weight, "
+            f"heads.{{i}}.value.weight, proj.weight, proj.bias); missing: {missing or 'none'}; unexpected: {extra or 'none'}.{why}"
+        )
+
+
+def check_mha_run(got: dict, ref: dict, key: str) -> None:
+    """One flag of a multi-head probe: right against the solution, or right given the student's own heads."""
+    check_mha_names(got["parameter names"], ref["parameter names"])
+    try:
+        if got.get(f"error {key}"):
+            raise AssertionError(f"mha(x) ({key}): {got[f'error {key}']}")
+        out = expect_tensor(got.get(f"out {key}"), f"mha(x) ({key})", tuple(ref[f"out {key}"].shape))
+        assert_matches(out.double(), ref[f"out {key}"].double(), f"mha(x) ({key})", **TOL)
+        if got.get(f"out requires grad {key}") is not True:
+            raise AssertionError(f"mha(x) ({key}) carries no autograd graph: forward must stay in torch so every head and proj can learn.")
+    except AssertionError as first:
+        calls, ref_calls = got.get(f"stand-in calls {key}") or [], ref.get(f"stand-in calls {key}") or []
+        if calls and ref_calls:
+            try:  # the heads replaced by seeded stand-ins: right given its heads, the mistake is AttentionHead's
+                if sorted(c["head"] for c in calls) != sorted(c["head"] for c in ref_calls):
+                    raise AssertionError("not every head was called once")
+                for c in calls:
+                    assert_matches(c["x"].double(), ref["x"].double(), "x", **TOL)
+                    flag = c["kwargs"].get("causal", c["args"][0] if c["args"] else True)
+                    want = next(r for r in ref_calls if r["head"] == c["head"])
+                    if bool(flag) != bool(want["kwargs"].get("causal", want["args"][0] if want["args"] else True)):
+                        raise AssertionError("causal flag")
+                stand = expect_tensor(got.get(f"stand-in out {key}"), "out", tuple(ref[f"stand-in out {key}"].shape))
+                assert_matches(stand.double(), ref[f"stand-in out {key}"].double(), "out", **TOL)
+                return
+            except (AssertionError, KeyError, IndexError, TypeError, AttributeError, StopIteration):
+                pass
+        heads, ref_heads = got.get(f"heads {key}") or [], ref.get(f"heads {key}") or []
+        wrong_heads = got.get(f"a head raised {key}") is True or any(not same_values(h.get("out"), r.get("out")) for h, r in zip(heads, ref_heads))
+        raise AssertionError(
+            f"{first}\n  mha(x) should be proj applied to the heads' outputs concatenated in order along the last axis "
+            "(every head on the same x, with the same causal flag)." + (fix_callee_first("AttentionHead") if wrong_heads else "")
+        ) from None
+
+
 @suite.case(
     "MultiHeadAttention",
     points=1,
-    hint="self.heads = nn.ModuleList([AttentionHead(d_model, d_head) for _ in range(n_heads)]); self.proj = nn.Linear(n_heads * d_head, d_model).",
+    hint="keep the heads in the container the lecture uses (nn.ModuleList), one new AttentionHead(d_model, d_head) each, and a "
+    "projection with a bias from n_heads * d_head back to d_model.",
 )
 def structure(student):
     """MultiHeadAttention(8, 3, 4): heads is an nn.ModuleList of 3 AttentionHead(8, 4); proj = nn.Linear(12, 8) with bias."""
@@ -514,44 +743,33 @@ def structure(student):
 def _(got, ref):
     if not got["is an nn.Module"]:
         raise AssertionError("MultiHeadAttention must subclass torch.nn.Module (and call super().__init__()).")
-    if got["heads type"] != "ModuleList":
-        raise AssertionError(
-            f"`heads` should be an nn.ModuleList (a plain list hides the heads' parameters from PyTorch), got {got['heads type']}."
-        )
-    if got["number of heads"] != 3:
-        raise AssertionError(f"`heads` should hold n_heads = 3 heads, got {got['number of heads']}.")
+    if got["heads type"] != ref["heads type"]:
+        raise AssertionError(f"`heads` should be an nn.ModuleList (a plain list hides the heads' parameters from PyTorch), got {got['heads type']}.")
+    if got["number of heads"] != ref["number of heads"]:
+        raise AssertionError(f"`heads` should hold n_heads = {ref['number of heads']} heads, got {got['number of heads']}.")
     if not got["heads are AttentionHead"]:
         raise AssertionError("every element of `heads` should be an AttentionHead(d_model, d_head) (your class from above).")
-    if got["proj type"] != "Linear":
-        raise AssertionError(f"`proj` should be nn.Linear(n_heads * d_head, d_model) = nn.Linear(12, 8), got {got['proj type']}.")
-    if got["proj weight shape"] != [8, 12]:
-        raise AssertionError(f"`proj.weight` should have shape (8, 12): nn.Linear(n_heads * d_head = 12, d_model = 8); got {got['proj weight shape']}.")
-    if got["proj bias shape"] != [8]:
-        raise AssertionError("`proj` should have a bias of shape (8,): nn.Linear(12, 8) (bias=True, the default).")
-    check_mha_names(got["parameter names"], 3)
+    if got["proj type"] != ref["proj type"]:
+        raise AssertionError(f"`proj` should be a linear layer (nn.Linear) from n_heads * d_head = 12 to d_model = 8, got {got['proj type']}.")
+    if got["proj weight shape"] != ref["proj weight shape"]:
+        raise AssertionError(f"`proj.weight` should have shape {tuple(ref['proj weight shape'])} (nn.Linear stores (out, in)); got {got['proj weight shape']}.")
+    if got["proj bias shape"] != ref["proj bias shape"]:
+        raise AssertionError(f"`proj` should have a bias of shape {tuple(ref['proj bias shape'])}.")
+    check_mha_names(got["parameter names"], ref["parameter names"])
 
 
 @suite.case(
     "MultiHeadAttention",
     points=2,
-    hint="forward: outs = [head(x, causal=causal) for head in self.heads]; return self.proj(torch.cat(outs, dim=-1)).",
+    hint="run every head on the same x with the same causal flag, join their outputs in head order along the last axis "
+    "(the feature axis, not the tokens), then apply proj.",
 )
 def forward_with_parameters_set_by_name(student):
     """MultiHeadAttention(6, 2, 3), every parameter set by name from a seeded generator; x of shape (2, 5, 6), causal and not."""
-    import torch
-
-    mha = student.MultiHeadAttention(6, 2, 3)
-    params = set_parameters_by_name(mha, 65)
-    x = torch.tensor(np.random.default_rng(66).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
-    student.note("mha = MultiHeadAttention(6, 2, 3), parameters set in sorted name order from a seeded generator; x: (2, 5, 6)")
-    with torch.no_grad():
-        out_c = mha(x.clone())  # (2, 5, 6)
-        out_n = mha(x.clone(), causal=False)  # (2, 5, 6)
-    return {"x": x, "n_heads": 2, "parameters": params, "out causal (default)": out_c, "out causal=False": out_n}
+    return mha_probe(student, 6, 2, 3, (2, 5, 6), student.seed(65), student.seed(66), student.seed(165))
 
 
 @forward_with_parameters_set_by_name.verify
 def _(got, ref):
-    check_mha_output(got, [("causal (default)", True), ("causal=False", False)])
-    assert_matches({k: got[k] for k in ("out causal (default)", "out causal=False")},
-                   {k: ref[k] for k in ("out causal (default)", "out causal=False")})
+    check_mha_run(got, ref, "causal (default)")
+    check_mha_run(got, ref, "causal=False")
