@@ -23,7 +23,9 @@ from autograder.worker import load_definitions
 from helpers.checking import Case, Opaque, Student, Suite, assert_matches, dumps, from_plain, to_plain
 
 # Notebooks whose suites are not converted yet: their failures are expected (but not required).
-NOT_CONVERTED = {"04", "05", "06", "07"}
+NOT_CONVERTED: set[str] = set()  # every suite reads its inputs from the reference
+# Cases the recording proxy below cannot run: it wraps classes in functions, and these probes use the class itself.
+PROXY_CANNOT_RECORD = {"06/MultiHeadAttention/structure": "the probe checks isinstance against the student's AttentionHead class"}
 
 
 # --------------------------------------------------------------------------- #
@@ -113,8 +115,16 @@ def keys_of(values: list, nested: bool) -> set:
     return out
 
 
+# Keys under which a probe records what the student's code passed to a callee (the ids generate fed its
+# model, the input a block gave its attention). They are the student's behaviour, observed, and may equal
+# an input by value (the first feed is the start ids; without LayerNorm the attention gets x itself).
+BEHAVIOUR_RECORDS = ("fed", "attention input")
+
+
 def echoed_paths(ref, inputs: set, outputs: set, path: tuple = ()) -> list[tuple]:
     """Paths of the nodes of ``ref`` that equal an argument (or an item of one) and no returned value (or part of one)."""
+    if any(isinstance(p, str) and p.startswith(BEHAVIOUR_RECORDS) for p in path):
+        return []
     k = key(ref)
     if k is not None and k in inputs and k not in outputs:
         return [path]
@@ -232,6 +242,8 @@ def _all_cases() -> list:
                 continue
             for case in module.suite.cases:
                 marks = [pytest.mark.xfail(strict=False, reason=f"suite {notebook} not converted yet")] if notebook in NOT_CONVERTED else []
+                if case.id in PROXY_CANNOT_RECORD:
+                    marks = [pytest.mark.skip(reason=PROXY_CANNOT_RECORD[case.id])]
                 params.append(pytest.param(case, id=case.id, marks=marks))
     return params
 
