@@ -241,10 +241,11 @@ def _record(result: RunResult, notebooks: list[str], case_ids: set[str], lines: 
     gets the job's end (time-out, signal, death); the ones after it are sent again.
     """
     done, current = set(), None
-    allowed = set(notebooks)
+    open_notebooks = set(notebooks)
+    open_ids = {cid for cid in case_ids if cid.split("/", 1)[0] in open_notebooks}
     for line in lines:
         try:
-            message = read_result_line(line, allowed - done, {cid for cid in case_ids if cid.split("/", 1)[0] in allowed - done})
+            message = read_result_line(line, open_notebooks, open_ids)
         except Exception as exc:  # noqa: BLE001 - ProtocolError, or a check this module forgot: the line is the student's
             if current is not None:
                 stream = result.notebooks.setdefault(current, {}).setdefault("stream", [])
@@ -255,12 +256,14 @@ def _record(result: RunResult, notebooks: list[str], case_ids: set[str], lines: 
             if message.id in result.observations:
                 result.notebooks.setdefault(message.id.split("/", 1)[0], {}).setdefault("duplicates", set()).add(message.id)
             else:
-                result.observations[message.id] = message.obs.as_dict()
+                result.observations[message.id] = {**message.obs.as_dict(), "bytes": len(line)}  # measured here, not claimed
         elif isinstance(message, Status):
             current = message.notebook
             result.notebooks.setdefault(current, {}).setdefault("status", message)
-        elif isinstance(message, Done):
+        elif isinstance(message, Done):  # a notebook reports nothing after it is done
             done.add(message.notebook)
+            open_notebooks.discard(message.notebook)
+            open_ids = {cid for cid in open_ids if cid.split("/", 1)[0] != message.notebook}
             result.notebooks.setdefault(message.notebook, {})["end"] = End(end.job)
     for info in result.notebooks.values():  # a second result for a case voids the first: both were claims
         for case_id in info.pop("duplicates", ()):
