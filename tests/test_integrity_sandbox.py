@@ -278,3 +278,10 @@ def test_results_json_of_the_forger_is_well_formed(batch):
     forged = batch["a_forge"]
     json.dumps(forged)
     assert all(set(t) >= {"name", "score", "max_score", "status", "output"} for t in forged["tests"])
+
+
+def test_readme_states_the_current_points_split(registry):
+    """The README's table of public, hidden and fixed-data points is the suites' own (python -m autograder points)."""
+    from autograder.points import points_table
+
+    assert points_table(registry) in (ROOT / "README.md").read_text()
