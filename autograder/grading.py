@@ -142,8 +142,8 @@ class GradedItem:
         return self.verdict
 
 
-class VerifyTimeout(Exception):
-    pass
+class VerifyTimeout(BaseException):
+    """Raised by the timer in the middle of a verify (a BaseException: judge's `except Exception` must not catch it)."""
 
 
 @dataclass
