@@ -37,8 +37,8 @@ from __future__ import annotations
 import ast
 import base64
 import copy
+import functools
 import html
-import io
 import json
 import re
 import time
@@ -282,28 +282,43 @@ _MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.DOTA
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
 
 
+@functools.lru_cache(maxsize=4096)
 def _mathtext_svg(tex: str, display: bool) -> str | None:
-    """``tex`` as an inline SVG <img> by matplotlib's mathtext, or None when it cannot parse it."""
-    from matplotlib import mathtext
+    """``tex`` as an inline SVG <img> drawn by matplotlib's mathtext, or None when it cannot parse it."""
     from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+    from matplotlib.path import Path as MplPath
+    from matplotlib.textpath import TextPath
 
     tex = " ".join(tex.split())
     for old, new in ((r"\operatorname", r"\mathrm"), (r"\tfrac", r"\frac"), (r"\dfrac", r"\frac"), (r"\lvert", "|"), (r"\rvert", "|"), (r"\,", r"\ ")):
         tex = tex.replace(old, new)
     tex = tex.replace("\\boldsymbol", "\\mathbf").replace("\\texttt", "\\mathtt").replace("\\lVert", "\\Vert").replace("\\rVert", "\\Vert")
-    tex = re.sub(r"\\(mathbf|mathrm|mathcal|mathbb|mathit|hat|bar|vec|tilde|dot)\s*([A-Za-z0-9]|\\[A-Za-z]+)", r"\\\1{\2}", tex)  # \mathbf v
+    tex = re.sub(r"\\(mathbf|mathrm|mathcal|mathbb|mathit|hat|bar|vec|tilde|dot)(?![A-Za-z])\s*([A-Za-z0-9]|\\[A-Za-z]+)", r"\\\1{\2}", tex)  # \mathbf v
     tex = re.sub(r"\\frac\s*([A-Za-z0-9])\s*([A-Za-z0-9])", r"\\frac{\1}{\2}", tex)  # \frac1N
     tex = re.sub(r"\\(le|ge|ne)(?![A-Za-z])", r"\\\1q", tex)
     tex = re.sub(r"\\[Bb]ig[lr]?(?![A-Za-z])", "", tex).replace("\\top", "T")
-    size = 20 if display else 17
+    tex = re.sub(r"\\dots(?![A-Za-z])", r"\\ldots", tex)
+    size = 22 if display else 20  # px at 72 dpi; the <img> is sized in em, so it follows the text (headings too)
     prop = FontProperties(size=size)
     try:
-        buf = io.BytesIO()
-        depth = mathtext.math_to_image(f"${tex}$", buf, prop=prop, dpi=72, format="svg")  # px below the baseline
+        box = MathTextParser("path").parse(f"${tex}$", dpi=72, prop=prop)
+        path = TextPath((0, 0), f"${tex}$", prop=prop)
     except Exception:  # mathtext covers a subset of TeX: the rest stays as its source
         return None
-    data = base64.b64encode(buf.getvalue()).decode()
-    style = "display:block;margin:0.4em auto" if display else f"vertical-align:-{depth:.1f}px;margin:0"
+    width, height, depth = box.width + 2, box.height + 2, box.depth + 1
+    ops = {MplPath.MOVETO: "M", MplPath.LINETO: "L", MplPath.CURVE3: "Q", MplPath.CURVE4: "C"}
+    d = []
+    for vertices, code in path.iter_segments(curves=True, simplify=False):
+        if code == MplPath.CLOSEPOLY:
+            d.append("Z")
+            continue
+        points = vertices.reshape(-1, 2)
+        d.append(ops[code] + " ".join(f"{x + 1:.2f} {height - depth - y:.2f}" for x, y in points))  # y down, baseline at height - depth
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{height:.1f}" viewBox="0 0 {width:.1f} {height:.1f}"><path d="{"".join(d)}"/></svg>'
+    data = base64.b64encode(svg.encode()).decode()
+    em = 20.0 * (1.1 if display else 1.0)
+    style = f"height:{height / em:.2f}em;" + ("display:block;margin:0.4em auto" if display else f"vertical-align:-{depth / em:.2f}em;margin:0")
     return f'<img class="math" alt="{html.escape(tex)}" style="{style}" src="data:image/svg+xml;base64,{data}">'
 
 
@@ -327,7 +342,7 @@ _TEMPLATE = r"""
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}
-<style>.reveal h1,.reveal h2,.reveal h3{text-transform:none}img.math{background:transparent!important;max-width:none!important;box-shadow:none!important;border:0!important}</style>
+<style>.reveal h1,.reveal h2,.reveal h3{text-transform:none!important}img.math{background:transparent!important;max-width:none!important;box-shadow:none!important;border:0!important}</style>
 {%- endblock html_head_js_mathjax -%}
 {%- block footer_js -%}
 <script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
