@@ -123,7 +123,7 @@ def test_decks_are_offline(tmp_path):
             assert (out / asset).stat().st_size > 5_000, asset
         assert "window.Reveal" in (out / "reveal/dist/reveal.js").read_text()
         assert page.count("<section") >= row["slides"] + row["subslides"]
-        assert "BEGIN SOLUTION" not in page and '<img class="math"' in page
+        assert "BEGIN SOLUTION" not in page and 'class="math"' in page
         assert (out / "index.html").exists()
         decks[release] = re.sub(r"<[^>]+>", "", page).count("NotImplementedError()")
     assert decks[True] - decks[False] == 6  # the release deck shows the stubs of 01's six graded functions, the solution deck the answers
