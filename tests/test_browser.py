@@ -3,6 +3,8 @@
 A student's finished work (a copy of a solution notebook) is opened in JupyterLab, all
 cells are run through the UI, and the page must show every self-check passing, figures
 as images and no error output. A screenshot is saved under build/screenshots/.
+A slides deck (python -m autograder slides) is served from a local http server with every
+other request refused: reveal.js runs from the local copy, slides advance, a figure renders.
 Needs Debian's chromium and the playwright package (.ci/run installs both).
 """
 
@@ -137,3 +139,84 @@ def test_finished_notebook_runs_all_in_jupyterlab(lab, browser, notebook):
     assert checks and all("\u2714" in o and "\u2718" not in o for o in checks), text[-3000:]
     assert state["tracebacks"] == 0, text[-3000:]
     assert state["images"] > 0
+
+
+@pytest.fixture()
+def static_server(tmp_path):
+    """A local http server over a temporary folder: (url, folder)."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("the static http server did not start")
+            time.sleep(0.2)
+    yield url, tmp_path
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_slides_deck_advances_and_shows_a_figure(browser, static_server):
+    """01's deck, executed and rendered offline: reveal.js runs from the local copy, slides advance, a figure renders."""
+    from autograder import slides
+
+    url, folder = static_server
+    (row,) = slides.build(folder, ["01"], log=lambda *_: None)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    outside, errors = [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def only_local(route):
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:  # nothing may come from the network: the deck is offline
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    try:
+        page.goto(f"{url}/{row['page'].name}")
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        assert page.evaluate("() => Reveal.getTotalSlides()") >= row["slides"] + row["subslides"]
+        assert page.evaluate("() => Reveal.getIndices().h") == 0
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=5_000)
+        progress = page.evaluate("() => Reveal.getProgress()")
+        page.evaluate("() => Reveal.next()")
+        assert page.evaluate("() => Reveal.getProgress()") > progress
+        # Go to the first slide with a figure from the notebook's outputs, and look at it.
+        where = page.evaluate(
+            """() => {
+                const img = document.querySelector('.jp-OutputArea-output img');
+                if (!img) return null;
+                const i = Reveal.getIndices(img.closest('section'));
+                return [i.h, i.v || 0];
+            }"""
+        )
+        assert where is not None, "the deck has no figure"
+        page.evaluate(f"() => Reveal.slide({where[0]}, {where[1]}, 99)")  # 99: every fragment shown
+        page.wait_for_timeout(500)
+        size = page.evaluate(
+            """() => {
+                const img = document.querySelector('section.present .jp-OutputArea-output img');
+                if (!img) return null;
+                const box = img.getBoundingClientRect();
+                return {natural: img.naturalWidth, width: box.width, height: box.height, complete: img.complete};
+            }"""
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{row['stem']}-slides-figure.png"))
+    finally:
+        page.close()
+    assert size and size["complete"] and size["natural"] > 0 and size["width"] > 0 and size["height"] > 0, size
+    assert outside == [], f"the deck asked the network for {outside}"
+    assert errors == [], errors
