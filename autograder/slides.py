@@ -126,6 +126,8 @@ def annotate(nb):
         rule = derive(cell, previous)
         show = cell.metadata.get("slideshow")
         show = dict(show) if isinstance(show, dict) else {}
+        if "auto" in show and "slide_type" not in show:
+            show["slide_type"] = "-"  # JupyterLab's inspector drops the key when a person picks the default, "-"
         by_hand = "slide_type" in show and show.get("auto") != show["slide_type"]
         show["auto"] = rule
         if not by_hand:

@@ -220,3 +220,28 @@ def test_slides_deck_advances_and_shows_a_figure(browser, static_server):
     assert size and size["complete"] and size["natural"] > 0 and size["width"] > 0 and size["height"] > 0, size
     assert outside == [], f"the deck asked the network for {outside}"
     assert errors == [], errors
+
+
+def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
+    """The lecturer's %load_answer in JupyterLab: the cell's text becomes the solution's softmax."""
+    url, course = lab
+    link = course / "autograder"
+    if not link.exists():
+        os.symlink(ROOT / "autograder", link)  # the instructor kit beside helpers/ (solutions/ is found from it)
+    nb = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": "live", "metadata": {}, "outputs": [],
+             "source": "import sys; sys.path.insert(0, '..')\n%load_ext autograder.live\n%load_answer softmax"},
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+    (course / "work" / "live.ipynb").write_text(json.dumps(nb))
+    page = browser.new_page(viewport={"width": 1300, "height": 1200})
+    try:
+        run_all_in_lab(page, url, "live.ipynb", timeout_s=120)
+        page.wait_for_function("() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))", timeout=20_000)
+        text = page.evaluate("() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].map(c => c.innerText).join('\\n')")
+    finally:
+        page.close()
+    assert "def softmax(" in text and "load_answer" not in text and "BEGIN SOLUTION" not in text, text
