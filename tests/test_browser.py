@@ -239,8 +239,18 @@ def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
     (course / "work" / "live.ipynb").write_text(json.dumps(nb))
     page = browser.new_page(viewport={"width": 1300, "height": 1200})
     try:
-        run_all_in_lab(page, url, "live.ipynb", timeout_s=120)
-        page.wait_for_function("() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))", timeout=20_000)
+        page.goto(f"{url}/lab/tree/work/live.ipynb?reset&token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.locator(".jp-Notebook:visible").first.click()
+        page.click(".lm-MenuBar-item:has-text('Run')")
+        page.click(".lm-Menu-item:has-text('Run All Cells')")
+        try:  # the replaced cell loses its prompt number, so wait for its text instead
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))", timeout=120_000
+            )
+        finally:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "load_answer.png"))
         text = page.evaluate("() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].map(c => c.innerText).join('\\n')")
     finally:
         page.close()
