@@ -255,3 +255,27 @@ def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
     finally:
         page.close()
     assert "def softmax(" in text and "load_answer" not in text and "BEGIN SOLUTION" not in text, text
+
+
+def test_rise_presents_the_annotated_notebook_in_jupyterlab(lab, browser):
+    """The same slideshow metadata drives RISE (jupyterlab-rise) in the running JupyterLab: a slide per `slide` cell."""
+    pytest.importorskip("jupyterlab_rise")
+    import nbformat
+
+    from autograder import slides
+
+    url, course = lab
+    stem = available()["01"]
+    nb = slides.annotate(nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4))
+    nbformat.write(nb, str(course / "work" / "rise.ipynb"))
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    try:
+        page.goto(f"{url}/rise/work/rise.ipynb?token={TOKEN}")
+        page.wait_for_selector(".reveal .slides section", timeout=90_000)
+        page.wait_for_timeout(1500)
+        count = page.evaluate("() => document.querySelectorAll('.reveal .slides > section').length")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "rise.png"))
+    finally:
+        page.close()
+    assert count == len(slides.outline(nb)), count
