@@ -6,6 +6,7 @@
     python -m autograder gradescope --out autograder.zip
     python -m autograder student-package --out dist/  # helpers alone (wheel + sdist) for JupyterHub/Colab
     python -m autograder handouts --out build/handouts
+    python -m autograder slides [--release] [--annotate] [NN ...]   # reveal.js decks, offline
     python -m autograder demo                         # release, then grade solutions/ as a submission
 
 Exit status: 0 when grading completed (whatever the score), 2 on a usage error, 1 when
@@ -119,6 +120,12 @@ def cmd_points(args) -> int:
     return 0
 
 
+def cmd_slides(args) -> int:
+    from autograder.slides import main_args
+
+    return main_args(args)
+
+
 def cmd_demo(args) -> int:
     cmd_release(args)
     print("\nGrading the solutions as a sample submission:\n")
@@ -159,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("notebook", help="series number, e.g. 02")
     dev.set_defaults(func=lambda a: __import__("autograder.devcheck", fromlist=["main"]).main(a.notebook))
     sub.add_parser("points", help="how the points split: public, hidden, and public on data the lecture fixes").set_defaults(func=cmd_points)
+    sl = sub.add_parser("slides", help="render the notebooks as offline reveal.js decks (--annotate: write their slideshow metadata)")
+    sl.add_argument("notebooks", nargs="*", help="series numbers (default: all)")
+    sl.add_argument("--out", default="build/slides")
+    sl.add_argument("--release", action="store_true", help="the student notebooks (stubs, not executed) instead of the solutions")
+    sl.add_argument("--no-execute", action="store_true", help="render the solutions as they are, without running them")
+    sl.add_argument("--annotate", action="store_true", help="write the derived slideshow metadata into solutions/ (then run release)")
+    sl.set_defaults(func=cmd_slides)
     demo = sub.add_parser("demo", help="build the release, then grade solutions/ as a sample submission")
     demo.add_argument("--results", help="where to write results.json (default ./results.json)")
     demo.add_argument("-v", "--verbose", action="store_true")

@@ -3,6 +3,8 @@
 A student's finished work (a copy of a solution notebook) is opened in JupyterLab, all
 cells are run through the UI, and the page must show every self-check passing, figures
 as images and no error output. A screenshot is saved under build/screenshots/.
+A slides deck (python -m autograder slides) is served from a local http server with every
+other request refused: reveal.js runs from the local copy, slides advance, a figure renders.
 Needs Debian's chromium and the playwright package (.ci/run installs both).
 """
 
@@ -137,3 +139,143 @@ def test_finished_notebook_runs_all_in_jupyterlab(lab, browser, notebook):
     assert checks and all("\u2714" in o and "\u2718" not in o for o in checks), text[-3000:]
     assert state["tracebacks"] == 0, text[-3000:]
     assert state["images"] > 0
+
+
+@pytest.fixture()
+def static_server(tmp_path):
+    """A local http server over a temporary folder: (url, folder)."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("the static http server did not start")
+            time.sleep(0.2)
+    yield url, tmp_path
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_slides_deck_advances_and_shows_a_figure(browser, static_server):
+    """01's deck, executed and rendered offline: reveal.js runs from the local copy, slides advance, a figure renders."""
+    from autograder import slides
+
+    url, folder = static_server
+    (row,) = slides.build(folder, ["01"], log=lambda *_: None)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    outside, errors = [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def only_local(route):
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:  # nothing may come from the network: the deck is offline
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    try:
+        page.goto(f"{url}/{row['page'].name}")
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        assert page.evaluate("() => Reveal.getTotalSlides()") >= row["slides"] + row["subslides"]
+        assert page.evaluate("() => Reveal.getIndices().h") == 0
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=5_000)
+        progress = page.evaluate("() => Reveal.getProgress()")
+        page.evaluate("() => Reveal.next()")
+        assert page.evaluate("() => Reveal.getProgress()") > progress
+        # Go to the first slide with a figure from the notebook's outputs, and look at it.
+        where = page.evaluate(
+            """() => {
+                const img = document.querySelector('.jp-OutputArea-output img');
+                if (!img) return null;
+                const i = Reveal.getIndices(img.closest('section'));
+                return [i.h, i.v || 0];
+            }"""
+        )
+        assert where is not None, "the deck has no figure"
+        page.evaluate(f"() => Reveal.slide({where[0]}, {where[1]}, 99)")  # 99: every fragment shown
+        page.wait_for_timeout(500)
+        size = page.evaluate(
+            """() => {
+                const img = document.querySelector('section.present .jp-OutputArea-output img');
+                if (!img) return null;
+                const box = img.getBoundingClientRect();
+                return {natural: img.naturalWidth, width: box.width, height: box.height, complete: img.complete};
+            }"""
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{row['stem']}-slides-figure.png"))
+    finally:
+        page.close()
+    assert size and size["complete"] and size["natural"] > 0 and size["width"] > 0 and size["height"] > 0, size
+    assert outside == [], f"the deck asked the network for {outside}"
+    assert errors == [], errors
+
+
+def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
+    """The lecturer's %load_answer in JupyterLab: the cell's text becomes the solution's softmax."""
+    url, course = lab
+    link = course / "autograder"
+    if not link.exists():
+        os.symlink(ROOT / "autograder", link)  # the instructor kit beside helpers/ (solutions/ is found from it)
+    nb = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": "live", "metadata": {}, "outputs": [],
+             "source": "import sys; sys.path.insert(0, '..')\n%load_ext autograder.live\n%load_answer softmax"},
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+    (course / "work" / "live.ipynb").write_text(json.dumps(nb))
+    page = browser.new_page(viewport={"width": 1300, "height": 1200})
+    try:
+        page.goto(f"{url}/lab/tree/work/live.ipynb?reset&token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.locator(".jp-Notebook:visible").first.click()
+        page.click(".lm-MenuBar-item:has-text('Run')")
+        page.click(".lm-Menu-item:has-text('Run All Cells')")
+        try:  # the replaced cell loses its prompt number, so wait for its text instead
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))", timeout=120_000
+            )
+        finally:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "load_answer.png"))
+        text = page.evaluate("() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].map(c => c.innerText).join('\\n')")
+    finally:
+        page.close()
+    assert "def softmax(" in text and "load_answer" not in text and "BEGIN SOLUTION" not in text, text
+
+
+def test_rise_presents_the_annotated_notebook_in_jupyterlab(lab, browser):
+    """The same slideshow metadata drives RISE (jupyterlab-rise) in the running JupyterLab: a slide per `slide` cell."""
+    pytest.importorskip("jupyterlab_rise")
+    import nbformat
+
+    from autograder import slides
+
+    url, course = lab
+    stem = available()["01"]
+    nb = slides.annotate(nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4))
+    nbformat.write(nb, str(course / "work" / "rise.ipynb"))
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    try:
+        page.goto(f"{url}/rise/work/rise.ipynb?token={TOKEN}")
+        page.wait_for_selector(".reveal .slides section", timeout=90_000)
+        page.wait_for_timeout(1500)
+        count = page.evaluate("() => document.querySelectorAll('.reveal .slides > section').length")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "rise.png"))
+    finally:
+        page.close()
+    assert count == len(slides.outline(nb)), count
