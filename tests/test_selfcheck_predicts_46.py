@@ -211,7 +211,7 @@ def _planted(nb: str, source: str) -> dict:
 
 def _load(nb: str) -> dict:
     namespace, status = load_definitions(nb, (SOLUTIONS / f"{SERIES[nb]}.ipynb").read_bytes(), 60)
-    assert not status["load_errors"], status
+    assert not status.load_errors, status
     return namespace
 
 

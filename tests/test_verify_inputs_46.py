@@ -60,7 +60,7 @@ def test_forged_inputs_change_no_verdict(nb):
     import importlib
 
     namespace, status = load_definitions(nb, (SOLUTIONS / f"{SERIES[nb]}.ipynb").read_bytes(), 60)
-    assert not status["load_errors"]
+    assert not status.load_errors
     cases = importlib.import_module(f"helpers.selfcheck.nb{nb}").suite.cases + importlib.import_module(f"autograder.hidden.nb{nb}").suite.cases
     forged_any = 0
     for case in cases:
