@@ -104,7 +104,7 @@ def feedback_markdown(student: str, results: dict) -> str:
             todo = "✔" if fn.passed else _advice(fn.summary)
             lines.append(f"| {notebook} | {shown} | {fn.score:g} / {fn.max_score:g}{'' if fn.passed else ' ✘'} | {todo} |")
     notes = (results.get("extra_data") or {}).get("notes", results.get("output", ""))
-    not_graded = [f"{SERIES.get(nb.notebook, nb.notebook)}: not graded: {nb.not_graded}" for nb in report.notebooks if nb.not_graded]
+    not_graded = [f"{SERIES.get(nb.notebook, nb.notebook)}: not graded: {nb.why_not_graded}" for nb in report.notebooks if nb.not_graded]
     notes = "\n".join(not_graded + ([notes] if notes else []))
     if notes:
         lines += ["", "## Notes", "", *md_code_block(notes)]
@@ -122,7 +122,7 @@ def feedback_markdown(student: str, results: dict) -> str:
     else:
         lines += ["", "Every test passed."]
     if report.written:
-        lines += ["", "## Written answers", "", "| question | status |", "|---|---|"]
+        lines += ([] if lines[-1] == "" else [""]) + ["## Written answers", "", "| question | status |", "|---|---|"]
         for gid, text, ok in report.written:
             shown = f"`{gid}`" if re.fullmatch(r"\w+", gid) else md_text(gid)
             lines.append(f"| {shown} | {_advice(_first_line(text))} |")

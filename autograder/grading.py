@@ -382,6 +382,10 @@ class NotebookReport:
     score: float = 0.0
     max_score: float = 0.0
     not_graded: str = ""  # every test failed with this one message (not submitted, refused, unreadable): said once
+
+    @property
+    def why_not_graded(self) -> str:
+        return self.not_graded.replace(", so this test scored 0.", ".")
     functions: list[FunctionReport] = field(default_factory=list)
 
 
@@ -409,7 +413,7 @@ def _cause(output: str, function: str, graded: set[str]) -> tuple[str, str] | No
         who = (stub.group(1) or stub.group(2)) if stub else function
         if who in graded and who != function:
             return f"callee:{who}", f"this uses your `{who}`, which is not implemented yet: implement `{who}` first."
-        return "stub", f'not implemented yet: `{function}` still raises NotImplementedError; implement it, then run check("{function}") in the notebook.'
+        return "stub", f'not implemented yet: `{function}` still raises NotImplementedError; implement it, then run check("{function}").'
     missing = _NOT_DEFINED.match(first)
     if missing:
         close = f"; did you mean `{missing.group(2)}`?" if missing.group(2) else "."
@@ -475,7 +479,8 @@ def feedback_report(tests: list[dict]) -> Report:
             shortened = SHORTENED.format(function=function)
             for i in own[1:]:
                 first = _first_line(outputs[i])
-                fn.others.append(f"{_title(tests[i])}: {first}")
+                said = first.removeprefix("failed (hidden test): ") if _title(tests[i]).endswith("(hidden test)") else first
+                fn.others.append(f"{_title(tests[i])}: {said}")
                 outputs[i] = first + shortened
     return Report(list(notebooks.values()), written, outputs)
 
@@ -486,7 +491,7 @@ def report_text(report: Report, notes: str = "") -> str:
     for nb in report.notebooks:
         head = f"{SERIES.get(nb.notebook, nb.notebook)}: {nb.score:g} / {nb.max_score:g}"
         if nb.not_graded:
-            lines.append(f"{head}: {_first_line(nb.not_graded)[:PROBLEM_CAP]}")
+            lines.append(f"{head}: {_first_line(nb.why_not_graded)[:PROBLEM_CAP]}")
             continue
         lines.append(head)
         for fn in nb.functions:
@@ -512,10 +517,7 @@ def _notes(sub: Submission, per_notebook: dict[str, tuple[float, float]]) -> str
         info = (sub.run.notebooks if sub.run else {}).get(nb) or {}
         status = info.get("status") or Status(nb)
         problems = status.problems + status.load_errors + [f"malformed result: {p}" for p in info.get("stream", [])]
-        path = sub.notebooks.get(nb)
-        if not path:
-            lines.append(f"{SERIES[nb]}: " + ("refused" if nb in sub.refused else "not submitted"))
-        elif problems:
+        if problems:  # a notebook that was not submitted or refused is said once by the report (NotebookReport.not_graded)
             lines.append(f"{SERIES[nb]}:")
         lines += [f"  - {str(problem)[:PROBLEM_CAP]}" for problem in problems[:PROBLEMS_SHOWN]]
         if len(problems) > PROBLEMS_SHOWN:
