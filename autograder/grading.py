@@ -539,7 +539,11 @@ def _written_tests(sub: Submission, notebooks: list[str]) -> tuple[list[dict], d
             continue
         found, why = {}, ""
         if sub.notebooks.get(nb) is None:  # the grader's words only: the refusal names the student's file (see the notes)
-            why = f"notebook {nb} was refused (see the notes)" if nb in sub.refused else f"notebook {nb} ({SERIES[nb]}.ipynb) was not found in the submission"
+            if nb in sub.refused:
+                kind = "a symbolic link" if "symbolic link" in sub.refused[nb] else "not a regular file"
+                why = f"notebook {nb} was refused: it is {kind} (see the notes)"
+            else:
+                why = f"notebook {nb} ({SERIES[nb]}.ipynb) was not found in the submission"
         else:
             try:
                 found, why = written.read_answers(sub.read(nb), nb)  # data only, read safely (autograder.files)
