@@ -529,7 +529,7 @@ def _notes(sub: Submission, per_notebook: dict[str, tuple[float, float]]) -> str
 
 
 def _written_tests(sub: Submission, notebooks: list[str]) -> tuple[list[dict], dict[str, str | None]]:
-    """One pending entry per written question of the graded notebooks (score 0 of 0), and the answers' texts."""
+    """One pending entry per written question of the submitted notebooks (score 0 of 0), and the answers' texts."""
     from autograder import written
 
     tests, answers = [], {}
@@ -537,18 +537,12 @@ def _written_tests(sub: Submission, notebooks: list[str]) -> tuple[list[dict], d
         questions = written.questions_of(nb)
         if not questions:
             continue
-        found, why = {}, ""
-        if sub.notebooks.get(nb) is None:  # the grader's words only: the refusal names the student's file (see the notes)
-            if nb in sub.refused:
-                kind = "a symbolic link" if "symbolic link" in sub.refused[nb] else "not a regular file"
-                why = f"notebook {nb} was refused: it is {kind} (see the notes)"
-            else:
-                why = f"notebook {nb} ({SERIES[nb]}.ipynb) was not found in the submission"
-        else:
-            try:
-                found, why = written.read_answers(sub.read(nb), nb)  # data only, read safely (autograder.files)
-            except OSError:
-                why = f"notebook {nb} could not be read (see the notes)"
+        if sub.notebooks.get(nb) is None:
+            continue  # not submitted or refused: the report says so once for the notebook (and the TAs' file: not answered)
+        try:
+            found, why = written.read_answers(sub.read(nb), nb)  # data only, read safely (autograder.files)
+        except OSError:
+            found, why = {}, f"notebook {nb} could not be read (see the notes)"
         for q in questions:
             text = found.get(q.grade_id)
             ok, line = written.status_line(q, text, why)
