@@ -233,6 +233,9 @@ def write_written_answers(folder: Path, results: dict[str, dict], notebooks: lis
             "",
             f"{count} of {len(answers)} students answered. Each answer is shown as written (its Markdown and LaTeX source), in a code block.",
         ]
+        model = _model_answer(question)
+        if model:
+            lines += ["", "## The question and its model answer (solutions/)", "", *md_code_block(model)]
         for name, answer in sorted(answers.items()):
             lines += ["", f"## {md_text(name)}", ""]
             if isinstance(answer, str):
@@ -246,6 +249,18 @@ def write_written_answers(folder: Path, results: dict[str, dict], notebooks: lis
         path.write_text("\n".join(lines) + "\n")
         written.append(path)
     return written
+
+
+def _model_answer(question) -> str:
+    """The solution notebook's answer cell (the question and the model answer), when solutions/ is here."""
+    from autograder.course import SOLUTIONS
+    from autograder.written import read_answers
+
+    path = SOLUTIONS / f"{SERIES.get(question.notebook, '')}.ipynb"
+    try:
+        return read_answers(path.read_bytes(), question.notebook)[0].get(question.grade_id) or ""
+    except OSError:
+        return ""
 
 
 def student_folders(root: Path) -> tuple[dict[str, Path], dict[str, str]]:

@@ -243,7 +243,8 @@ def test_written_answers_are_pending_and_collected_for_the_tas(graded, tmp_path)
     assert (tmp_path / "q05_relative.md").read_text().count("*not answered*") == 3
     tokens = mistune.create_markdown(renderer=None)(text)
     code = [t["raw"] for t in tokens if t["type"] == "block_code"]
-    assert [c.rstrip("\n") for c in code] == [ANSWER_03.rstrip("\n")]  # verbatim, inside a fence it cannot close
+    assert [c.rstrip("\n") for c in code][-1:] == [ANSWER_03.rstrip("\n")]  # verbatim, inside a fence it cannot close
+    assert "Model answer" in code[0]  # the question and its model answer come first, for the TAs
     assert [t for t in tokens if t["type"] == "heading" and t["attrs"]["level"] == 1] and "<script" not in mistune.html(text)
     md = feedback_markdown("writer", results)
     assert "## Written answers" in md and "`q03_gradient` | pending manual grading" in md
