@@ -6,7 +6,8 @@ Every subfolder of ROOT is one student's submission. Every student gets a row, a
 when grading them failed (the row says why). Results are kept per student in
 ``OUT/results/<student>.json`` (OUT defaults to the CSV's folder); a re-run skips
 students whose results are newer than their files and were made by the same tests,
-unless ``--force``.
+unless ``--force``. Written answers go to ``OUT/written/<question>.md`` (one file per
+question, every student's answer fenced, for the TAs).
 """
 
 from __future__ import annotations
