@@ -6,7 +6,8 @@ Every subfolder of ROOT is one student's submission. Every student gets a row, a
 when grading them failed (the row says why). Results are kept per student in
 ``OUT/results/<student>.json`` (OUT defaults to the CSV's folder); a re-run skips
 students whose results are newer than their files and were made by the same tests,
-unless ``--force``.
+unless ``--force``. Written answers go to ``OUT/written/<question>.md`` (one file per
+question, every student's answer fenced, for the TAs).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from autograder.course import SERIES
 from autograder.files import newest_time
-from autograder.grading import grade_submissions
+from autograder.grading import feedback_report, grade_submissions
 from autograder.references import graded_notebooks
 from autograder.registry import load_registry
 from autograder.runner import Limits
@@ -80,34 +81,66 @@ def csv_cell(value):
 
 
 def feedback_markdown(student: str, results: dict) -> str:
-    """A report a student can read: score per function, then each failed test and why.
+    """A report a student reads in a minute: per function its score and what to fix, then the
+    first failure of each function in full and its other failures one line each.
 
-    Everything the student controls (their name, file names, messages, outputs) is shown
-    as data: in code blocks it cannot leave, or escaped.
+    Made by :func:`autograder.grading.feedback_report`, like results.json's outputs, so both
+    say the same things. Everything the student controls (their name, file names, messages,
+    outputs) is shown as data: in code blocks it cannot leave, or escaped; the table's
+    advice is the grader's own words (graded names, checked to be plain identifiers).
     """
     lines = [f"# Feedback for {md_text(student)}", "", f"**Score: {results['score']:g} / {results['max_score']:g}**", ""]
     if results.get("error"):
         lines += ["Grading could not be completed:", "", *md_code_block(results["error"]), "", "Please contact the course staff.", ""]
         return "\n".join(lines) + "\n"
-    lines += ["| notebook | function | score |", "|---|---|---|"]
-    per_function: dict[tuple[str, str], list[float]] = {}
-    for test in results["tests"]:
-        key = (test["tags"][0], test["tags"][1])
-        got, top = per_function.get(key, [0.0, 0.0])
-        per_function[key] = [got + test["score"], top + test["max_score"]]
-    for (nb, function), (got, top) in per_function.items():
-        shown = f"`{function}`" if re.fullmatch(r"\w+", str(function)) else md_text(function)
-        lines.append(f"| {md_text(SERIES.get(nb, nb))} | {shown} | {got:g} / {top:g}{'' if got == top else ' ✘'} |")
-    failed = [t for t in results["tests"] if t["status"] != "passed"]
-    if results.get("output"):
-        lines += ["", "## Notes", "", *md_code_block(results["output"])]
-    if failed:
+    report = feedback_report(results["tests"])
+    lines += ["| notebook | function | score | what to fix |", "|---|---|---|---|"]
+    for nb in report.notebooks:
+        notebook = md_text(SERIES.get(nb.notebook, nb.notebook))
+        if nb.not_graded:
+            lines.append(f"| {notebook} | every function | {nb.score:g} / {nb.max_score:g} ✘ | not graded: see Notes |")
+            continue
+        for fn in nb.functions:
+            shown = f"`{fn.function}`" if re.fullmatch(r"\w+", fn.function) else md_text(fn.function)
+            todo = "✔" if fn.passed else _advice(fn.summary)
+            lines.append(f"| {notebook} | {shown} | {fn.score:g} / {fn.max_score:g}{'' if fn.passed else ' ✘'} | {todo} |")
+    notes = (results.get("extra_data") or {}).get("notes", results.get("output", ""))
+    not_graded = [f"{SERIES.get(nb.notebook, nb.notebook)}: not graded: {nb.why_not_graded}" for nb in report.notebooks if nb.not_graded]
+    notes = "\n".join(not_graded + ([notes] if notes else []))
+    if notes:
+        lines += ["", "## Notes", "", *md_code_block(notes)]
+    failing = [fn for nb in report.notebooks for fn in nb.functions if fn.first]
+    if failing or any(not fn.passed for nb in report.notebooks for fn in nb.functions) or any(nb.not_graded for nb in report.notebooks):
         lines += ["", "## Tests that did not pass", ""]
-        for test in failed:
-            lines += [f"### {md_text(test['name'])} ({test['max_score']:g} pt)", "", *md_code_block(test["output"]), ""]
+        if not failing:
+            lines += ["The table above says what to fix in each function.", ""]
+        for fn in failing:
+            title, output = fn.first
+            lines += [f"### {md_text(fn.notebook)} {md_text(fn.function)}: {fn.score:g} / {fn.max_score:g}", ""]
+            lines += [*md_code_block(f"✘ {title}\n{output}"), ""]
+            if fn.others:
+                lines += ["Also failed (one line each):", "", *md_code_block("\n".join(f"✘ {o}" for o in fn.others)), ""]
     else:
         lines += ["", "Every test passed."]
+    if report.written:
+        lines += ([] if lines[-1] == "" else [""]) + ["## Written answers", "", "| question | status |", "|---|---|"]
+        for gid, text, ok in report.written:
+            shown = f"`{gid}`" if re.fullmatch(r"\w+", gid) else md_text(gid)
+            lines.append(f"| {shown} | {_advice(_first_line(text))} |")
     return "\n".join(lines) + "\n"
+
+
+_ADVICE = re.compile(r"[\w `\"'()\[\]:;,.!?/-]*")
+
+
+def _advice(text: str) -> str:
+    """A table cell of the grader's own advice: kept as it is (names in code spans) when it
+    holds nothing but plain words, identifiers and punctuation; else escaped."""
+    return text if _ADVICE.fullmatch(text) and text.count("`") % 2 == 0 else md_text(text)
+
+
+def _first_line(text: str) -> str:
+    return str(text).split("\n", 1)[0]
 
 
 def error_results(message: str, max_score: float) -> dict:
@@ -168,6 +201,7 @@ def grade_all(
         os.replace(tmp, store / f"{name}.json")
         results[name] = data
     _write_csvs(csv_path, results, registry)
+    write_written_answers(csv_path.resolve().parent / "written", results, sorted({c.notebook for c in registry.cases}))
     if feedback_dir is not None:
         feedback_dir.mkdir(parents=True, exist_ok=True)
         for name, data in results.items():
@@ -179,6 +213,55 @@ def grade_all(
         for name, why in refused.items():
             print(f"refused {name!r}: {why}")
     return results
+
+
+def write_written_answers(folder: Path, results: dict[str, dict], notebooks: list[str]) -> list[Path]:
+    """One Markdown file per written question for the TAs: every student's answer, escaped and fenced.
+
+    The answers are the ones build_results read from each notebook (``extra_data.written_answers``);
+    a student's text is never rendered: it sits in a code block it cannot close.
+    """
+    from autograder.written import QUESTIONS
+
+    written = []
+    for question in QUESTIONS.values():
+        if question.notebook not in notebooks:
+            continue
+        answers = {name: ((data.get("extra_data") or {}).get("written_answers") or {}).get(question.grade_id) for name, data in results.items()}
+        count = sum(1 for a in answers.values() if isinstance(a, str))
+        lines = [
+            f"# Written answers: {md_text(question.grade_id)} ({md_text(SERIES.get(question.notebook, question.notebook))}, {question.points:g} points)",
+            "",
+            f"{count} of {len(answers)} students answered. Each answer is shown as written (its Markdown and LaTeX source), in a code block.",
+        ]
+        model = _model_answer(question)
+        if model:
+            lines += ["", "## The question and its model answer (solutions/)", "", *md_code_block(model)]
+        for name, answer in sorted(answers.items()):
+            lines += ["", f"## {md_text(name)}", ""]
+            if isinstance(answer, str):
+                lines += md_code_block(answer)
+            elif results[name].get("error"):
+                lines.append("*not graded: grading this student failed*")
+            else:
+                lines.append("*not answered*")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{question.grade_id}.md"
+        path.write_text("\n".join(lines) + "\n")
+        written.append(path)
+    return written
+
+
+def _model_answer(question) -> str:
+    """The solution notebook's answer cell (the question and the model answer), when solutions/ is here."""
+    from autograder.course import SOLUTIONS
+    from autograder.written import read_answers
+
+    path = SOLUTIONS / f"{SERIES.get(question.notebook, '')}.ipynb"
+    try:
+        return read_answers(path.read_bytes(), question.notebook)[0].get(question.grade_id) or ""
+    except OSError:
+        return ""
 
 
 def student_folders(root: Path) -> tuple[dict[str, Path], dict[str, str]]:

@@ -247,6 +247,18 @@ CUT = "\n... (cut)"
 _ERROR_TYPES = {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
 _WHERE = re.compile(r"[\w ,]{1,40}, line \d{1,6}")
 _MISSING = re.compile(r"`(\w{1,60})` is not defined in your notebook")
+_RAISED_IN = re.compile(r"in `(\w{1,60})")
+_IN_FUNCTION = re.compile(r"in `(\w{1,60}(?:\.\w{1,60}){0,3})`.{0,200}?, line (\d{1,6})", re.S)
+
+
+def _hidden_where(where: str) -> str:
+    """A location the student's process reported, kept to a function name and a line number
+    (the cell's text and the code line are left out: the process could have written anything there)."""
+    found = _IN_FUNCTION.match(where or "")
+    if found:
+        return f" in `{found.group(1)}`, line {found.group(2)}"
+    old_style = _WHERE.match(where or "")  # "01, cell 3, line 2" (results made before locations named functions)
+    return f" at {old_style.group(0)}" if old_style else ""
 
 
 def cap(text: str, limit: int) -> str:
@@ -293,7 +305,9 @@ def hidden_message(item: GradedItem, graded_names: set[str] | None = None) -> st
         return verdict.message
     if verdict.kind == "error":
         if verdict.error_type == "NotImplementedError":
-            return "not implemented yet: the function still raises NotImplementedError (replace the stub with your code)."
+            raised_in = _RAISED_IN.match(verdict.where or "")
+            who = raised_in.group(1) if raised_in and raised_in.group(1) in (graded_names or {case.function}) else None
+            return f"not implemented yet: {f'`{who}`' if who else 'the function'} still raises NotImplementedError (replace the stub with your code)."
         if verdict.error_type == "MissingDefinition":
             # name it only when it is one of the course's graded names (the student's process wrote the message)
             named = _MISSING.match(item.verdict.message)
@@ -302,19 +316,244 @@ def hidden_message(item: GradedItem, graded_names: set[str] | None = None) -> st
                 ". Keep the graded names and signatures exactly as given (did you rename or delete it, or does its cell have a syntax error?)"
             )
         raised = verdict.error_type if verdict.error_type in _ERROR_TYPES else "an exception"
-        where = _WHERE.match(verdict.where or "")
-        return f"failed (hidden test): your code raised {raised}" + (f" at {where.group(0)}" if where else "") + f".{hint}"
+        return f"failed (hidden test): your code raised {raised}{_hidden_where(verdict.where)}.{hint}"
     if verdict.kind in ("wrong", "unreadable"):
         return f"failed (hidden test): wrong result.{hint}"
     return f"failed (hidden test).{hint}"
+
+
+# --------------------------------------------------------------------------- #
+# The per-function report: one source for results.json and the Markdown feedback
+# --------------------------------------------------------------------------- #
+
+WRITTEN = "written"  # the tag (tags[2]) of a written answer's pending entry
+_STUB = re.compile(r"not implemented yet: `(\w{1,60})` still raises|this uses your `(\w{1,60})`, which is not implemented yet")
+_CALLEE_FAILS = re.compile(r"uses your `?(\w{1,60})`?, which fails its own checks")
+_NOT_DEFINED = re.compile(r"`(\w{1,60})` is not defined in your notebook(?:; did you mean `(\w{1,60})`\?)?")
+SHORTENED = "\n  (shortened: the first failed test of `{function}` shows the details; fix that one first)"
+
+
+@dataclass
+class FunctionReport:
+    """What a student needs about one graded function (only the grader's words, or student text kept apart)."""
+
+    notebook: str
+    function: str
+    score: float = 0.0
+    max_score: float = 0.0
+    causes: list[str] = field(default_factory=list)  # shared causes, each said once; grader-made, names are \w only
+    first: tuple[str, str] | None = None  # (title, full output) of the first failed test not explained by a cause
+    others: list[str] = field(default_factory=list)  # "title: first line" of the other such tests
+
+    @property
+    def passed(self) -> bool:
+        return not self.causes and self.first is None
+
+    @property
+    def summary(self) -> str:
+        """One line: what to do about this function (grader-made text only)."""
+        parts = list(self.causes)
+        if self.first:
+            n = 1 + len(self.others)
+            parts.append(f"{n} test{'s' if n > 1 else ''} failed" + (" for other reasons" if self.causes else "") + ": see below")
+        return "; ".join(parts)
+
+
+@dataclass
+class NotebookReport:
+    notebook: str
+    score: float = 0.0
+    max_score: float = 0.0
+    not_graded: str = ""  # every test failed with this one message (not submitted, refused, unreadable): said once
+
+    @property
+    def why_not_graded(self) -> str:
+        return self.not_graded.replace(", so this test scored 0.", ".")
+    functions: list[FunctionReport] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    notebooks: list[NotebookReport]
+    written: list[tuple[str, str, bool]]  # (grade_id, what the student sees, answered)
+    outputs: list[str]  # per test, what results.json shows (the same words as the feedback)
+
+
+def _first_line(text: str) -> str:
+    return str(text).split("\n", 1)[0]
+
+
+def _title(test: dict) -> str:
+    name = str(test.get("name", ""))
+    return name.split(": ", 1)[1] if ": " in name else name
+
+
+def _cause(output: str, function: str, graded: set[str]) -> tuple[str, str] | None:
+    """(key, line) when a failure has a cause shared by several tests, said once; else None."""
+    first = _first_line(output)
+    stub = _STUB.match(first)
+    if stub or first.startswith("not implemented yet"):
+        who = (stub.group(1) or stub.group(2)) if stub else function
+        if who in graded and who != function:
+            return f"callee:{who}", f"this uses your `{who}`, which is not implemented yet: implement `{who}` first."
+        return "stub", f'not implemented yet: `{function}` still raises NotImplementedError; implement it, then run check("{function}").'
+    missing = _NOT_DEFINED.match(first)
+    if missing:
+        close = f"; did you mean `{missing.group(2)}`?" if missing.group(2) else "."
+        return f"missing:{missing.group(1)}", (
+            f"`{missing.group(1)}` is not defined in your notebook{close} Keep the graded names and signatures exactly as given."
+        )
+    callee = _CALLEE_FAILS.search(str(output))
+    if callee and callee.group(1) in graded and callee.group(1) != function:
+        who = callee.group(1)
+        return f"callee:{who}", f"this uses your `{who}`, which fails its own checks: fix `{who}` first."
+    return None
+
+
+def feedback_report(tests: list[dict]) -> Report:
+    """The report of one submission, from its results' tests: per notebook and function the
+    score, shared causes said once (a stub, a missing name, a callee that fails, a notebook
+    that was not graded), the first other failure in full and the rest one line each.
+
+    ``outputs`` rewrites each test's output to match: applied to its own result it changes
+    nothing, so results.json and the Markdown made later from it say the same things.
+    """
+    outputs = [str(t.get("output", "")) for t in tests]
+    graded = {str(t["tags"][1]) for t in tests if t["tags"][2:3] != [WRITTEN]}
+    notebooks: dict[str, NotebookReport] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
+    written = []
+    for i, test in enumerate(tests):
+        if test["tags"][2:3] == [WRITTEN]:
+            written.append((str(test["tags"][1]), outputs[i], test["status"] == "passed"))
+            continue
+        nb, function = str(test["tags"][0]), str(test["tags"][1])
+        report = notebooks.setdefault(nb, NotebookReport(nb))
+        report.score += test["score"]
+        report.max_score += test["max_score"]
+        groups.setdefault((nb, function), []).append(i)
+    for report in notebooks.values():
+        indices = [i for (nb, _), idx in groups.items() if nb == report.notebook for i in idx]
+        functions = {fn for (nb, fn) in groups if nb == report.notebook}
+        if len(functions) > 1 and all(tests[i]["status"] != "passed" for i in indices) and len({outputs[i] for i in indices}) == 1:
+            report.not_graded = outputs[indices[0]]
+    for (nb, function), indices in groups.items():
+        fn = FunctionReport(nb, function)
+        notebooks[nb].functions.append(fn)
+        fn.score = sum(tests[i]["score"] for i in indices)
+        fn.max_score = sum(tests[i]["max_score"] for i in indices)
+        if notebooks[nb].not_graded:
+            continue
+        causes: dict[str, str] = {}
+        own = []
+        failed = [i for i in indices if tests[i]["status"] != "passed"]
+        found = {i: _cause(outputs[i], function, graded) for i in failed}
+        for key, line in filter(None, found.values()):  # a "did you mean" said in one test is said for all
+            if key not in causes or ("did you mean" in line and "did you mean" not in causes[key]):
+                causes[key] = line
+        for i in failed:
+            if found[i]:
+                outputs[i] = causes[found[i][0]]
+            else:
+                own.append(i)
+        fn.causes = list(causes.values())
+        if own:
+            fn.first = (f"{_title(tests[own[0]])} ({tests[own[0]]['max_score']:g} pt)", outputs[own[0]])
+            shortened = SHORTENED.format(function=function)
+            for i in own[1:]:
+                first = _first_line(outputs[i])
+                said = first.removeprefix("failed (hidden test): ") if _title(tests[i]).endswith("(hidden test)") else first
+                fn.others.append(f"{_title(tests[i])}: {said}")
+                outputs[i] = first + shortened
+    return Report(list(notebooks.values()), written, outputs)
+
+
+def report_text(report: Report, notes: str = "") -> str:
+    """The report as plain text: Gradescope's top-level output (each test's output holds its details)."""
+    lines = []
+    for nb in report.notebooks:
+        head = f"{SERIES.get(nb.notebook, nb.notebook)}: {nb.score:g} / {nb.max_score:g}"
+        if nb.not_graded:
+            lines.append(f"{head}: {_first_line(nb.why_not_graded)[:PROBLEM_CAP]}")
+            continue
+        lines.append(head)
+        for fn in nb.functions:
+            mark = "\u2714" if fn.passed else "\u2718"
+            line = f"  {mark} {fn.function}: {fn.score:g} / {fn.max_score:g}"
+            if fn.causes:
+                line += ": " + "; ".join(fn.causes)
+            if fn.first:
+                line += f"{';' if fn.causes else ':'} {1 + len(fn.others)} failed, first: {fn.first[0]}: {_first_line(fn.first[1])[:PROBLEM_CAP]}"
+            lines.append(line)
+    if report.written:
+        lines.append("written answers (a TA grades them; not part of this score):")
+        lines += [f"  {gid}: {text}" for gid, text, _ in report.written]
+    if notes:
+        lines += ["", notes]
+    return "\n".join(lines)
+
+
+def _notes(sub: Submission, per_notebook: dict[str, tuple[float, float]]) -> str:
+    """What the grader noticed about the files: reading and loading problems, discovery notes."""
+    lines = []
+    for nb in per_notebook:
+        info = (sub.run.notebooks if sub.run else {}).get(nb) or {}
+        status = info.get("status") or Status(nb)
+        problems = status.problems + status.load_errors + [f"malformed result: {p}" for p in info.get("stream", [])]
+        if problems:  # a notebook that was not submitted or refused is said once by the report (NotebookReport.not_graded)
+            lines.append(f"{SERIES[nb]}:")
+        lines += [f"  - {str(problem)[:PROBLEM_CAP]}" for problem in problems[:PROBLEMS_SHOWN]]
+        if len(problems) > PROBLEMS_SHOWN:
+            lines.append(f"  - ... and {len(problems) - PROBLEMS_SHOWN} more")
+    lines += [f"note: {n}" for n in sub.notes]
+    if sub.run and sub.run.worker_problems:
+        lines += [f"grader: {p}" for p in sub.run.worker_problems]
+    return "\n".join(lines)
+
+
+def _written_tests(sub: Submission, notebooks: list[str]) -> tuple[list[dict], dict[str, str | None]]:
+    """One pending entry per written question of the submitted notebooks (score 0 of 0), and the answers' texts."""
+    from autograder import written
+
+    tests, answers = [], {}
+    for nb in notebooks:
+        questions = written.questions_of(nb)
+        if not questions:
+            continue
+        if sub.notebooks.get(nb) is None:
+            continue  # not submitted or refused: the report says so once for the notebook (and the TAs' file: not answered)
+        try:
+            found, why = written.read_answers(sub.read(nb), nb)  # data only, read safely (autograder.files)
+        except OSError:
+            found, why = {}, f"notebook {nb} could not be read (see the notes)"
+        for q in questions:
+            text = found.get(q.grade_id)
+            ok, line = written.status_line(q, text, why)
+            answers[q.grade_id] = text if ok else None
+            tests.append(
+                {
+                    "name": f"written: {q.grade_id} (pending manual grading)",
+                    "number": f"{nb}.{q.grade_id}",
+                    "score": 0.0,
+                    "max_score": 0.0,
+                    "status": "passed" if ok else "failed",
+                    "output": cap(line, TEST_OUTPUT_CAP),
+                    "visibility": "visible",
+                    "tags": [nb, q.grade_id, WRITTEN],
+                }
+            )
+    return tests, answers
 
 
 def build_results(sub: Submission, items: list[GradedItem], seconds: float, reveal_hidden: bool = False) -> dict:
     """Gradescope's results dict for one submission.
 
     A failed hidden test shows only what :func:`hidden_message` keeps, unless
-    ``reveal_hidden`` (the instructor's ``--reveal-hidden``, after the deadline). Every
-    text field is bounded (:data:`TEST_OUTPUT_CAP`, :data:`OUTPUT_CAP`).
+    ``reveal_hidden`` (the instructor's ``--reveal-hidden``, after the deadline). Outputs
+    follow :func:`feedback_report` (a shared cause said once, a function's first failure in
+    full, the others one line), the top-level output is :func:`report_text`. Written
+    answers are pending entries worth 0 (their points are a TA's). Every text field is
+    bounded (:data:`TEST_OUTPUT_CAP`, :data:`OUTPUT_CAP`).
     """
     tests, per_notebook = [], {}
     graded_names = {item.case.function for item in items}
@@ -335,37 +574,35 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
                 "score": score,
                 "max_score": case.points,
                 "status": "passed" if verdict.passed else "failed",
-                "output": cap(output, TEST_OUTPUT_CAP),
+                "output": output,
                 "visibility": "visible" if case.visibility == "public" else "after_published",
                 "tags": [case.notebook, case.function, case.visibility],
             }
         )
         got, top = per_notebook.get(case.notebook, (0.0, 0.0))
         per_notebook[case.notebook] = (got + score, top + case.points)
-    lines = []
-    for nb, (got, top) in per_notebook.items():
-        path = sub.notebooks.get(nb)
-        lines.append(f"{SERIES[nb]}: {got:g} / {top:g}" + ("" if path else "  (refused)" if nb in sub.refused else "  (not submitted)"))
-        info = (sub.run.notebooks if sub.run else {}).get(nb) or {}
-        status = info.get("status") or Status(nb)
-        problems = status.problems + status.load_errors + [f"malformed result: {p}" for p in info.get("stream", [])]
-        lines += [f"  - {str(problem)[:PROBLEM_CAP]}" for problem in problems[:PROBLEMS_SHOWN]]
-        if len(problems) > PROBLEMS_SHOWN:
-            lines.append(f"  - ... and {len(problems) - PROBLEMS_SHOWN} more")
-    lines += [f"note: {n}" for n in sub.notes]
-    if sub.run and sub.run.worker_problems:
-        lines += [f"grader: {p}" for p in sub.run.worker_problems]
+    written_tests, answers = _written_tests(sub, list(per_notebook))
+    tests += written_tests
+    report = feedback_report(tests)
+    for test, output in zip(tests, report.outputs):
+        test["output"] = cap(output, TEST_OUTPUT_CAP)
+    notes = cap(_notes(sub, per_notebook), OUTPUT_CAP)
     score = sum(t["score"] for t in tests)
     max_score = sum(t["max_score"] for t in tests)
     return {
         "score": score,
         "max_score": max_score,
         "execution_time": round(seconds, 2),
-        "output": cap("\n".join(lines), OUTPUT_CAP),
+        "output": cap(report_text(report, notes), OUTPUT_CAP),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"student_output": (sub.run.output if sub.run else "")[-4000:], "reveal_hidden": reveal_hidden},
+        "extra_data": {
+            "student_output": (sub.run.output if sub.run else "")[-4000:],
+            "reveal_hidden": reveal_hidden,
+            "notes": notes,
+            "written_answers": answers,
+        },
     }
 
 

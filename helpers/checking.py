@@ -25,9 +25,9 @@ import base64
 import json
 import math
 import os
+import re
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -225,7 +225,25 @@ def describe(value: Any, width: int = 160) -> str:
 
 
 class MissingDefinition(Exception):
-    """The notebook does not define a name the test needs."""
+    """The notebook does not define a name the test needs: ``MissingDefinition(name, close_name)``.
+
+    ``close_name`` is the notebook's definition whose name is closest to ``name`` (a rename
+    or a misspelling, found with difflib), or "".
+    """
+
+
+def close_name(name: str, namespace: dict) -> str:
+    """The function or class of ``namespace`` whose name is closest to ``name`` (difflib), or ""."""
+    import difflib
+    import types
+
+    try:
+        defined = [k for k, v in dict.items(namespace) if type(k) is str and not k.startswith("_") and callable(v) and not isinstance(v, types.ModuleType)]
+        by_lower = {k.lower(): k for k in defined}
+        found = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    except Exception:  # noqa: BLE001 - a hostile namespace
+        return ""
+    return by_lower[found[0]] if found else ""
 
 
 class Student:
@@ -269,7 +287,7 @@ class Student:
 
     def get(self, name: str) -> Any:
         if name not in self._namespace:
-            raise MissingDefinition(name)
+            raise MissingDefinition(name, close_name(name, self._namespace))
         return self._namespace[name]
 
     def note(self, text: str) -> None:
@@ -383,31 +401,70 @@ class Suite:
 # --------------------------------------------------------------------------- #
 
 
+_CELL_FILE = re.compile(r"^<notebook [^>]*>$|^<ipython-input-[^>]*>$|/ipykernel_\d+/\d+\.py$")
+
+
+def _cell_start(filename: str) -> str:
+    """The first non-blank line of a notebook cell (the grader's worker and IPython register cells in linecache)."""
+    import linecache
+
+    for number in range(1, 50):
+        line = linecache.getline(filename, number)
+        if not line:
+            return ""
+        if line.strip():
+            text = line.strip()
+            return text if len(text) <= 80 else text[:77] + "..."
+    return ""
+
+
 def _student_frames(exc: BaseException) -> str:
-    """The last student-code frame of a traceback, as 'cell 5, line 3: code'."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<notebook")]
-    if not frames:
+    """Where in the student's notebook ``exc`` was raised, by function name and the cell's first line.
+
+    "in `encode` (the cell starting `def encode(tokens, vocab):`), line 3: return ids": a
+    location Jupyter shows, never a count of cells. Methods are named with their class
+    (`MiniGPT.forward`); code outside any function gives "in the cell starting ...".
+    """
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        if _CELL_FILE.search(tb.tb_frame.f_code.co_filename):
+            found = tb
+        tb = tb.tb_next
+    if found is None:
         return ""
-    f = frames[-1]
-    where = f.filename.strip("<>").replace("notebook ", "")
-    return f"{where}, line {f.lineno}" + (f": {f.line.strip()}" if f.line else "")
+    code, lineno = found.tb_frame.f_code, found.tb_lineno
+    import linecache
+
+    start = _cell_start(code.co_filename)
+    cell = f"the cell starting `{start}`" if start else "its cell"
+    name = getattr(code, "co_qualname", code.co_name)
+    name = name.replace(".<locals>", "")
+    where = f"in the cell starting `{start}`" if name == "<module>" and start else f"in `{name}` ({cell})"
+    line = linecache.getline(code.co_filename, lineno).strip()
+    return f"{where}, line {lineno}" + (f": {line[:160]}" if line else "")
+
+
+_RAISED_IN = re.compile(r"in `(\w+)")
 
 
 def describe_error(exc: BaseException) -> dict:
     name = type(exc).__name__
+    where = _student_frames(exc)
     if isinstance(exc, MissingDefinition):
-        message = (
-            f"`{exc.args[0]}` is not defined in your notebook. Keep the graded names and signatures "
-            "exactly as given (did you rename or delete it, or does its cell have a syntax error?)."
+        missing = exc.args[0] if exc.args else "?"
+        close = exc.args[1] if len(exc.args) > 1 else ""
+        message = f"`{missing}` is not defined in your notebook" + (f"; did you mean `{close}`?" if close else ".") + (
+            " Keep the graded names and signatures exactly as given (did you rename or delete it, or does its cell have a syntax error?)"
         )
     elif isinstance(exc, NotImplementedError):
-        message = "not implemented yet: the function still raises NotImplementedError (replace the stub with your code)."
+        raised_in = _RAISED_IN.match(where)
+        who = f"`{raised_in.group(1)}`" if raised_in else "the function"
+        message = f"not implemented yet: {who} still raises NotImplementedError (replace the stub with your code)."
     elif isinstance(exc, RecursionError):
         message = "RecursionError: maximum recursion depth exceeded."
     else:
         text = str(exc)
         message = f"{name}: {text[:600]}" if text else name
-    where = _student_frames(exc)
     return {"type": name, "message": message, "where": where}
 
 
@@ -453,7 +510,7 @@ def judge(case: Case, got_obs: dict | None, ref_obs: dict | None) -> Verdict:
     called = "".join(f"\n  called: {c}" for c in calls[-3:])
     if got_obs.get("error"):
         err = got_obs["error"]
-        where = f"\n  at: {err['where']}" if err.get("where") else ""
+        where = f"\n  {err['where']}" if err.get("where") else ""
         hint = f"\n  hint: {case.hint}" if case.hint and err.get("type") not in ("NotImplementedError",) else ""
         return Verdict(case, False, f"{err['message']}{called}{where}{hint}", "error", str(err.get("type", "")), str(err.get("where", "")))
     try:

@@ -80,3 +80,14 @@ def test_rerun_skips_graded_students_unless_forced(graded_class):
     assert "graded 1 of" in again.stdout
     forced = grade_all(root, out, "--force")
     assert f"graded {len(list(root.iterdir()))} of" in forced.stdout
+
+
+def test_feedback_is_short_and_written_answers_are_collected(graded_class):
+    root, out, _ = graded_class
+    bob = (out / "feedback" / "bob.md").read_text()  # the blank release: one line per function
+    assert len(bob.splitlines()) < 80 and bob.count('run check("') == bob.count("| `") - 4  # four written questions
+    written = out / "written" / "q03_gradient.md"
+    text = written.read_text()
+    assert "Model answer" in text.split("## alice", 1)[1].split("\n## ", 1)[0]  # the solutions' cell, as alice's answer
+    assert text.split("## bob", 1)[1].split("##", 1)[0].strip() == "*not answered*"
+    assert "pending manual grading" in (out / "feedback" / "alice.md").read_text()

@@ -34,7 +34,7 @@ import pytest
 from autograder.batch import _is_fresh, _write_csvs, csv_cell, feedback_markdown, md_code_block, md_text
 from autograder.course import ROOT, SOLUTIONS
 from autograder.files import MAX_NOTEBOOK_BYTES, UnsafeFile, newest_time, read_notebook, walk
-from autograder.grading import OUTPUT_CAP, TEST_OUTPUT_CAP, GradedItem, Submission, build_results, find_notebooks
+from autograder.grading import OUTPUT_CAP, TEST_OUTPUT_CAP, GradedItem, Submission, build_results, feedback_report, find_notebooks
 from autograder.registry import load_registry
 from helpers.checking import Suite, judge, to_plain
 
@@ -166,7 +166,7 @@ def assert_feedback_intact(md: str, student: str, test_names: list[str]) -> None
     assert not [t for t in every if t["type"] in ("link", "image")], "a link or image in the feedback"
     headings = [(t["attrs"]["level"], html.unescape("".join(c.get("raw", "") for c in _walk_tokens(t["children"])))) for t in tokens if t["type"] == "heading"]
     assert headings[0] == (1, f"Feedback for {' '.join(student.splitlines())}")
-    assert {h for level, h in headings if level == 2} <= {"Notes", "Tests that did not pass"}
+    assert {h for level, h in headings if level == 2} <= {"Notes", "Tests that did not pass", "Written answers"}
     assert [h for level, h in headings if level == 3] == test_names
     text_outside_code = " ".join(t.get("raw", "") for t in every if t["type"] in ("text", "codespan"))
     assert "Injected heading" not in text_outside_code and "<script" not in text_outside_code
@@ -183,7 +183,7 @@ def test_feedback_keeps_student_text_in_code_blocks():
     student = "<script>alert(1)</script>\n# Heading | `x` [a](javascript:1)"
     results = _results(f"note: graded 01 ```<img src=x onerror=alert(1)>.ipynb as notebook 01\n{INJECTION}", INJECTION)
     md = feedback_markdown(student, results)
-    assert_feedback_intact(md, student, ["01 tokenize: splits words (1 pt)"])
+    assert_feedback_intact(md, student, ["01 tokenize: 0 / 1"])  # a function's first failure under its heading
     code = [t["raw"] for t in _walk_tokens(mistune.create_markdown(renderer=None)(md)) if t["type"] == "block_code"]
     assert any(INJECTION in raw for raw in code)  # shown verbatim, just not as Markdown
     error = feedback_markdown(student, {"score": 0, "max_score": 3, "error": INJECTION, "tests": []})
@@ -376,7 +376,8 @@ def test_feedback_and_csv_injection_is_neutralized(graded_class):
     assert any(INJECTION in t["output"] for t in data["tests"])  # it did reach the results...
     assert "```<img" in data["output"]
     md = (out / "feedback" / f"{ODD_NAME}.md").read_text()
-    failed = [f"{t['name']} ({t['max_score']:g} pt)" for t in data["tests"] if t["status"] != "passed"]
+    report = feedback_report(data["tests"])  # one heading per function with a failure of its own
+    failed = [f"{fn.notebook} {fn.function}: {fn.score:g} / {fn.max_score:g}" for nb in report.notebooks for fn in nb.functions if fn.first]
     assert_feedback_intact(md, ODD_NAME, failed)  # ...but not into the feedback's structure
     for path in (out / "grades.csv", out / "grades-tests.csv"):
         with open(path, newline="") as fh:
