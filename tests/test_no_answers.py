@@ -398,6 +398,18 @@ def test_feedback_graded_wrong(feedback):
         assert result["score"] < result.get("max_score", 1e9) / 2, (label, result["score"])  # both submissions really are wrong
 
 
+def test_feedback_shows_the_hints(feedback):
+    """The scan has something to scan: most cases' hints (public and hidden) are in the feedback of the wrong submissions."""
+    import importlib
+
+    hints = {c.hint for package in ("helpers.selfcheck", "autograder.hidden") for nb in range(1, 8)
+             for c in importlib.import_module(f"{package}.nb{nb:02d}").suite.cases if c.hint}
+    flat = normalize("\n".join(t for label, t in feedback.items() if label.startswith("feedback/")))
+    shown = [h for h in hints if normalize(h) in flat]
+    print(f"{len(shown)} of {len(hints)} distinct hints appear in the feedback")
+    assert len(shown) >= 0.8 * len(hints), sorted(set(hints) - set(shown))[:10]
+
+
 def test_no_answer_in_feedback(feedback):
     found = find(ANSWERS, feedback)
     assert not found, report(found)
