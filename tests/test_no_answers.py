@@ -3,8 +3,8 @@
 An *answer line* is a line of a solution region (between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` in a code cell of solutions/*.ipynb) that carries an answer on its
 own. Lines are compared normalized: the trailing comment dropped and all whitespace
-removed, so ``e = np.exp(s - shift)  # (...)`` is found as ``e=np.exp(s-shift)`` in a hint
-written ``np.exp(s-shift)``, but only when the whole line is there. Not answer lines: blank
+removed, so ``out = weights @ V  # (..., T_q, d_v)`` is found in a hint that writes
+``out=weights@V`` (the whole line, anywhere in a text, even across string literals). Not answer lines: blank
 lines, comments, docstrings, lines shorter than MIN_CHARS non-space characters (``pass``,
 ``else:``, ``return out``, a lone bracket), an argument converted to an array of itself, a
 ``return`` of names only, and lines that also occur in given code of the solutions (code
