@@ -416,7 +416,7 @@ def _(got, ref):
     assert_matches(permuted, logits, "theta1 = 0: logits of the permuted contexts vs the original", **MODEL_TOL)
 
 
-@suite.case("ContextRoPELM", points=1, hint="keep forward in torch (no numpy, detach or torch.no_grad) so gradients reach both tables.")
+@suite.case("ContextRoPELM", points=1, hint="when the logits are wrong, fix forward first: the gradients follow from it; else keep forward in torch (no numpy, detach or torch.no_grad).")
 def gradients_reach_both_tables(student):
     """Backpropagating F.cross_entropy(model(contexts), targets) (dim = 4, T = 3, theta1 = 0.7) gives the right gradients of V and U."""
     import torch

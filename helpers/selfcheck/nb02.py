@@ -42,7 +42,7 @@ def assert_distribution(p, what: str, axis: int = -1) -> None:
     if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
         raise AssertionError(f"{what}: expected a float numpy array, got {describe(p)}.")
     if not np.all(np.isfinite(p)):
-        raise AssertionError(f"{what} contains nan or inf: {describe(p)} (did exp overflow? shift the scores so that the largest is 0 first).")
+        raise AssertionError(f"{what} contains nan or inf: {describe(p)} (exp overflowed, or a whole distribution underflowed to 0 / 0: each distribution needs its own shift, so that its own largest score is 0).")
     if np.any(p < 0):
         raise AssertionError(f"{what} has negative probabilities: {describe(p)}.")
     sums = p.sum(axis=axis)
@@ -427,7 +427,7 @@ def check_boundaries(got, ref, cases) -> None:
             raise AssertionError(f"p = {p}, u = {u} (exactly on a boundary or at 0): the piece that holds u is token {int(r)}; you returned {int(g)}.")
 
 
-@suite.case("sample_categorical", points=1, hint=SAMPLE_HINT + " " + BOUNDARY_HINT)
+@suite.case("sample_categorical", points=1, hint=SAMPLE_HINT + " Token ids count from 0, like the pieces.")
 def fixed_seeds(student):
     """Fixed seeds give fixed tokens (p = [0.1, 0.05, 0.3, 0.15, 0.4], 8 seeds); u exactly on a boundary goes to the next token."""
     seeds = [student.seed(k) for k in range(8)]
@@ -649,7 +649,10 @@ def check_generate(got, ref) -> None:
     if len(sampled) != n_new:
         raise AssertionError(f"generate should call sample_categorical once per new token (n_new = {n_new} times); it called it {len(sampled)} times.")
     if got["drew_outside_sampler"] or any(c["args"].get("drew_before") for c in sampled if isinstance(c["args"], dict)):
-        raise AssertionError("generate drew random numbers itself besides its calls to sample_categorical; only the sampler uses the rng.")
+        raise AssertionError(
+            "generate drew random numbers itself besides its calls to sample_categorical, or gave sample_categorical another "
+            "generator than the rng it was given; only the sampler draws, and only from that rng."
+        )
     for k, call in enumerate(sampled):
         prev = ids[len(start) - 1 + k]
         args = call["args"] if isinstance(call["args"], dict) else {}

@@ -28,7 +28,8 @@ SLIDE_IDS = [6, 4, 5, 1, 6, 4, 2, 1, 6, 4, 5, 6, 7, 1, 6, 3, 2, 6, 4, 0, 6, 3, 5
 
 def check_window_arrays(got: dict, ids: np.ndarray, T: int, shapes: tuple | None) -> None:
     """Types and int64 dtypes of (contexts, targets); their shapes when ``shapes`` is given."""
-    N = max(len(ids) - T, 0)
+    L = len(ids)
+    N = max(L - T, 0)  # the docstring's count of windows
     for key, shape in zip(("contexts", "targets"), shapes or ((None, T), (None,))):
         value = got.get(key)
         if not isinstance(value, np.ndarray):

@@ -53,8 +53,11 @@ def require_array(value, shape: tuple, what: str) -> np.ndarray:
 def check_turns(X: np.ndarray, out: np.ndarray, expected: np.ndarray, what: str, pairs: bool = False) -> None:
     """Each 2-D pair of ``out`` must be the pair of ``X`` turned as the pair of ``expected`` (the solution's) is.
 
-    X, out, expected: (..., T, P, 2) pairs. Reports the first (position, pair) whose length changed or whose angle differs.
+    X, out, expected: (..., T, P, 2) pairs (a single vector, (1, 2), counts as position 0). Reports the first (position,
+    pair) whose length changed or whose angle differs.
     """
+    if X.ndim < 3:  # one vector: a position axis of length 1, so every index below has a position and a pair
+        X, out, expected = X[None], out[None], expected[None]
     len_in, len_out = np.linalg.norm(X, axis=-1), np.linalg.norm(out, axis=-1)  # (..., T, P)
     bad = ~np.isclose(len_out, len_in, rtol=1e-5, atol=1e-8)
     if np.any(bad):
@@ -189,7 +192,7 @@ def check_rope_2d(out, X: np.ndarray, theta1: float, expected: np.ndarray) -> No
     what = f"rope_2d(X of shape {X.shape}, theta1 = {theta1:.4g})"
     require_array(out, X.shape, what)
     if not np.allclose(out[0], X[0], rtol=1e-9, atol=1e-12):
-        raise AssertionError(f"{what}: row 0 should come back unchanged (positions count from 0), got {out[0]} for {X[0]}.")
+        raise AssertionError(f"{what}: row 0 (position 0, turned by 0 times theta1) should come back unchanged, got {out[0]} for {X[0]}.")
     check_turns(X[:, None, :], out[:, None, :], expected[:, None, :], what)
     assert_matches(out, expected, what)
 
@@ -459,8 +462,8 @@ def _(got, ref):
 @suite.case(
     "ContextRoPELM",
     points=2,
-    hint="embed the context, turn the vector at position i by i times theta1 (for dim = 2 one pair), average the turned vectors over the "
-    "context positions, then decode; stay in torch so gradients flow.",
+    hint="embed the context, turn the vector at position i counter-clockwise (as rotate_2d does) by i times theta1 (for dim = 2 one "
+    "pair), average the turned vectors over the context positions, then decode; stay in torch so gradients flow.",
 )
 def forward_dim2(student):
     """dim = 2, T = 3, theta1 = 0.8, seeded V (7, 2) and U (7, 2): logits = U v' with v' = mean_i R(0.8 i) V[x_i]."""
@@ -476,7 +479,8 @@ def _(got, ref):
     "ContextRoPELM",
     points=1,
     hint="with theta1 != 0 the context vectors turn by different angles at different positions, so reading a context backwards must "
-    "change v' (unless it reads the same both ways); check that forward really uses the position.",
+    "change v' (unless it reads the same both ways). With dim = 4 there are two pairs of ADJACENT coordinates, (0, 1) and (2, 3), "
+    "and pair j turns by rope's frequency of pair j times theta1.",
 )
 def word_order_matters(student):
     """dim = 4, theta1 = 0.5: the same contexts read backwards give different logits (and both match)."""
@@ -497,7 +501,8 @@ def _(got, ref):
 @suite.case(
     "ContextRoPELM",
     points=1,
-    hint="keep forward in torch (no numpy, no detach, no torch.no_grad) so the loss's gradients reach both tables.",
+    hint="when the logits checks fail too, fix forward first: the gradients follow from it. Otherwise keep forward in torch (no "
+    "numpy, no detach, no torch.no_grad) so the loss's gradients reach both tables.",
 )
 def gradients_flow_to_both_tables(student):
     """Backpropagating F.cross_entropy(model(contexts), targets) (dim = 4, T = 3, theta1 = 0.6) fills encode.weight.grad and decode.weight.grad."""

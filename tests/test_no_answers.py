@@ -1,0 +1,415 @@
+"""No answer line is readable by a student (issue 10, item 1).
+
+An *answer line* is a line of a solution region (between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` in a code cell of solutions/*.ipynb) that carries an answer on its
+own. Lines are compared normalized: the trailing comment dropped and all whitespace
+removed, so ``out = weights @ V  # (..., T_q, d_v)`` is found in a hint that writes
+``out=weights@V`` (the whole line, anywhere in a text, even across string literals). Not answer lines: blank
+lines, comments, docstrings, lines shorter than MIN_CHARS non-space characters (``pass``,
+``else:``, ``return out``, a lone bracket), an argument converted to an array of itself, a
+``return`` of names only, and lines that also occur in given code of the solutions (code
+outside every solution region, docstrings included: students see it anyway).
+
+Fails when an answer line occurs in
+1. any file under helpers/ (the student package: .py source and its string literals, .json strings),
+2. the release notebooks/ (any cell: the release must carry only stubs in solution regions),
+3. the feedback of wrong submissions (the release itself, and one built from solutions/ whose
+   graded functions each return a wrong but well-typed value), graded in one run of
+   ``python -m autograder grade-all --feedback --reveal-hidden``: the Markdown feedback and
+   the results JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MIN_CHARS = 12  # shorter lines ("return out", "pass", "else:", "ids.append(i)") name no answer on their own
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+@dataclass(frozen=True)
+class AnswerLine:
+    key: str  # the normalized code: no trailing comment, no whitespace
+    text: str  # the line as written
+    where: str  # "solutions/02_sampling.ipynb: softmax"
+
+
+def code_part(line: str) -> str:
+    """The line without its trailing comment (a '#' outside string literals)."""
+    quote = None
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if line.startswith(quote, i):
+                i += len(quote)
+                quote = None
+                continue
+        elif ch == "#":
+            return line[:i]
+        elif ch in "'\"":
+            quote = line[i:i + 3] if line[i:i + 3] in ('"""', "'''") else ch
+            i += len(quote)
+            continue
+        i += 1
+    return line
+
+
+def normalize(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def split_regions(source: str) -> tuple[list[str], list[str]]:
+    """(lines inside solution regions, lines outside them) of one code cell."""
+    inside, outside, in_region = [], [], False
+    for line in source.splitlines():
+        if BEGIN in line:
+            in_region = True
+        elif END in line:
+            in_region = False
+        else:
+            (inside if in_region else outside).append(line)
+    return inside, outside
+
+
+def drop_docstrings(lines: list[str]) -> list[str]:
+    out, in_doc = [], None
+    for line in lines:
+        stripped = line.strip()
+        if in_doc:
+            if in_doc in stripped:
+                in_doc = None
+            continue
+        for q in ('"""', "'''"):
+            if stripped.startswith(q):
+                if stripped.count(q) == 1:  # opens a docstring that goes on
+                    in_doc = q
+                break
+        else:
+            out.append(line)
+    return out
+
+
+def solution_cells() -> list[tuple[str, str, str]]:
+    """(notebook path, grade_id or cell index, source) of every code cell of solutions/."""
+    cells = []
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                name = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+                cells.append((f"solutions/{path.name}", name, cell.source))
+    return cells
+
+
+def given_text(cells) -> str:
+    """The solutions' given code, normalized: every code line outside the solution regions (docstrings included)."""
+    return "\n".join(normalize(line) for _, _, source in cells for line in split_regions(source)[1])
+
+
+# Lines that name no answer whatever their length: an argument converted to an array of itself
+# (x = np.asarray(x, dtype=float)), and returning or unpacking names only (return out, weights).
+GENERIC = (re.compile(r"(\w+)=np\.(?:asarray|array)\(\1(?:,dtype=[\w.]+)?\)"), re.compile(r"return\w+(?:,\w+)*"))
+
+
+def is_generic(key: str) -> bool:
+    return len(key) < MIN_CHARS or any(pattern.fullmatch(key) for pattern in GENERIC)
+
+
+def answer_lines(cells=None) -> list[AnswerLine]:
+    cells = solution_cells() if cells is None else cells
+    given = given_text(cells)
+    seen: dict[str, AnswerLine] = {}
+    for where, name, source in cells:
+        inside, _ = split_regions(source)
+        for line in drop_docstrings(inside):
+            key = normalize(code_part(line))
+            if is_generic(key) or key in given or key in seen:
+                continue
+            seen[key] = AnswerLine(key, line.strip(), f"{where}: {name}")
+    return list(seen.values())
+
+
+def find(answers: list[AnswerLine], texts: dict[str, str]) -> list[str]:
+    """Every (answer line, location) pair where a text contains the normalized line; one message each."""
+    found = []
+    for location, text in texts.items():
+        flat = normalize(text)
+        for answer in answers:
+            if answer.key in flat:
+                found.append(f"{answer.text!r} (from {answer.where}) appears in {location}")
+    return found
+
+
+def python_texts(path: Path, label: str) -> dict[str, str]:
+    """A .py file's source, and its string literals joined (a hint split over several literals)."""
+    source = path.read_text()
+    texts = {label: source}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return texts
+    strings = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            strings.append(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            strings.append("".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)))
+    texts[f"{label} (string literals)"] = "\n".join(strings)
+    return texts
+
+
+def json_strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [str(k), *json_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in json_strings(v)]
+    return []
+
+
+def json_texts(path: Path, label: str) -> dict[str, str]:
+    text = path.read_text()
+    texts = {label: text}
+    try:
+        texts[f"{label} (strings)"] = "\n".join(json_strings(json.loads(text)))
+    except ValueError:
+        pass
+    return texts
+
+
+def tree_texts(folder: Path, relative_to: Path) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        label = str(path.relative_to(relative_to))
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        if path.suffix == ".py":
+            texts.update(python_texts(path, label))
+        elif path.suffix == ".json":
+            texts.update(json_texts(path, label))
+        elif path.suffix in (".md", ".txt"):
+            texts[label] = path.read_text()
+    return texts
+
+
+def notebook_texts(folder: Path, relative_to: Path) -> dict[str, str]:
+    texts = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for index, cell in enumerate(nb.cells):
+            first = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
+            texts[f"{path.relative_to(relative_to)}, {cell.cell_type} cell {first!r}"] = cell.source
+    return texts
+
+
+# Violations that cannot be fixed in the hint texts, reported to the lead: (where, answer line) -> why.
+# The tests fail when an entry no longer occurs (drop it then), so the list only ever shrinks.
+KNOWN = {
+    ("helpers/grammar.py", "return [vocab[int(i)] for i in ids]"):
+        "decode_ids implements 01's graded decode (encode_tokens 01's encode); notebooks 06 and 07 import both",
+    ("notebooks/03_training.ipynb, markdown", "optimizer = torch.optim.SGD(model.parameters(), lr=lr)"):
+        "03's section 6 spells out train_word_embed_lm's loop as pseudocode (solutions/03 markdown)",
+}
+
+
+def without_known(found: list[str]) -> list[str]:
+    return [f for f in found if not any(where in f and repr(line) in f for where, line in KNOWN)]
+
+
+def report(found: list[str]) -> str:
+    return f"{len(found)} answer line(s) readable by a student:\n  " + "\n  ".join(found)
+
+
+# ---------------------------------------------------------------------------- the extraction
+
+ANSWERS = answer_lines()
+
+
+def test_answer_lines_extracted():
+    # every solution notebook has answer lines; docstrings, comments and given code are not among them
+    assert len(ANSWERS) > 80, len(ANSWERS)
+    assert {a.where.split(":")[0] for a in ANSWERS} == {f"solutions/{p.name}" for p in (ROOT / "solutions").glob("*.ipynb")}
+    assert all(not is_generic(a.key) and not a.text.startswith(("#", '"""')) for a in ANSWERS)
+    assert is_generic("x=np.asarray(x,dtype=float)") and is_generic("returnout,weights") and not is_generic("returnids[:-1].copy()")
+    print(f"{len(ANSWERS)} answer lines")
+
+
+def test_planted_line_is_found(tmp_path):
+    """The test can fail: a hint quoting an answer line (reformatted, in split literals) is found, with its place."""
+    scores = next(a for a in ANSWERS if a.key.startswith("S=Q@K.transpose(-2,-1)"))
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "nbXX.py").write_text(
+        'HINT = ("scale the scores: S = Q @ "\n'
+        '        "K.transpose(-2, -1)  /  math.sqrt(d_k) then mask")\n'
+    )
+    (tmp_path / "helpers" / "refs.json").write_text(json.dumps({"case": {"hint": "use " + scores.text}}))
+    found = find(ANSWERS, tree_texts(tmp_path / "helpers", tmp_path))
+    assert any("helpers/nbXX.py" in f and "K.transpose" in f for f in found), found
+    assert any("helpers/refs.json" in f for f in found), found
+    given = given_text(solution_cells())
+    assert not [a for a in ANSWERS if a.key in given]  # given code is never an answer line
+    assert not find(ANSWERS, {"x": "pass\nelse:\nreturn out\n)"})
+
+
+def test_code_part_and_docstrings():
+    assert code_part('x = "a # b"  # comment') == 'x = "a # b"  '
+    assert code_part("y = 1") == "y = 1"
+    assert drop_docstrings(['    """Doc', "    more", '    """', "    x = 1", '    """one line"""']) == ["    x = 1"]
+
+
+# ---------------------------------------------------------------------------- 1. helpers/, 2. the release
+
+
+def test_no_answer_in_helpers():
+    found = find(ANSWERS, tree_texts(ROOT / "helpers", ROOT))
+    assert any("helpers/grammar.py" in f for f in found), "KNOWN is stale: drop the helpers/grammar.py entry"
+    found = without_known(found)
+    assert not found, report(found)
+
+
+def test_no_answer_in_release():
+    found = find(ANSWERS, notebook_texts(ROOT / "notebooks", ROOT))
+    assert any("notebooks/03_training.ipynb, markdown" in f for f in found), "KNOWN is stale: drop the 03 markdown entry"
+    found = without_known(found)
+    assert not found, report(found)
+
+
+# ---------------------------------------------------------------------------- 3. feedback of wrong submissions
+
+# A wrong but well-typed body for every solution region: (notebook, grade_id, enclosing def) -> code.
+# No line of these is an answer line (a test below checks it), so what the feedback echoes of them is harmless.
+WRONG = {
+    ("01", "tokenize", "tokenize"): "return text.split()",
+    ("01", "build_vocab", "build_vocab"): "return list(tokens)",
+    ("01", "encode", "encode"): "return np.zeros(len(tokens), dtype=np.int64)",
+    ("01", "decode", "decode"): 'return ["?" for _ in ids]',
+    ("01", "one_hot", "one_hot"): "return np.zeros((len(ids), vocab_size))",
+    ("01", "embed", "embed"): "return np.zeros((len(ids), 1))",
+    ("02", "dot_scores", "dot_scores"): "return np.zeros(len(U))",
+    ("02", "cosine_similarity", "cosine_similarity"): "return 0.5",
+    ("02", "softmax", "softmax"): "return np.ones(np.shape(s))",
+    ("02", "next_token_probs", "next_token_probs"): "return np.full(len(U), 1.0 / len(U))",
+    ("02", "sample_categorical", "sample_categorical"): "rng.random()\nreturn 0",
+    ("02", "generate", "generate"): "return list(start_ids) + [0] * n_new",
+    ("03", "make_pairs", "make_pairs"): "return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)",
+    ("03", "cross_entropy", "cross_entropy"): "return 1.0",
+    ("03", "loss_and_grads", "loss_and_grads"): "return 1.0, np.ones(np.shape(V)), np.ones(np.shape(U))",
+    ("03", "sgd_epoch", "sgd_epoch"): "return np.ones(np.shape(V)), np.ones(np.shape(U)), 1.0",
+    ("03", "WordEmbedLM", "forward"): "return torch.zeros(*prev_ids.shape, 3)",
+    ("03", "train_word_embed_lm", "train_word_embed_lm"): "return [1.0] * epochs",
+    ("04", "context_windows", "context_windows"): "return np.zeros((0, T), dtype=np.int64), np.zeros(0, dtype=np.int64)",
+    ("04", "average_context", "average_context"): "return np.zeros((len(contexts), 1))",
+    ("04", "ContextAverageLM", "forward"): "return torch.zeros(*contexts.shape[:-1], 3)",
+    ("05", "rotate_2d", "rotate_2d"): "return np.array(x, dtype=float) * 2.0",
+    ("05", "rope_2d", "rope_2d"): "return np.array(X, dtype=float) * 2.0",
+    ("05", "rope", "rope"): "return np.array(X, dtype=float) * 2.0",
+    ("05", "ContextRoPELM", "forward"): "return torch.zeros(len(contexts), 3)",
+    ("06", "self_similarity", "self_similarity"): "return np.zeros((1, 1))",
+    ("06", "causal_mask", "causal_mask"): "return torch.ones(T, T, dtype=torch.bool)",
+    ("06", "scaled_dot_product_attention", "scaled_dot_product_attention"):
+        "return torch.zeros(*Q.shape[:-1], V.shape[-1]), torch.zeros(*Q.shape[:-1], K.shape[-2])",
+    ("06", "AttentionHead", "forward"): "return torch.zeros_like(x)",
+    ("06", "MultiHeadAttention", "forward"): "return torch.zeros_like(x)",
+    ("07", "CausalSelfAttention", "forward"): "return torch.zeros_like(x)",
+    ("07", "TransformerBlock", "forward"): "return torch.zeros_like(x)",
+    ("07", "MiniGPT", "forward"): "return torch.zeros(*ids.shape, 2), None",
+    ("07", "generate", "generate"): "return list(start_ids) + [0] * n_new",
+}
+
+
+def wrong_source(notebook: str, grade_id: str, source: str) -> str:
+    """The cell with every solution region's body replaced by its wrong body (``pass`` in __init__)."""
+    out, in_region, enclosing = [], False, ""
+    for line in source.splitlines():
+        match = re.match(r"\s*(?:def|class)\s+(\w+)", line)
+        if match and not in_region:
+            enclosing = match.group(1)
+        if BEGIN in line:
+            in_region = True
+            indent = line[: len(line) - len(line.lstrip())]
+            body = "pass" if enclosing == "__init__" else WRONG[(notebook, grade_id, enclosing)]
+            out += [indent + b for b in body.splitlines()]
+        elif END in line:
+            in_region = False
+        elif not in_region:
+            out.append(line)
+    return "\n".join(out)
+
+
+def wrong_submission(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and BEGIN in cell.source:
+                cell.source = wrong_source(path.name[:2], cell.metadata["nbgrader"]["grade_id"], cell.source)
+            if cell.cell_type == "code":
+                cell.outputs = []
+        nbformat.write(nb, str(folder / path.name))
+
+
+def test_wrong_bodies_carry_no_answer():
+    bodies = "\n".join(WRONG.values())
+    assert not find(ANSWERS, {"WRONG": bodies})
+
+
+@pytest.fixture(scope="module")
+def feedback(tmp_path_factory) -> dict[str, str]:
+    """Grade the release and the wrong submission in one grade-all run (hidden tests revealed)."""
+    root = tmp_path_factory.mktemp("no_answers")
+    students = root / "students"
+    (students / "release").mkdir(parents=True)
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        (students / "release" / path.name).write_bytes(path.read_bytes())
+    wrong_submission(students / "wrong")
+    out = root / "out"
+    out.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade-all", str(students), "--csv", str(out / "grades.csv"),
+         "--feedback", str(out / "feedback"), "--reveal-hidden", "--jobs", "2", "--force"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    texts = tree_texts(out, out)
+    assert any(label.startswith("feedback/") for label in texts), sorted(texts)
+    assert any(label.startswith("results/") for label in texts), sorted(texts)
+    return texts
+
+
+def test_feedback_graded_wrong(feedback):
+    results = {label: json.loads(text) for label, text in feedback.items() if label.startswith("results/") and label.endswith(".json")}
+    for label, result in results.items():
+        assert result["score"] < result.get("max_score", 1e9) / 2, (label, result["score"])  # both submissions really are wrong
+
+
+def test_feedback_shows_the_hints(feedback):
+    """The scan has something to scan: most cases' hints (public and hidden) are in the feedback of the wrong submissions."""
+    import importlib
+
+    hints = {c.hint for package in ("helpers.selfcheck", "autograder.hidden") for nb in range(1, 8)
+             for c in importlib.import_module(f"{package}.nb{nb:02d}").suite.cases if c.hint}
+    flat = normalize("\n".join(t for label, t in feedback.items() if label.startswith("feedback/")))
+    shown = [h for h in hints if normalize(h) in flat]
+    print(f"{len(shown)} of {len(hints)} distinct hints appear in the feedback")
+    assert len(shown) >= 0.8 * len(hints), sorted(set(hints) - set(shown))[:10]
+
+
+def test_no_answer_in_feedback(feedback):
+    found = find(ANSWERS, feedback)
+    assert not found, report(found)
