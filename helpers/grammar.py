@@ -128,6 +128,7 @@ def grammar_tokens(grammar: Grammar = GRAMMAR) -> list[str]:
 
 VOCAB: list[str] = grammar_tokens(GRAMMAR)
 """The sorted vocabulary (13 tokens); a superset of the slide's 8 tokens."""
+_TOKEN_ID: dict[str, int] = {tok: i for i, tok in enumerate(VOCAB)}  # the grammar's own token -> id
 
 
 def validate_grammar(grammar: Grammar = GRAMMAR, tol: float = 1e-9) -> None:
@@ -288,23 +289,27 @@ def sample_corpus(n_tokens: int, rng: np.random.Generator, grammar: Grammar = GR
     return stream
 
 
-def encode_tokens(tokens: Sequence[str], vocab: Sequence[str] = VOCAB) -> np.ndarray:
-    """Token strings -> int64 ids (positions in ``vocab``); ``KeyError`` names an unknown token."""
-    index = {tok: i for i, tok in enumerate(vocab)}
-    try:
-        return np.array([index[t] for t in tokens], dtype=np.int64)
-    except KeyError as err:
-        raise KeyError(f"token {err.args[0]!r} is not in the vocabulary") from None
+def encode_tokens(tokens: Sequence[str]) -> np.ndarray:
+    """The toy grammar's token strings -> int64 ids in ``VOCAB`` order; ``KeyError`` names an unknown token.
+
+    Only for the grammar's own 13 tokens (notebooks 04-07 use it for prompts); notebook 01's graded
+    ``encode`` is the general one, for any vocabulary.
+    """
+    unknown = [t for t in tokens if t not in _TOKEN_ID]
+    if unknown:
+        raise KeyError(f"token {unknown[0]!r} is not in the toy grammar's vocabulary")
+    return np.fromiter((_TOKEN_ID[t] for t in tokens), dtype=np.int64, count=len(tokens))
 
 
-def decode_ids(ids: Sequence[int] | np.ndarray, vocab: Sequence[str] = VOCAB) -> list[str]:
-    """int ids -> token strings."""
-    return [vocab[int(i)] for i in ids]
+def decode_ids(ids: Sequence[int] | np.ndarray) -> list[str]:
+    """The toy grammar's ids -> its token strings (for printing and labels)."""
+    return list(np.asarray(VOCAB, dtype=object)[np.asarray(ids, dtype=np.int64)])
 
 
 def corpus_ids(n_tokens: int, rng: np.random.Generator, grammar: Grammar = GRAMMAR) -> np.ndarray:
     """``sample_corpus`` as int64 ids in ``VOCAB`` order (``grammar_tokens(grammar)`` order)."""
-    return encode_tokens(sample_corpus(n_tokens, rng, grammar), grammar_tokens(grammar))
+    order = {tok: i for i, tok in enumerate(grammar_tokens(grammar))}
+    return np.array([order[t] for t in sample_corpus(n_tokens, rng, grammar)], dtype=np.int64)
 
 
 # ------------------------------------------------------------- the exact chain
