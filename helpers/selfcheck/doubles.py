@@ -109,13 +109,15 @@ def run_watched(student, caller: str, callee: str, call: Callable[[], Any], stan
 
 
 def callee_results_differ(got_calls: list, ref_calls: list, same: Callable[[Any, Any], bool]) -> bool:
-    """True when a call with the same arguments as one of the solution's gave another result."""
+    """True when the callee, given the same arguments as in one of the solution's calls, gave another result (or raised)."""
     for g in got_calls or []:
-        if g.get("raised"):
-            return True
         for r in ref_calls or []:
             try:
-                if same(g["args"], r["args"]) and not same(g.get("result"), r.get("result")):
+                if not same(g["args"], r["args"]):
+                    continue  # the caller passed other arguments: that is the caller's doing, not the callee's
+                if g.get("raised") and not r.get("raised"):
+                    return True
+                if not g.get("raised") and not same(g.get("result"), r.get("result")):
                     return True
             except Exception:  # noqa: BLE001 - malformed records say nothing
                 continue
