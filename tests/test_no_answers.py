@@ -392,15 +392,23 @@ def test_feedback_graded_wrong(feedback):
 
 
 def test_feedback_shows_the_hints(feedback):
-    """The scan has something to scan: most cases' hints (public and hidden) are in the feedback of the wrong submissions."""
+    """The scan has something to scan: every graded function's feedback shows one of its hints in full.
+
+    (Feedback gives each function's first failure in full and collapses the others into a line,
+    so one hint per function is what a wrong submission shows.)
+    """
     import importlib
 
-    hints = {c.hint for package in ("helpers.selfcheck", "autograder.hidden") for nb in range(1, 8)
-             for c in importlib.import_module(f"{package}.nb{nb:02d}").suite.cases if c.hint}
+    by_function: dict = {}
+    for package in ("helpers.selfcheck", "autograder.hidden"):
+        for nb in range(1, 8):
+            for c in importlib.import_module(f"{package}.nb{nb:02d}").suite.cases:
+                if c.hint:
+                    by_function.setdefault((c.notebook, c.function), set()).add(c.hint)
     flat = normalize("\n".join(t for label, t in feedback.items() if label.startswith("feedback/")))
-    shown = [h for h in hints if normalize(h) in flat]
-    print(f"{len(shown)} of {len(hints)} distinct hints appear in the feedback")
-    assert len(shown) >= 0.8 * len(hints), sorted(set(hints) - set(shown))[:10]
+    missing = [key for key, hints in by_function.items() if not any(normalize(h) in flat for h in hints)]
+    print(f"{len(by_function) - len(missing)} of {len(by_function)} graded functions show a hint in the feedback")
+    assert len(missing) <= 0.2 * len(by_function), missing
 
 
 def test_no_answer_in_feedback(feedback):
