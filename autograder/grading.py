@@ -262,7 +262,7 @@ PROBLEMS_SHOWN = 8  # a notebook's reading/loading problems listed at most (each
 PROBLEM_CAP = 400
 CUT = "\n... (cut)"
 _ERROR_TYPES = {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
-_WHERE = re.compile(r"[\w ,]{1,40}, line \d{1,6}")
+_WHERE = re.compile(r"(\d\d), cell (\d{1,3}), line \d{1,6}")  # "01, cell 5, line 3: ...": the student's process wrote it
 _MISSING = re.compile(r"`(\w{1,60})` is not defined in your notebook")
 
 
@@ -319,8 +319,11 @@ def hidden_message(item: GradedItem, graded_names: set[str] | None = None) -> st
                 ". Keep the graded names and signatures exactly as given (did you rename or delete it, or does its cell have a syntax error?)"
             )
         raised = verdict.error_type if verdict.error_type in _ERROR_TYPES else "an exception"
-        where = _WHERE.match(verdict.where or "")
-        return f"failed (hidden test): your code raised {raised}" + (f" at {where.group(0)}" if where else "") + f".{hint}"
+        # Only the cell, in the grader's words: a code object's file name and line number are the
+        # student's to choose, so free text or long numbers there could carry a hidden input or seed out.
+        where = _WHERE.fullmatch((verdict.where or "").split(":", 1)[0])
+        shown = f" in cell {int(where.group(2))}" if where and where.group(1) == case.notebook else ""
+        return f"failed (hidden test): your code raised {raised}{shown}.{hint}"
     if verdict.kind in ("wrong", "unreadable"):
         return f"failed (hidden test): wrong result.{hint}"
     return f"failed (hidden test).{hint}"

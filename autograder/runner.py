@@ -31,6 +31,7 @@ from autograder.protocol import (
     End,
     Hello,
     Job,
+    ProtocolError,
     Ready,
     Status,
     decode_worker,
@@ -248,8 +249,8 @@ def _record(result: RunResult, notebooks: list[str], case_ids: set[str], lines: 
         except Exception as exc:  # noqa: BLE001 - ProtocolError, or a check this module forgot: the line is the student's
             if current is not None:
                 stream = result.notebooks.setdefault(current, {}).setdefault("stream", [])
-                if len(stream) < 5:
-                    stream.append(str(exc))
+                if len(stream) < 5:  # the grader's words only: the line's own text is the student's (and could carry hidden inputs)
+                    stream.append(str(exc) if isinstance(exc, ProtocolError) else "a result line the grader could not read")
             continue
         if isinstance(message, CaseResult):
             if message.id in result.observations:
