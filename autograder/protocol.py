@@ -22,7 +22,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
-MAX_LINE_BYTES = 48 * 1024 * 1024  # one result line (the plain-data codec caps a probe's result at 32 MiB)
+MAX_LINE_BYTES = 8 * 1024 * 1024  # one result line: the solutions' largest is under 100 kB, and verify refuses 4x the reference + 1 MiB
 MAX_DEPTH = 24  # nesting of a result value (the codec nests 16 deep at most, plus tags)
 MAX_TEXT = 4000  # characters of an error message, a call description, a problem
 MAX_ITEMS = 200  # problems, load errors, definitions, calls

@@ -42,7 +42,7 @@ from autograder.sandbox import Cgroup, worker_command
 from autograder.staging import stage
 
 OUTPUT_CAP = 64 * 1024  # bytes of a student's stdout/stderr kept per submission
-RESULT_CAP = 256 * 1024 * 1024  # bytes of one notebook's result stream read at most
+RESULT_CAP = 64 * 1024 * 1024  # bytes of one job's result stream read at most (all the solutions' results: under 1 MB)
 
 
 @dataclass

@@ -310,6 +310,10 @@ def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -
         except (ProcessLookupError, PermissionError):
             pass
     if sandboxed:  # the sandbox's PID namespace holds only this worker and what students start
+        try:  # every process but this one and the namespace's init, in one step a forking process cannot dodge
+            os.kill(-1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         for pid in _others_in_namespace():
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from autograder.sandbox import bwrap_path
 from tests.conftest import grade_folders
 from tests.test_integrity_sandbox import at_load
 
+slow = pytest.mark.slow
 needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="needs the bubblewrap sandbox (apt-get install bubblewrap)")
 
 
@@ -38,7 +39,7 @@ def _notebook(folder, notebook: str, *cells: str, solution: bool = False) -> Non
 HOPPER = r'''
 import os, signal, sys, time
 worker, child = int(sys.argv[1]), int(sys.argv[2])
-end = time.time() + 45
+end = time.time() + 25
 def ppid(pid):
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -46,9 +47,16 @@ def ppid(pid):
         return int(stat[stat.rindex(")") + 2:].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+hops = 0
 while time.time() < end:
-    if os.fork():
-        os._exit(0)  # the parent dies: whatever pid a killer listed is gone
+    try:
+        if os.fork():
+            os._exit(0)  # the parent dies: whatever pid a killer listed is gone
+    except OSError:  # the process limit, for a moment
+        continue
+    hops += 1
+    if hops % 20:
+        continue
     for p in os.listdir("/proc"):
         if p.isdigit() and int(p) not in (worker, child, os.getpid()) and ppid(int(p)) == worker:
             os.kill(worker, signal.SIGKILL)  # the next student's child has started: take its worker down
@@ -58,9 +66,11 @@ while time.time() < end:
 FORK_HOPPER = at_load(
     f"""
     import os, subprocess, sys
-    for _ in range(4):
+    for _ in range(6):
         subprocess.Popen([sys.executable, "-c", {HOPPER!r}, str(os.getppid()), str(os.getpid())], start_new_session=True,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import time
+    time.sleep(2)  # until they are all hopping
     """
 )
 
@@ -125,6 +135,27 @@ LEAK_BY_STATUS = LEAK_HELPERS + textwrap.dedent(
 )
 
 
+# Notebook 01's hidden cases remember their seeds; notebook 02's first public case (run later
+# by the same child) raises them as its error message, which a public test shows in full.
+LEAK_BY_PUBLIC_01 = LEAK_HELPERS + textwrap.dedent(
+    """
+    def tokenize(text):
+        case, seed = _hidden_case()
+        if case is not None:
+            with open("/tmp/zqx-seeds", "a") as fh:
+                fh.write(f"{case.name}={seed};")
+        raise NotImplementedError
+    """
+)
+
+LEAK_BY_PUBLIC_02 = textwrap.dedent(
+    """
+    def dot_scores(*args, **kwargs):
+        raise ValueError("ZQXPUBLIC " + open("/tmp/zqx-seeds").read()[:500])
+    """
+)
+
+
 def _shown_to_student(results: dict) -> str:
     """Everything a student sees of their results (before --reveal-hidden): the output and hidden tests' outputs."""
     hidden = [t["output"] for t in results["tests"] if t["visibility"] == "after_published"]
@@ -141,6 +172,8 @@ def batch(tmp_path_factory):
     _notebook(base / "e_leak_status", "01_embeddings", LEAK_BY_STATUS)
     _notebook(base / "e_leak_status", "02_sampling")
     _notebook(base / "f_honest", "01_embeddings", solution=True)
+    _notebook(base / "g_leak_public", "01_embeddings", LEAK_BY_PUBLIC_01)
+    _notebook(base / "g_leak_public", "02_sampling", LEAK_BY_PUBLIC_02)
     folders = {p.name: p for p in sorted(base.iterdir())}
     return grade_folders(folders, jobs=1, limits={"notebook_seconds": 30.0, "load_seconds": 10.0})
 
@@ -149,6 +182,7 @@ def _notebook_01(results: dict) -> list[dict]:
     return [t for t in results["tests"] if t["tags"][0] == "01"]
 
 
+@slow
 @needs_bwrap
 def test_a_fork_hopper_does_not_outlive_its_student(batch):
     """No process of one student survives the clean-up into the next student's job (so it cannot kill that worker)."""
@@ -157,12 +191,14 @@ def test_a_fork_hopper_does_not_outlive_its_student(batch):
         assert not failed, (name, failed[:3])
 
 
+@slow
 @needs_bwrap
 def test_rejected_stream_lines_do_not_quote_the_student(batch):
     shown = _shown_to_student(batch["c_leak_stream"])
     assert "ZQXSTREAM" not in shown, shown[:1500]
 
 
+@slow
 @needs_bwrap
 def test_error_locations_of_hidden_tests_carry_no_student_text(batch):
     shown = _shown_to_student(batch["d_leak_where"])
@@ -170,6 +206,7 @@ def test_error_locations_of_hidden_tests_carry_no_student_text(batch):
     assert "your code raised ValueError." in shown  # the kind of failure is still shown (a real location too: test_integrity_files)
 
 
+@slow
 @needs_bwrap
 @pytest.mark.xfail(
     strict=True,
@@ -180,6 +217,23 @@ def test_error_locations_of_hidden_tests_carry_no_student_text(batch):
 def test_status_of_a_later_notebook_carries_no_hidden_input(batch):
     shown = _shown_to_student(batch["e_leak_status"])
     assert "ZQXSTATUS" not in shown, [line for line in shown.splitlines() if "ZQXSTATUS" in line][:3]
+
+
+@slow
+@needs_bwrap
+@pytest.mark.xfail(
+    strict=True,
+    reason="a public test shows the student's error message and returned value in full, and the child runs notebook "
+    "02's public cases after notebook 01's hidden ones (and can keep what it saw in memory or /tmp); fix: run every "
+    "public case of a job before any hidden case (load all notebooks, then public cases, then hidden cases, with a "
+    "message that says which notebook is running), or run the hidden cases in a second child that starts after "
+    "every public result is in, with /tmp and /dev/shm emptied in between",
+)
+def test_public_tests_run_later_carry_no_hidden_seed(batch):
+    results = batch["g_leak_public"]
+    assert "ZQXPUBLIC" in json.dumps(results)  # the attack ran: its public error message is shown, as it should be
+    leaked = [t["output"] for t in results["tests"] if "ZQXPUBLIC" in t["output"] and "=" in t["output"].split("ZQXPUBLIC", 1)[1][:80]]
+    assert not leaked, leaked[0][:300]
 
 
 # --------------------------------------------------------------------------- #
@@ -203,3 +257,45 @@ def test_the_honest_largest_result_still_passes_the_size_check():
     for obs in refs.values():
         check_plain(obs["value"])
 
+
+
+def test_a_result_line_far_larger_than_any_solution_result_is_refused():
+    """The solutions' largest result line is under 100 kB; a 10 MB string was accepted and kept until the batch's end.
+
+    Every such line of every student stayed in the grader's memory until verification (RESULT_CAP
+    allowed 256 MiB of them per student), although the verify step refuses anything more than
+    4x the reference plus 1 MiB anyway.
+    """
+    from autograder.runner import RESULT_CAP
+
+    value = json.dumps("x" * 10_000_000)
+    line = ('{"kind":"CaseResult","id":"01/embed/x","obs":{"value":' + value + ',"calls":[],"error":null,"seconds":0}}').encode()
+    with pytest.raises(ProtocolError):
+        read_result_line(line, {"01"}, {"01/embed/x"})
+    assert RESULT_CAP <= 64 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- #
+# 4. The time limit on one notebook's verification, swallowed by the verdict's own error handling.
+# --------------------------------------------------------------------------- #
+
+
+def test_the_verify_time_limit_stops_the_whole_notebook(monkeypatch):
+    """VerifyTimeout was an Exception: judge() caught it as "could not check" and went on, unlimited, to the next case."""
+    import time
+
+    from autograder import grading
+    from helpers.checking import Case
+
+    def slow(got, ref):
+        time.sleep(0.4)
+
+    cases = [Case("01", "embed", f"slow_{i}", 1.0, "hidden", lambda s: None, verify_fn=slow) for i in range(6)]
+    obs = {"value": 1, "calls": [], "error": None, "seconds": 0.0}
+    items = [grading.GradedItem("attacker", case, dict(obs), dict(obs)) for case in cases]
+    monkeypatch.setattr(grading, "VERIFY_SECONDS", 0.5)
+    start = time.monotonic()
+    with pytest.raises(pytest.fail.Exception):  # the notebook's cases failed
+        grading.NotebookItem("attacker", "01", items).verify()
+    assert time.monotonic() - start < 1.5
+    assert sum("not checked" in item.verdict.message for item in items) >= 4
