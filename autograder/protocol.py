@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
 MAX_LINE_BYTES = 8 * 1024 * 1024  # one result line: the solutions' largest is under 100 kB, and verify refuses 4x the reference + 1 MiB
@@ -172,6 +173,11 @@ def _number(value, what: str) -> float:
 
 
 _TAGS = {"$nd", "$tensor", "$np", "$tuple", "$dict", "$object"}
+# The dtypes helpers.checking.to_plain writes: numpy's bool, int, uint and float (dtype.str), and torch's
+# (str(tensor.dtype)). Anything else is refused before the grader looks it up: np.dtype("O") makes object
+# arrays, and getattr(torch, "_dynamo") imports torch's whole compiler stack (seconds, 70 MB) into the grader.
+_NUMPY_DTYPE = re.compile(r"[<>|=][biuf](?:1|2|4|8|16)")
+_TORCH_DTYPE = re.compile(r"torch\.(?:float|bfloat|int|uint|bool|complex)[0-9a-z_]{0,16}")
 
 
 def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
@@ -205,10 +211,13 @@ def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
         shape = value.get("shape")
         if not isinstance(value.get("b64"), str) or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
             raise ProtocolError("a malformed array in a result")
-        if not isinstance(value[tag], str) or (tag == "$tensor" and not isinstance(value.get("nd"), str)):
+        numpy_dtype = value[tag] if tag == "$nd" else value.get("nd")
+        if not isinstance(numpy_dtype, str) or not _NUMPY_DTYPE.fullmatch(numpy_dtype):
             raise ProtocolError("a malformed array dtype in a result")
+        if tag == "$tensor" and not (isinstance(value[tag], str) and _TORCH_DTYPE.fullmatch(value[tag])):
+            raise ProtocolError("a malformed tensor dtype in a result")
     elif tag == "$np":
-        if not isinstance(value["$np"], str) or type(value.get("value")) not in (bool, int, float):
+        if not isinstance(value["$np"], str) or not _NUMPY_DTYPE.fullmatch(value["$np"]) or type(value.get("value")) not in (bool, int, float):
             raise ProtocolError("a malformed numpy scalar in a result")
     elif tag == "$tuple":
         if not isinstance(value["$tuple"], list):

@@ -299,3 +299,38 @@ def test_the_verify_time_limit_stops_the_whole_notebook(monkeypatch):
         grading.NotebookItem("attacker", "01", items).verify()
     assert time.monotonic() - start < 1.5
     assert sum("not checked" in item.verdict.message for item in items) >= 4
+
+
+# --------------------------------------------------------------------------- #
+# 5. Dtype names the grader looks up: object arrays, and torch's lazy submodules.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$tensor": "torch._dynamo", "nd": "<f4", "shape": [0], "b64": ""},  # getattr(torch, "_dynamo") imports the compiler stack
+        {"$tensor": "torch.onnx", "nd": "<f4", "shape": [0], "b64": ""},
+        {"$nd": "O", "shape": [1], "b64": "AAAAAAAAAAA="},
+        {"$nd": "<V8", "shape": [1], "b64": "AAAAAAAAAAA="},
+        {"$nd": "f8,f8", "shape": [0], "b64": ""},
+        {"$np": "M8[s]", "value": 5},
+    ],
+)
+def test_dtype_names_are_those_the_codec_writes(value):
+    line = json.dumps({"kind": "CaseResult", "id": "01/embed/x", "obs": {"value": value, "calls": [], "error": None, "seconds": 0}}).encode()
+    with pytest.raises(ProtocolError):
+        read_result_line(line, {"01"}, {"01/embed/x"})
+
+
+def test_the_codec_dtypes_still_pass():
+    import numpy as np
+    import torch
+
+    from autograder.protocol import check_plain
+    from helpers.checking import to_plain
+
+    values = [np.zeros(2, dtype=d) for d in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "?")]
+    values += [torch.zeros(2, dtype=d) for d in (torch.float32, torch.float64, torch.int64, torch.bool, torch.bfloat16, torch.float16, torch.uint8)]
+    values += [np.float32(1.0), np.int64(3), np.bool_(True), torch.zeros(2, dtype=torch.complex64)]
+    check_plain(to_plain(values))
