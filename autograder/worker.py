@@ -302,6 +302,33 @@ class WritableAreas:
                 pass
 
 
+def _remove_ipc_objects() -> None:
+    """Remove every System V shared-memory segment, message queue and semaphore set of this IPC namespace.
+
+    They live in the kernel, not in a file system WritableAreas restores, and outlive the
+    processes that made them: one student's child could leave data for the next one's.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    removers = {
+        "shm": lambda ident: libc.shmctl(ident, 0, None),  # IPC_RMID = 0
+        "msg": lambda ident: libc.msgctl(ident, 0, None),
+        "sem": lambda ident: libc.semctl(ident, 0, 0),
+    }
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
 def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -> None:
     """Kill the child's process group (in the sandbox, every stray process); restore the writable areas."""
     for target in (-child, child):
@@ -319,6 +346,8 @@ def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+    if sandboxed:  # the sandbox has its own IPC namespace (outside it, these would be the machine's)
+        _remove_ipc_objects()
     areas.restore()
     os.makedirs(workdir, exist_ok=True)
     while True:  # reap every child that has ended

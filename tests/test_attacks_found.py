@@ -76,6 +76,64 @@ FORK_HOPPER = at_load(
 
 
 # --------------------------------------------------------------------------- #
+# System V IPC objects live in the sandbox's IPC namespace, not in any file system the worker
+# restores: one student's child leaves a shared-memory segment and a message queue, the next
+# student's child reads them. Same seeds for every student: a correct submission could hand its
+# hidden results to a blank one graded after it on the same worker.
+# --------------------------------------------------------------------------- #
+
+SYSV = """
+import ctypes, ctypes.util
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+IPC_CREAT = 0o1000
+"""
+
+SYSV_LEAVE = at_load(
+    SYSV
+    + """
+shm = libc.shmget(0x5A51, 4096, IPC_CREAT | 0o600)
+addr = libc.shmat(shm, None, 0)
+ctypes.memmove(addr, b"ZQXSYSV left by the previous student", 36)
+queue = libc.msgget(0x5A52, IPC_CREAT | 0o600)
+message = ctypes.create_string_buffer(ctypes.sizeof(ctypes.c_long) + 16)
+ctypes.memmove(ctypes.addressof(message), ctypes.byref(ctypes.c_long(1)), ctypes.sizeof(ctypes.c_long))
+message[ctypes.sizeof(ctypes.c_long):ctypes.sizeof(ctypes.c_long) + 9] = b"ZQXQUEUE!"
+libc.msgsnd(queue, message, 16, 0)
+"""
+)
+
+SYSV_FIND = at_load(
+    SYSV
+    + """
+shm = libc.shmget(0x5A51, 0, 0)
+if shm >= 0:
+    print(ctypes.string_at(libc.shmat(shm, None, 0), 36).decode())
+if libc.msgget(0x5A52, 0) >= 0:
+    print("ZQXQUEUE found")
+print("SYSV SEARCH DONE")
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def ipc_batch(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ipc")
+    _notebook(base / "a_leave", "01_embeddings", SYSV_LEAVE)
+    _notebook(base / "b_find", "01_embeddings", SYSV_FIND)
+    return grade_folders({p.name: p for p in sorted(base.iterdir())}, jobs=1, limits={"notebook_seconds": 30.0, "load_seconds": 10.0})
+
+
+@slow
+@needs_bwrap
+def test_system_v_ipc_does_not_survive_into_the_next_student(ipc_batch):
+    output = ipc_batch["b_find"]["extra_data"]["student_output"]
+    assert "SYSV SEARCH DONE" in output, output[-1500:]
+    assert "ZQX" not in output, output[-1500:]
+
+
+# --------------------------------------------------------------------------- #
 # 2. Hidden inputs carried out in text the student's process writes and the results show.
 # --------------------------------------------------------------------------- #
 
