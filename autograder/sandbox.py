@@ -180,6 +180,7 @@ def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[s
         "--proc", "/proc",
         "--dev", "/dev",
         "--tmpfs", "/dev/shm",
+        "--mqueue", "/dev/mqueue",  # POSIX message queues, as files the worker removes after every student
         "--tmpfs", "/mplconfig",
         "--remount-ro", "/",  # only the tmpfs mounts above stay writable (the worker restores them per student)
         "--remount-ro", "/dev",

@@ -40,7 +40,7 @@ from autograder.protocol import CaseResult, Done, End, Hello, Job, Observation, 
 
 PR_SET_DUMPABLE = 4
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
-WRITABLE_IN_SANDBOX = ["/tmp", "/dev/shm", "/mplconfig"]  # everything else in the sandbox is read-only
+WRITABLE_IN_SANDBOX = ["/tmp", "/dev/shm", "/dev/mqueue", "/mplconfig"]  # everything else in the sandbox is read-only
 
 
 class CaseTimeout(Exception):

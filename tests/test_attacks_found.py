@@ -101,6 +101,9 @@ message = ctypes.create_string_buffer(ctypes.sizeof(ctypes.c_long) + 16)
 ctypes.memmove(ctypes.addressof(message), ctypes.byref(ctypes.c_long(1)), ctypes.sizeof(ctypes.c_long))
 message[ctypes.sizeof(ctypes.c_long):ctypes.sizeof(ctypes.c_long) + 9] = b"ZQXQUEUE!"
 libc.msgsnd(queue, message, 16, 0)
+libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+posix = libc.mq_open(b"/zqx-posix", 0o100 | 2, 0o600, None)  # O_CREAT | O_RDWR
+libc.mq_send(posix, b"ZQXPOSIX", 8, 0)
 """
 )
 
@@ -112,6 +115,9 @@ if shm >= 0:
     print(ctypes.string_at(libc.shmat(shm, None, 0), 36).decode())
 if libc.msgget(0x5A52, 0) >= 0:
     print("ZQXQUEUE found")
+libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int]
+if libc.mq_open(b"/zqx-posix", 2) >= 0:
+    print("ZQXPOSIX queue found")
 print("SYSV SEARCH DONE")
 """
 )
