@@ -329,6 +329,23 @@ def _remove_ipc_objects() -> None:
                 remove(int(fields[1]))
 
 
+_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)  # the keyctl system call's number
+KEYCTL_CLEAR = 7
+KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
+
+
+def _clear_keyrings() -> None:
+    """Empty the kernel keyrings a child shares with the next one: this uid's user keyrings, the session keyring."""
+    if _KEYCTL is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    for keyring in (KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        libc.syscall(_KEYCTL, KEYCTL_CLEAR, ctypes.c_long(keyring))
+
+
 def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -> None:
     """Kill the child's process group (in the sandbox, every stray process); restore the writable areas."""
     for target in (-child, child):
@@ -346,8 +363,9 @@ def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-    if sandboxed:  # the sandbox has its own IPC namespace (outside it, these would be the machine's)
+    if sandboxed:  # the sandbox has its own IPC and user namespaces (outside it, these would be the machine's)
         _remove_ipc_objects()
+        _clear_keyrings()
     areas.restore()
     os.makedirs(workdir, exist_ok=True)
     while True:  # reap every child that has ended

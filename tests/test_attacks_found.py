@@ -76,8 +76,8 @@ FORK_HOPPER = at_load(
 
 
 # --------------------------------------------------------------------------- #
-# System V IPC objects live in the sandbox's IPC namespace, not in any file system the worker
-# restores: one student's child leaves a shared-memory segment and a message queue, the next
+# System V IPC objects, POSIX message queues and kernel keys live in the sandbox's namespaces, not in
+# any file system the worker restores: one student's child leaves a shared-memory segment and a message queue, the next
 # student's child reads them. Same seeds for every student: a correct submission could hand its
 # hidden results to a blank one graded after it on the same worker.
 # --------------------------------------------------------------------------- #
@@ -88,6 +88,8 @@ libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
 libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 IPC_CREAT = 0o1000
+import os
+ADD_KEY, KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(os.uname().machine, (None, None))
 """
 
 SYSV_LEAVE = at_load(
@@ -104,6 +106,9 @@ libc.msgsnd(queue, message, 16, 0)
 libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 posix = libc.mq_open(b"/zqx-posix", 0o100 | 2, 0o600, None)  # O_CREAT | O_RDWR
 libc.mq_send(posix, b"ZQXPOSIX", 8, 0)
+if KEYCTL:  # kernel keys: the user keyring, the user session keyring and the (inherited) session keyring
+    for name, keyring in ((b"zqx-u", -4), (b"zqx-us", -5), (b"zqx-s", -3)):
+        libc.syscall(ADD_KEY, b"user", name, b"ZQXKEY", 6, ctypes.c_long(keyring))
 """
 )
 
@@ -118,6 +123,10 @@ if libc.msgget(0x5A52, 0) >= 0:
 libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int]
 if libc.mq_open(b"/zqx-posix", 2) >= 0:
     print("ZQXPOSIX queue found")
+if KEYCTL:
+    for name, keyring in ((b"zqx-u", -4), (b"zqx-us", -5), (b"zqx-s", -3)):
+        if libc.syscall(KEYCTL, 10, ctypes.c_long(keyring), b"user", name, 0) >= 0:  # KEYCTL_SEARCH
+            print("ZQXKEY found", name)
 print("SYSV SEARCH DONE")
 """
 )
@@ -133,7 +142,7 @@ def ipc_batch(tmp_path_factory):
 
 @slow
 @needs_bwrap
-def test_system_v_ipc_does_not_survive_into_the_next_student(ipc_batch):
+def test_ipc_objects_and_kernel_keys_do_not_survive_into_the_next_student(ipc_batch):
     output = ipc_batch["b_find"]["extra_data"]["student_output"]
     assert "SYSV SEARCH DONE" in output, output[-1500:]
     assert "ZQX" not in output, output[-1500:]
