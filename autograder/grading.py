@@ -266,6 +266,16 @@ _WHERE = re.compile(r"(\d\d), cell (\d{1,3}), line \d{1,6}")  # "01, cell 5, lin
 _MISSING = re.compile(r"`(\w{1,60})` is not defined in your notebook")
 
 
+# Terminal control (ESC sequences, CR, BEL), and bidirectional overrides: a student's message must not
+# clear the instructor's terminal, write its clipboard (OSC 52) or overwrite a printed score.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (but newlines and tabs) written as escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", str(text))
+
+
 def cap(text: str, limit: int) -> str:
     """``text`` cut to about ``limit`` characters, with a marker when cut."""
     text = str(text)
@@ -355,7 +365,7 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
                 "score": score,
                 "max_score": case.points,
                 "status": "passed" if verdict.passed else "failed",
-                "output": cap(output, TEST_OUTPUT_CAP),
+                "output": cap(printable(output), TEST_OUTPUT_CAP),
                 "visibility": "visible" if case.visibility == "public" else "after_published",
                 "tags": [case.notebook, case.function, case.visibility],
             }
@@ -381,7 +391,7 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
         "score": score,
         "max_score": max_score,
         "execution_time": round(seconds, 2),
-        "output": cap("\n".join(lines), OUTPUT_CAP),
+        "output": cap(printable("\n".join(lines)), OUTPUT_CAP),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

@@ -228,6 +228,18 @@ LEAK_BY_PUBLIC_02 = textwrap.dedent(
     """
 )
 
+# Terminal escapes in the student's messages: `grade` prints the results' output to the instructor's
+# terminal, and feedback files and grades-tests.csv hold the tests' outputs as they are.
+ANSI = textwrap.dedent(
+    r"""
+    def tokenize(text):
+        raise ValueError("\x1b]52;c;WlFYQU5TSQ==\x07\x1b[2J\r01_embeddings: 31 / 31 \u202e")
+
+    class _Load:
+        raise ValueError("\x1b[8m hidden \x1b]0;title\x07 \r\x9b2J")
+    """
+)
+
 
 def _shown_to_student(results: dict) -> str:
     """Everything a student sees of their results (before --reveal-hidden): the output and hidden tests' outputs."""
@@ -247,6 +259,7 @@ def batch(tmp_path_factory):
     _notebook(base / "f_honest", "01_embeddings", solution=True)
     _notebook(base / "g_leak_public", "01_embeddings", LEAK_BY_PUBLIC_01)
     _notebook(base / "g_leak_public", "02_sampling", LEAK_BY_PUBLIC_02)
+    _notebook(base / "h_ansi", "01_embeddings", ANSI)
     folders = {p.name: p for p in sorted(base.iterdir())}
     return grade_folders(folders, jobs=1, limits={"notebook_seconds": 30.0, "load_seconds": 10.0})
 
@@ -307,6 +320,18 @@ def test_public_tests_run_later_carry_no_hidden_seed(batch):
     assert "ZQXPUBLIC" in json.dumps(results)  # the attack ran: its public error message is shown, as it should be
     leaked = [t["output"] for t in results["tests"] if "ZQXPUBLIC" in t["output"] and "=" in t["output"].split("ZQXPUBLIC", 1)[1][:80]]
     assert not leaked, leaked[0][:300]
+
+
+@slow
+@needs_bwrap
+def test_results_carry_no_terminal_control_characters(batch):
+    import re
+
+    results = batch["h_ansi"]
+    texts = [results["output"]] + [t["output"] for t in results["tests"]]
+    assert any("WlFYQU5TSQ" in text for text in texts)  # the message is shown (escaped)
+    bad = [text for text in texts if re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", text)]
+    assert not bad, repr(bad[0][:300])
 
 
 # --------------------------------------------------------------------------- #
