@@ -71,6 +71,7 @@ class Job:
     timeout: float  # wall clock per notebook
     load_timeout: float  # wall clock for one chunk of definitions
     limits: ChildLimits
+    budget: float = 0.0  # wall clock for the whole job, however often a notebook says it starts (0: timeout per notebook)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Job":

@@ -157,8 +157,11 @@ class Worker:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return decode_worker(line)
 
-    def run(self, notebooks: list[tuple[str, bytes]], seeds: dict[str, int]) -> tuple[list[bytes], End, str]:
-        """Run one student's notebooks in one child; return (result lines, end, output)."""
+    def run(self, notebooks: list[tuple[str, bytes]], seeds: dict[str, int], budget: float = 0.0) -> tuple[list[bytes], End, str]:
+        """Run one student's notebooks in one child; return (result lines, end, output).
+
+        ``budget``: seconds left of the student's time (0: ``notebook_seconds`` per notebook).
+        """
         self._job += 1
         self._take_output()  # whatever came before this job (start-up, cleaning) is not the student's
         memfds = []
@@ -171,7 +174,7 @@ class Worker:
         names = [nb for nb, _ in notebooks]
         job = Job(
             self._job, names, {cid: seed for cid, seed in seeds.items() if cid.split("/", 1)[0] in names},
-            self.limits.notebook_seconds, self.limits.load_seconds, self.limits.for_child(),
+            self.limits.notebook_seconds, self.limits.load_seconds, self.limits.for_child(), budget,
         )  # fmt: skip
         try:
             self._send(asdict(job), [*memfds, write_end])
@@ -180,7 +183,8 @@ class Worker:
         finally:
             for fd in (*memfds, write_end):
                 os.close(fd)
-        deadline = time.monotonic() + self.limits.notebook_seconds * len(notebooks) + 15
+        allowed = self.limits.notebook_seconds * len(notebooks)
+        deadline = time.monotonic() + (min(allowed, budget) if budget > 0 else allowed) + 15
         stream, end, eof = bytearray(), None, False
         while True:
             waiting = [read_end] if not eof else []
@@ -312,12 +316,21 @@ class WorkerPool:
         result = RunResult()
         start = time.monotonic()
         pending: list[tuple[str, bytes]] = list(notebooks.items())
+        # One budget for the student, across the jobs that resend the notebooks after one that
+        # stopped: a child that keeps saying "a notebook starts" must not get it again per resend.
+        left = self.limits.notebook_seconds * len(pending)
         with self._slots:
             worker = None
             while pending:
+                if left <= 0:
+                    for nb, _ in pending:
+                        result.notebooks.setdefault(nb, {})["end"] = End(timed_out=True)
+                    break
                 try:
                     worker = worker if worker is not None and worker.alive else self._take()
-                    lines, end, output = worker.run(pending, self.seeds)
+                    began = time.monotonic()
+                    lines, end, output = worker.run(pending, self.seeds, left)
+                    left -= time.monotonic() - began
                 except WorkerDied as exc:
                     lines, end, output = [], End(worker_died=True), ""
                     result.worker_problems.append(str(exc)[:500])

@@ -377,14 +377,16 @@ def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -
             break
 
 
-def _wait(pid: int, progress_fd: int, per_notebook: float, count: int) -> tuple[bool, int | None]:
+def _wait(pid: int, progress_fd: int, per_notebook: float, count: int, budget: float = 0.0) -> tuple[bool, int | None]:
     """Wait for the child; each notebook it starts gets ``per_notebook`` seconds.
 
     Returns (timed_out, wait status). The whole job never gets more than
-    ``count * per_notebook`` seconds, whatever the child writes to the progress pipe.
+    ``count * per_notebook`` seconds (nor ``budget``, when given: what is left of the
+    student's time after earlier jobs), whatever the child writes to the progress pipe.
     """
     start = time.monotonic()
-    deadline, final = start + per_notebook, start + count * per_notebook + 1
+    total = min(count * per_notebook, budget) if budget > 0 else count * per_notebook
+    deadline, final = start + per_notebook, start + total + 1
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -435,7 +437,7 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
                 os._exit(code)
         for fd in (*notebook_fds, result_fd, progress_write):
             os.close(fd)
-        timed_out, status = _wait(pid, progress_read, job.timeout, len(notebook_fds))
+        timed_out, status = _wait(pid, progress_read, job.timeout, len(notebook_fds), job.budget)
         os.close(progress_read)
         _clean_up(pid, sandboxed, areas, workdir)
         if status is None:

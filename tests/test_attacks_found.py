@@ -474,3 +474,37 @@ def test_a_failed_hidden_test_says_the_same_whatever_the_student_raised():
             item.verdict = Verdict(case, False, "m", "error", error_type, where)
             shown.add(hidden_message(item))
     assert len(shown) == 1, sorted(shown)[:4]
+
+
+# --------------------------------------------------------------------------- #
+# 7. The progress pipe: "a notebook starts" restarts its clock. A child that says it again and
+#    again keeps one notebook running for the whole job's budget; the grader then resends the
+#    notebooks after it, and each resend got a full budget again: 4 notebooks of 4 s took
+#    4 * (4 + 3 + 2 + 1) = 40 s instead of 16 s (7 notebooks of 60 s: 28 minutes of a worker).
+# --------------------------------------------------------------------------- #
+
+PINGER = at_load(
+    """
+    import os, stat, time
+    while True:  # until the grader kills this child
+        for fd in range(3, 64):
+            try:
+                if stat.S_ISFIFO(os.fstat(fd).st_mode) and os.fstat(fd).st_mode & 0o200:
+                    os.write(fd, b"n")
+            except OSError:
+                pass
+        time.sleep(0.5)
+    """
+)
+
+
+@slow
+@needs_bwrap
+def test_a_student_gets_one_time_budget_however_often_notebooks_restart(tmp_path):
+    notebooks = ("01_embeddings", "02_sampling", "03_training", "04_context_averaging")
+    for notebook in notebooks:
+        _notebook(tmp_path / "pinger", notebook, PINGER)
+    results = grade_folders({"pinger": tmp_path / "pinger"}, jobs=1, limits={"notebook_seconds": 4.0, "load_seconds": 60.0})
+    pinger = results["pinger"]
+    assert pinger["score"] == 0
+    assert pinger["execution_time"] < 4.0 * len(notebooks) + 14, pinger["execution_time"]  # 40 s and more before
