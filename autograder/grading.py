@@ -245,20 +245,31 @@ PROBLEMS_SHOWN = 8  # a notebook's reading/loading problems listed at most (each
 PROBLEM_CAP = 400
 CUT = "\n... (cut)"
 _ERROR_TYPES = {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
-_WHERE = re.compile(r"[\w ,]{1,40}, line \d{1,6}")
 _MISSING = re.compile(r"`(\w{1,60})` is not defined in your notebook")
 _RAISED_IN = re.compile(r"in `(\w{1,60})")
 _IN_FUNCTION = re.compile(r"in `(\w{1,60}(?:\.\w{1,60}){0,3})`.{0,200}?, line (\d{1,6})", re.S)
 
 
-def _hidden_where(where: str) -> str:
-    """A location the student's process reported, kept to a function name and a line number
-    (the cell's text and the code line are left out: the process could have written anything there)."""
+def _hidden_where(where: str, graded_names: set[str]) -> str:
+    """Where a hidden test's exception came from, in the grader's words: a graded function's name, or nothing.
+
+    The file name, line number and code line of a traceback are the student's process's to
+    choose, so free text or long numbers there could carry a hidden input or a seed out; the
+    name of one of the notebook's graded functions carries no more than the verdict does.
+    """
     found = _IN_FUNCTION.match(where or "")
-    if found:
-        return f" in `{found.group(1)}`, line {found.group(2)}"
-    old_style = _WHERE.match(where or "")  # "01, cell 3, line 2" (results made before locations named functions)
-    return f" at {old_style.group(0)}" if old_style else ""
+    name = found.group(1).split(".")[0] if found else ""
+    return f" in `{name}`" if name in graded_names else ""
+
+
+# Terminal control (ESC sequences, CR, BEL), and bidirectional overrides: a student's message must not
+# clear the instructor's terminal, write its clipboard (OSC 52) or overwrite a printed score.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (but newlines and tabs) written as escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", str(text))
 
 
 def cap(text: str, limit: int) -> str:
@@ -316,7 +327,7 @@ def hidden_message(item: GradedItem, graded_names: set[str] | None = None) -> st
                 ". Keep the graded names and signatures exactly as given (did you rename or delete it, or does its cell have a syntax error?)"
             )
         raised = verdict.error_type if verdict.error_type in _ERROR_TYPES else "an exception"
-        return f"failed (hidden test): your code raised {raised}{_hidden_where(verdict.where)}.{hint}"
+        return f"failed (hidden test): your code raised {raised}{_hidden_where(verdict.where, graded_names or {case.function})}.{hint}"
     if verdict.kind in ("wrong", "unreadable"):
         return f"failed (hidden test): wrong result.{hint}"
     return f"failed (hidden test).{hint}"
@@ -574,7 +585,7 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
                 "score": score,
                 "max_score": case.points,
                 "status": "passed" if verdict.passed else "failed",
-                "output": output,
+                "output": cap(printable(output), TEST_OUTPUT_CAP),
                 "visibility": "visible" if case.visibility == "public" else "after_published",
                 "tags": [case.notebook, case.function, case.visibility],
             }
@@ -593,7 +604,7 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
         "score": score,
         "max_score": max_score,
         "execution_time": round(seconds, 2),
-        "output": cap(report_text(report, notes), OUTPUT_CAP),
+        "output": cap(printable(report_text(report, notes)), OUTPUT_CAP),
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
-MAX_LINE_BYTES = 48 * 1024 * 1024  # one result line (the plain-data codec caps a probe's result at 32 MiB)
+MAX_LINE_BYTES = 8 * 1024 * 1024  # one result line: the solutions' largest is under 100 kB, and verify refuses 4x the reference + 1 MiB
 MAX_DEPTH = 24  # nesting of a result value (the codec nests 16 deep at most, plus tags)
 MAX_TEXT = 4000  # characters of an error message, a call description, a problem
 MAX_ITEMS = 200  # problems, load errors, definitions, calls
+MAX_NODES = 100_000  # values (numbers, strings, lists, ...) in one result; the solutions' largest has about 4 000
 
 
 class ProtocolError(ValueError):
@@ -69,6 +71,7 @@ class Job:
     timeout: float  # wall clock per notebook
     load_timeout: float  # wall clock for one chunk of definitions
     limits: ChildLimits
+    budget: float = 0.0  # wall clock for the whole job, however often a notebook says it starts (0: timeout per notebook)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Job":
@@ -171,21 +174,36 @@ def _number(value, what: str) -> float:
 
 
 _TAGS = {"$nd", "$tensor", "$np", "$tuple", "$dict", "$object"}
+# The dtypes helpers.checking.to_plain writes: numpy's bool, int, uint and float (dtype.str), and torch's
+# (str(tensor.dtype)). Anything else is refused before the grader looks it up: np.dtype("O") makes object
+# arrays, and getattr(torch, "_dynamo") imports torch's whole compiler stack (seconds, 70 MB) into the grader.
+_NUMPY_DTYPE = re.compile(r"[<>|=][biuf](?:1|2|4|8|16)")
+_TORCH_DTYPE = re.compile(r"torch\.(?:float|bfloat|int|uint|bool|complex)[0-9a-z_]{0,16}")
 
 
-def check_plain(value, depth: int = 0) -> None:
-    """Raise ProtocolError unless ``value`` has the forms helpers.codec.to_plain makes."""
+def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
+    """Raise ProtocolError unless ``value`` has the forms helpers.codec.to_plain makes.
+
+    At most MAX_NODES values in all: millions of tiny numbers in one line would cost the
+    grader gigabytes of objects, kept until the batch's verification.
+    """
+    nodes = _nodes if _nodes is not None else [MAX_NODES]
+    nodes[0] -= 1
+    if nodes[0] < 0:
+        raise ProtocolError("the result holds too many values")
     if depth > MAX_DEPTH:
         raise ProtocolError("the result is nested too deeply")
     kind = type(value)
     if value is None or kind in (bool, int, float, str):
         return
     if kind is list:
+        if len(value) > nodes[0]:
+            raise ProtocolError("the result holds too many values")
         for item in value:
-            check_plain(item, depth + 1)
+            check_plain(item, depth + 1, nodes)
         return
     if kind is not dict:
-        raise ProtocolError(f"unexpected {kind.__name__} in a result")
+        raise ProtocolError("an unexpected type in a result")
     tags = _TAGS & value.keys()
     if len(tags) != 1:
         raise ProtocolError("a result object without exactly one known tag")
@@ -194,22 +212,27 @@ def check_plain(value, depth: int = 0) -> None:
         shape = value.get("shape")
         if not isinstance(value.get("b64"), str) or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
             raise ProtocolError("a malformed array in a result")
-        if not isinstance(value[tag], str) or (tag == "$tensor" and not isinstance(value.get("nd"), str)):
+        numpy_dtype = value[tag] if tag == "$nd" else value.get("nd")
+        if not isinstance(numpy_dtype, str) or not _NUMPY_DTYPE.fullmatch(numpy_dtype):
             raise ProtocolError("a malformed array dtype in a result")
+        if tag == "$tensor" and not (isinstance(value[tag], str) and _TORCH_DTYPE.fullmatch(value[tag])):
+            raise ProtocolError("a malformed tensor dtype in a result")
     elif tag == "$np":
-        if not isinstance(value["$np"], str) or type(value.get("value")) not in (bool, int, float):
+        if not isinstance(value["$np"], str) or not _NUMPY_DTYPE.fullmatch(value["$np"]) or type(value.get("value")) not in (bool, int, float):
             raise ProtocolError("a malformed numpy scalar in a result")
     elif tag == "$tuple":
         if not isinstance(value["$tuple"], list):
             raise ProtocolError("a malformed tuple in a result")
-        check_plain(value["$tuple"], depth + 1)
+        check_plain(value["$tuple"], depth + 1, nodes)
     elif tag == "$dict":
         pairs = value["$dict"]
         if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
             raise ProtocolError("a malformed dict in a result")
+        if len(pairs) > nodes[0]:
+            raise ProtocolError("the result holds too many values")
         for key, item in pairs:
-            check_plain(key, depth + 1)
-            check_plain(item, depth + 1)
+            check_plain(key, depth + 1, nodes)
+            check_plain(item, depth + 1, nodes)
     elif tag == "$object":
         if not isinstance(value["$object"], str) or not isinstance(value.get("repr", ""), str):
             raise ProtocolError("a malformed object in a result")
@@ -230,24 +253,24 @@ def _observation(data) -> Observation:
 def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> Status | CaseResult | Done:
     """One line of a child's result stream, checked; raises ProtocolError."""
     if len(line) > MAX_LINE_BYTES:
-        raise ProtocolError(f"a result line of {len(line)} bytes is too long")
+        raise ProtocolError("a result line that is too long")
     try:
         data = json.loads(line)
     except RecursionError:
         raise ProtocolError("a result line nested too deeply") from None
-    except ValueError as exc:
-        raise ProtocolError(f"a result line that is not JSON ({str(exc)[:80]})") from None
+    except ValueError:
+        raise ProtocolError("a result line that is not JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError("a result line that is not an object")
     kind = data.get("kind")
     if kind == "CaseResult":
         case_id = data.get("id")
         if not isinstance(case_id, str) or case_id not in case_ids:
-            raise ProtocolError(f"a result for a case that is not part of this job: {str(case_id)[:80]!r}")
+            raise ProtocolError("a result for a case that is not part of this job")
         return CaseResult(case_id, _observation(data.get("obs")))
     notebook = data.get("notebook")
     if not isinstance(notebook, str) or notebook not in notebooks:
-        raise ProtocolError(f"a message about a notebook that is not part of this job: {str(notebook)[:20]!r}")
+        raise ProtocolError("a message about a notebook that is not part of this job")
     if kind == "Done":
         return Done(notebook)
     if kind == "Status":
@@ -260,4 +283,4 @@ def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> St
             _texts(data.get("definitions", []), "definitions"),
             data.get("invalid", False),
         )
-    raise ProtocolError(f"an unknown message kind {str(kind)[:40]!r}")
+    raise ProtocolError("an unknown message kind")

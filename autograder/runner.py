@@ -31,6 +31,7 @@ from autograder.protocol import (
     End,
     Hello,
     Job,
+    ProtocolError,
     Ready,
     Status,
     decode_worker,
@@ -41,7 +42,7 @@ from autograder.sandbox import Cgroup, worker_command
 from autograder.staging import stage
 
 OUTPUT_CAP = 64 * 1024  # bytes of a student's stdout/stderr kept per submission
-RESULT_CAP = 256 * 1024 * 1024  # bytes of one notebook's result stream read at most
+RESULT_CAP = 64 * 1024 * 1024  # bytes of one job's result stream read at most (all the solutions' results: under 1 MB)
 
 
 @dataclass
@@ -156,8 +157,11 @@ class Worker:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return decode_worker(line)
 
-    def run(self, notebooks: list[tuple[str, bytes]], seeds: dict[str, int]) -> tuple[list[bytes], End, str]:
-        """Run one student's notebooks in one child; return (result lines, end, output)."""
+    def run(self, notebooks: list[tuple[str, bytes]], seeds: dict[str, int], budget: float = 0.0) -> tuple[list[bytes], End, str]:
+        """Run one student's notebooks in one child; return (result lines, end, output).
+
+        ``budget``: seconds left of the student's time (0: ``notebook_seconds`` per notebook).
+        """
         self._job += 1
         self._take_output()  # whatever came before this job (start-up, cleaning) is not the student's
         memfds = []
@@ -170,7 +174,7 @@ class Worker:
         names = [nb for nb, _ in notebooks]
         job = Job(
             self._job, names, {cid: seed for cid, seed in seeds.items() if cid.split("/", 1)[0] in names},
-            self.limits.notebook_seconds, self.limits.load_seconds, self.limits.for_child(),
+            self.limits.notebook_seconds, self.limits.load_seconds, self.limits.for_child(), budget,
         )  # fmt: skip
         try:
             self._send(asdict(job), [*memfds, write_end])
@@ -179,7 +183,8 @@ class Worker:
         finally:
             for fd in (*memfds, write_end):
                 os.close(fd)
-        deadline = time.monotonic() + self.limits.notebook_seconds * len(notebooks) + 15
+        allowed = self.limits.notebook_seconds * len(notebooks)
+        deadline = time.monotonic() + (min(allowed, budget) if budget > 0 else allowed) + 15
         stream, end, eof = bytearray(), None, False
         while True:
             waiting = [read_end] if not eof else []
@@ -249,8 +254,8 @@ def _record(result: RunResult, notebooks: list[str], case_ids: set[str], lines: 
         except Exception as exc:  # noqa: BLE001 - ProtocolError, or a check this module forgot: the line is the student's
             if current is not None:
                 stream = result.notebooks.setdefault(current, {}).setdefault("stream", [])
-                if len(stream) < 5:
-                    stream.append(str(exc))
+                if len(stream) < 5:  # the grader's words only: the line's own text is the student's (and could carry hidden inputs)
+                    stream.append(str(exc) if isinstance(exc, ProtocolError) else "a result line the grader could not read")
             continue
         if isinstance(message, CaseResult):
             if message.id in result.observations:
@@ -314,12 +319,21 @@ class WorkerPool:
         result = RunResult()
         start = time.monotonic()
         pending: list[tuple[str, bytes]] = list(notebooks.items())
+        # One budget for the student, across the jobs that resend the notebooks after one that
+        # stopped: a child that keeps saying "a notebook starts" must not get it again per resend.
+        left = self.limits.notebook_seconds * len(pending)
         with self._slots:
             worker = None
             while pending:
+                if left <= 0:
+                    for nb, _ in pending:
+                        result.notebooks.setdefault(nb, {})["end"] = End(timed_out=True)
+                    break
                 try:
                     worker = worker if worker is not None and worker.alive else self._take()
-                    lines, end, output = worker.run(pending, self.seeds)
+                    began = time.monotonic()
+                    lines, end, output = worker.run(pending, self.seeds, left)
+                    left -= time.monotonic() - began
                 except WorkerDied as exc:
                     lines, end, output = [], End(worker_died=True), ""
                     result.worker_problems.append(str(exc)[:500])

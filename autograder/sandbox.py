@@ -151,6 +151,24 @@ def unprivileged_python_works() -> bool:
     return probe.returncode == 0
 
 
+TMPFS_BYTES = {"/tmp": 256 * 1024**2, "/dev/shm": 64 * 1024**2, "/mplconfig": 64 * 1024**2}
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_supports(option: str) -> bool:
+    """Whether this bwrap knows ``option`` (``--size`` came in 0.8; Ubuntu 22.04 has 0.6)."""
+    path = bwrap_path()
+    try:
+        return path is not None and option in subprocess.run([path, "--help"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _tmpfs(dest: str) -> list[str]:
+    """A private tmpfs at ``dest``, size-limited where bwrap can: files written there are the machine's RAM."""
+    return (["--size", str(TMPFS_BYTES[dest])] if _bwrap_supports("--size") else []) + ["--tmpfs", dest]
+
+
 def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[str, str], bool, object]:
     """(argv, env, sandboxed, demote) to start one worker that listens on ``control_fd``.
 
@@ -173,14 +191,15 @@ def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[s
         return worker, plain_env(course_dir), False, demote
     argv = [
         bwrap,
-        "--tmpfs", "/tmp",  # first: the binds below may live under /tmp (a CI checkout) and go on top
+        *_tmpfs("/tmp"),  # first: the binds below may live under /tmp (a CI checkout) and go on top
         *_system_binds(),
         *_python_binds(),
         *_course_binds(course_dir),
         "--proc", "/proc",
         "--dev", "/dev",
-        "--tmpfs", "/dev/shm",
-        "--tmpfs", "/mplconfig",
+        *_tmpfs("/dev/shm"),
+        *(["--mqueue", "/dev/mqueue"] if _bwrap_supports("--mqueue") else []),  # POSIX message queues, as files the worker empties
+        *_tmpfs("/mplconfig"),
         "--remount-ro", "/",  # only the tmpfs mounts above stay writable (the worker restores them per student)
         "--remount-ro", "/dev",
         "--unshare-all",  # network, PID, IPC, UTS, cgroup and user namespaces

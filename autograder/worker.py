@@ -39,7 +39,7 @@ from autograder.protocol import CaseResult, Done, End, Hello, Job, Observation, 
 
 PR_SET_DUMPABLE = 4
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
-WRITABLE_IN_SANDBOX = ["/tmp", "/dev/shm", "/mplconfig"]  # everything else in the sandbox is read-only
+WRITABLE_IN_SANDBOX = ["/tmp", "/dev/shm", "/dev/mqueue", "/mplconfig"]  # everything else in the sandbox is read-only
 
 
 class CaseTimeout(Exception):
@@ -318,6 +318,50 @@ class WritableAreas:
                 pass
 
 
+def _remove_ipc_objects() -> None:
+    """Remove every System V shared-memory segment, message queue and semaphore set of this IPC namespace.
+
+    They live in the kernel, not in a file system WritableAreas restores, and outlive the
+    processes that made them: one student's child could leave data for the next one's.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    removers = {
+        "shm": lambda ident: libc.shmctl(ident, 0, None),  # IPC_RMID = 0
+        "msg": lambda ident: libc.msgctl(ident, 0, None),
+        "sem": lambda ident: libc.semctl(ident, 0, 0),
+    }
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
+_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)  # the keyctl system call's number
+KEYCTL_CLEAR = 7
+KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
+
+
+def _clear_keyrings() -> None:
+    """Empty the kernel keyrings a child shares with the next one: this uid's user keyrings, the session keyring."""
+    if _KEYCTL is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    for keyring in (KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        libc.syscall(_KEYCTL, KEYCTL_CLEAR, ctypes.c_long(keyring))
+
+
 def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -> None:
     """Kill the child's process group (in the sandbox, every stray process); restore the writable areas."""
     for target in (-child, child):
@@ -326,11 +370,18 @@ def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -
         except (ProcessLookupError, PermissionError):
             pass
     if sandboxed:  # the sandbox's PID namespace holds only this worker and what students start
+        try:  # every process but this one and the namespace's init, in one step a forking process cannot dodge
+            os.kill(-1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         for pid in _others_in_namespace():
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+    if sandboxed:  # the sandbox has its own IPC and user namespaces (outside it, these would be the machine's)
+        _remove_ipc_objects()
+        _clear_keyrings()
     areas.restore()
     os.makedirs(workdir, exist_ok=True)
     while True:  # reap every child that has ended
@@ -342,14 +393,16 @@ def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -
             break
 
 
-def _wait(pid: int, progress_fd: int, per_notebook: float, count: int) -> tuple[bool, int | None]:
+def _wait(pid: int, progress_fd: int, per_notebook: float, count: int, budget: float = 0.0) -> tuple[bool, int | None]:
     """Wait for the child; each notebook it starts gets ``per_notebook`` seconds.
 
     Returns (timed_out, wait status). The whole job never gets more than
-    ``count * per_notebook`` seconds, whatever the child writes to the progress pipe.
+    ``count * per_notebook`` seconds (nor ``budget``, when given: what is left of the
+    student's time after earlier jobs), whatever the child writes to the progress pipe.
     """
     start = time.monotonic()
-    deadline, final = start + per_notebook, start + count * per_notebook + 1
+    total = min(count * per_notebook, budget) if budget > 0 else count * per_notebook
+    deadline, final = start + per_notebook, start + total + 1
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -400,7 +453,7 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
                 os._exit(code)
         for fd in (*notebook_fds, result_fd, progress_write):
             os.close(fd)
-        timed_out, status = _wait(pid, progress_read, job.timeout, len(notebook_fds))
+        timed_out, status = _wait(pid, progress_read, job.timeout, len(notebook_fds), job.budget)
         os.close(progress_read)
         _clean_up(pid, sandboxed, areas, workdir)
         if status is None:
