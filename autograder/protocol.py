@@ -151,6 +151,13 @@ class CaseResult:
 
 
 @dataclass
+class Begin:
+    """The child starts running one notebook's tests (of one visibility): what a crash is charged to."""
+
+    notebook: str
+
+
+@dataclass
 class Done:
     notebook: str
 
@@ -250,7 +257,7 @@ def _observation(data) -> Observation:
     return Observation(data["value"], _texts(data["calls"], "calls")[-12:], error, _number(data["seconds"], "seconds"))
 
 
-def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> Status | CaseResult | Done:
+def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> Status | CaseResult | Begin | Done:
     """One line of a child's result stream, checked; raises ProtocolError."""
     if len(line) > MAX_LINE_BYTES:
         raise ProtocolError("a result line that is too long")
@@ -273,6 +280,8 @@ def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> St
         raise ProtocolError("a message about a notebook that is not part of this job")
     if kind == "Done":
         return Done(notebook)
+    if kind == "Begin":
+        return Begin(notebook)
     if kind == "Status":
         if not isinstance(data.get("invalid", False), bool):
             raise ProtocolError("a malformed status")

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder.protocol import (
+    Begin,
     CaseResult,
     ChildLimits,
     Done,
@@ -238,50 +239,71 @@ class Worker:
 
 
 def _record(result: RunResult, notebooks: list[str], case_ids: set[str], lines: list[bytes], end: End) -> list[str]:
-    """File a job's result lines under its notebooks; return the notebooks that never started.
+    """File a job's result lines under its notebooks; return the notebooks to send again.
 
-    Every line is checked (protocol.read_result_line): a malformed or foreign line is
-    noted against the notebook that was running and ignored; only the first result of
-    a case counts. The notebook that was running when the child stopped (no Done)
-    gets the job's end (time-out, signal, death); the ones after it are sent again.
+    Every line is checked (protocol.read_result_line): a malformed or foreign line, or a
+    status after the tests began, is noted against the notebook that was running and
+    ignored. A second result for a case in one job voids it; a result for a case that an
+    earlier job of this student already reported is ignored (the first one counts). The
+    notebook that was running when the child stopped (its last Begin, else its last
+    status) gets the job's end (time-out, signal, death); the other unfinished ones are
+    sent again.
     """
-    done, current = set(), None
+    done, current, tests_began = set(), None, False
+    loaded: set[str] = set()  # notebooks whose status came in this job
     open_notebooks = set(notebooks)
     open_ids = {cid for cid in case_ids if cid.split("/", 1)[0] in open_notebooks}
+    this_job: set[str] = set()
+    duplicates: set[str] = set()
+
+    def note(problem: str) -> None:
+        if current is not None:
+            stream = result.notebooks.setdefault(current, {}).setdefault("stream", [])
+            if len(stream) < 5:  # the grader's words only: the line's own text is the student's (and could carry hidden inputs)
+                stream.append(problem)
+
     for line in lines:
         try:
             message = read_result_line(line, open_notebooks, open_ids)
         except Exception as exc:  # noqa: BLE001 - ProtocolError, or a check this module forgot: the line is the student's
-            if current is not None:
-                stream = result.notebooks.setdefault(current, {}).setdefault("stream", [])
-                if len(stream) < 5:  # the grader's words only: the line's own text is the student's (and could carry hidden inputs)
-                    stream.append(str(exc) if isinstance(exc, ProtocolError) else "a result line the grader could not read")
+            note(str(exc) if isinstance(exc, ProtocolError) else "a result line the grader could not read")
             continue
         if isinstance(message, CaseResult):
-            if message.id in result.observations:
-                result.notebooks.setdefault(message.id.split("/", 1)[0], {}).setdefault("duplicates", set()).add(message.id)
-            else:
+            tests_began = True
+            if message.id in this_job:
+                duplicates.add(message.id)
+            elif message.id not in result.observations:
                 result.observations[message.id] = {**message.obs.as_dict(), "bytes": len(line)}  # measured here, not claimed
+            this_job.add(message.id)
         elif isinstance(message, Status):
+            if tests_began:
+                note("a status line after the tests began (ignored)")
+                continue
             current = message.notebook
+            loaded.add(current)
             result.notebooks.setdefault(current, {}).setdefault("status", message)
+        elif isinstance(message, Begin):
+            tests_began = True
+            current = message.notebook
         elif isinstance(message, Done):  # a notebook reports nothing after it is done
             done.add(message.notebook)
             open_notebooks.discard(message.notebook)
             open_ids = {cid for cid in open_ids if cid.split("/", 1)[0] != message.notebook}
             result.notebooks.setdefault(message.notebook, {})["end"] = End(end.job)
-    for info in result.notebooks.values():  # a second result for a case voids the first: both were claims
-        for case_id in info.pop("duplicates", ()):
-            result.observations[case_id] = {
-                "value": None, "calls": [], "seconds": 0.0,
-                "error": {"type": "ProtocolError", "message": "more than one result came back for this test", "where": ""},
-            }  # fmt: skip
+    for case_id in duplicates:  # a second result for a case voids it: both were claims
+        result.observations[case_id] = {
+            "value": None, "calls": [], "seconds": 0.0,
+            "error": {"type": "ProtocolError", "message": "more than one result came back for this test", "where": ""},
+        }  # fmt: skip
     unfinished = [nb for nb in notebooks if nb not in done]
     if not unfinished:
         return []
-    culprit = current if current in unfinished else unfinished[0]
+    if not tests_began:  # it stopped while loading definitions: the first notebook without a status
+        culprit = next((nb for nb in unfinished if nb not in loaded), unfinished[0])
+    else:
+        culprit = current if current in unfinished else unfinished[0]
     result.notebooks.setdefault(culprit, {})["end"] = end
-    return unfinished[unfinished.index(culprit) + 1 :]
+    return [nb for nb in unfinished if nb != culprit]
 
 
 class WorkerPool:

@@ -35,7 +35,7 @@ import sys
 import time
 import types
 
-from autograder.protocol import CaseResult, Done, End, Hello, Job, Observation, Ready, Status, encode
+from autograder.protocol import Begin, CaseResult, Done, End, Hello, Job, Observation, Ready, Status, encode
 
 PR_SET_DUMPABLE = 4
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
@@ -166,14 +166,10 @@ def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[di
     return namespace, status
 
 
-def run_notebook(notebook: str, raw: bytes, cases: list, seeds: dict[str, int], fd: int, load_timeout: float) -> None:
-    """In the child: load one notebook and stream its cases' observations to ``fd``."""
+def run_cases(cases: list, namespace: dict, seeds: dict[str, int], fd: int) -> None:
+    """In the child: run ``cases`` on one notebook's definitions and stream their observations to ``fd``."""
     from helpers.checking import run_case
 
-    namespace, status = load_definitions(notebook, raw, load_timeout)
-    _emit(fd, status)
-    if status.invalid:
-        return  # nothing to test: the grader reports why for every case
     signal.signal(signal.SIGALRM, _on_alarm)
     for case in cases:
         signal.setitimer(signal.ITIMER_REAL, case.timeout)
@@ -186,7 +182,6 @@ def run_notebook(notebook: str, raw: bytes, cases: list, seeds: dict[str, int], 
         if observation["error"] and observation["error"]["type"] == "CaseTimeout":
             observation["error"]["message"] = f"stopped after {case.timeout:g} s: the function took too long (is there an infinite loop?)"
         _emit(fd, CaseResult(case.id, Observation(**observation)))
-    _emit(fd, Done(notebook))
 
 
 def _read_all(fd: int, limit: int) -> bytes:
@@ -210,11 +205,28 @@ def _child(job: Job, notebook_fds: list[int], result_fd: int, progress_fd: int, 
     if os.getuid() != 0:
         resource.setrlimit(resource.RLIMIT_NPROC, (int(limits.processes), int(limits.processes)))
     os.chdir(workdir)
+    # Every notebook's definitions load, and every status is sent, before any test runs; then every
+    # public test runs before any hidden one. So what the student's code sees in a hidden test
+    # (its inputs, its seed) cannot reach a message that is shown in full: load errors and the
+    # failures of public tests. The grader refuses a status that comes after the tests began.
+    loaded = []
     for notebook, fd in zip(job.notebooks, notebook_fds):
         os.write(progress_fd, b"n")  # the worker restarts this notebook's clock
         raw = _read_all(fd, MAX_NOTEBOOK_BYTES)
         os.close(fd)
-        run_notebook(notebook, raw, cases_by_notebook.get(notebook, []), job.seeds, result_fd, job.load_timeout)
+        namespace, status = load_definitions(notebook, raw, job.load_timeout)
+        _emit(result_fd, status)
+        if status.invalid:
+            _emit(result_fd, Done(notebook))  # nothing to test: the grader says why for every case
+        else:
+            loaded.append((notebook, namespace))
+    for visibility in ("public", "hidden"):
+        for notebook, namespace in loaded:
+            os.write(progress_fd, b"n")
+            _emit(result_fd, Begin(notebook))
+            run_cases([c for c in cases_by_notebook.get(notebook, []) if c.visibility == visibility], namespace, job.seeds, result_fd)
+            if visibility == "hidden":
+                _emit(result_fd, Done(notebook))
     return 0
 
 
