@@ -1,18 +1,20 @@
 """The worker: the only process that runs student code.
 
 It starts once per grading slot (inside the sandbox when bubblewrap is available),
-imports numpy, torch and matplotlib once, loads the test suites' probes, and then
-serves jobs. A job is one student's notebooks. For each job the grader sends, over the
-control socket, a small JSON header and file descriptors: one memfd per notebook with
-its bytes, and the write end of a fresh result pipe. The worker forks one child; the
-child loads each notebook's definitions (extract.py) into a fresh module, runs every
-probe and writes one JSON line per result to the result pipe, notebook after notebook.
-Each notebook gets its own wall-clock budget (the child pings the worker as it starts
-one); a child that hangs or dies costs the notebook it was in, and the grader resends
-the notebooks after it. The worker itself never reads a
-notebook or a result, so nothing of one student stays in the memory the next
-student's child is forked from. When the child ends (or runs out of time) the worker
-kills every process the child left behind, empties /tmp and reports the end.
+imports numpy, torch, matplotlib and the student package once, loads the suites' probes
+(probe-only sources: no verify step, no reference), and then serves jobs. A job is one
+student's notebooks with the grading seeds of their cases. For each job the grader sends,
+over the control socket, a small JSON header and file descriptors: one memfd per notebook
+with its bytes, and the write end of a fresh result pipe. The worker forks one child; the
+child loads every notebook's definitions (extract.py) into fresh modules and reports each
+status, then runs every public probe, then every hidden one, writing one JSON line per
+result to the result pipe. Each block gets its own wall-clock budget (the child pings the
+worker as it starts one) within one budget per student; a child that hangs or dies costs
+the notebook it was in, and the grader resends the others. The worker itself never reads
+a notebook or a result, so nothing of one student stays in the memory the next student's
+child is forked from. When the child ends (or runs out of time) the worker kills every
+process the child left behind, puts the writable folders back as they were, empties IPC
+objects and keyrings, and reports the end.
 
 Everything sent back is plain data: the worker never sees an expected value.
 
