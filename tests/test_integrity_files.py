@@ -250,7 +250,7 @@ def test_hidden_messages_need_reveal_hidden(tmp_path):
     outputs = [t["output"] for t in hidden["tests"]]
     assert all("SECRET" not in o and "secret" not in o and "expected" not in o and "student" not in o and "called" not in o for o in outputs), outputs
     assert outputs[0] == "failed (hidden test): wrong result.\n  hint: split on whitespace, then on punctuation"
-    assert outputs[1].startswith("failed (hidden test): your code raised ValueError in cell 3.")
+    assert outputs[1].startswith("failed (hidden test): your code raised ValueError")  # no location: the student's process wrote it
     assert outputs[2].startswith("failed (hidden test): your code raised an exception.")
     assert outputs[3].startswith("not implemented yet")
     assert outputs[4].startswith("`tokenize` is not defined in your notebook. Keep the graded names")  # a graded name: shown
