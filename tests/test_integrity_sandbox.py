@@ -165,7 +165,10 @@ def search_sandbox(markers: list[str]) -> str:
         markers = {markers!r}
         found = []
         for top in ("/course", "/tmp", "/mplconfig", "/dev/shm", "/etc"):
-            for folder, _, files in os.walk(top):
+            device = os.stat(top).st_dev if os.path.isdir(top) else None
+            for folder, dirs, files in os.walk(top):
+                # read-only binds of this machine (a checkout or venv under /tmp) are not the sandbox's own files
+                dirs[:] = [d for d in dirs if os.lstat(os.path.join(folder, d)).st_dev == device or top == "/course"]
                 for name in files:
                     try:
                         text = open(os.path.join(folder, name), errors="replace").read()
