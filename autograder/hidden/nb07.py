@@ -15,7 +15,6 @@ import types
 from helpers.checking import Suite, assert_matches
 from helpers.selfcheck.nb07 import (
     as_tensor_or_fail,
-    attention_params,
     build_gpt,
     check_attention_matches,
     check_attention_shapes,
@@ -25,7 +24,6 @@ from helpers.selfcheck.nb07 import (
     check_gpt_block_inputs,
     check_gpt_facts,
     check_gpt_outputs,
-    check_param_names,
     check_sampled,
     check_weight_invariants,
     config_dict,
@@ -39,6 +37,8 @@ from helpers.selfcheck.nb07 import (
     run_gpt,
     seeded_ids,
     test_config,
+    verify_attention_parameters,
+    verify_block_facts_both_norms,
 )
 
 suite = Suite("07", visibility="hidden")
@@ -104,9 +104,7 @@ def parameters_pico_sized(student):
     return {"params": {n: list(p.shape) for n, p in attn.named_parameters()}, "config": config_dict(cfg)}
 
 
-@parameters_pico_sized.verify
-def _(got, ref):
-    check_param_names(got["params"], attention_params(types.SimpleNamespace(**ref["config"])), "the attention")
+parameters_pico_sized.verify(verify_attention_parameters)
 
 
 @suite.case(
@@ -211,13 +209,7 @@ def attributes_other_sizes(student):
     return {norm: run_block(student, test_config(d_model=3, d_ff=5, norm=norm), k=400 + i) for i, norm in enumerate(("layer", "none"))}
 
 
-@attributes_other_sizes.verify
-def _(got, ref):
-    for norm in ("layer", "none"):
-        try:
-            check_block_facts(got[norm], ref[norm])
-        except AssertionError as exc:
-            raise AssertionError(f"with norm = {norm!r}: {exc}") from None
+attributes_other_sizes.verify(verify_block_facts_both_norms)
 
 
 @suite.case(

@@ -277,9 +277,12 @@ def parameters(student):
     return {"params": {n: list(p.shape) for n, p in attn.named_parameters()}, "config": config_dict(cfg)}
 
 
-@parameters.verify
-def _(got, ref):
+def verify_attention_parameters(got, ref):
+    """The attention's parameter names and shapes are those its config (from ``ref``) asks for."""
     check_param_names(got["params"], attention_params(types.SimpleNamespace(**ref["config"])), "the attention")
+
+
+parameters.verify(verify_attention_parameters)
 
 
 @suite.case(
@@ -432,13 +435,16 @@ def attributes_and_parameters(student):
     return {norm: run_block(student, test_config(norm=norm), k=40 + i) for i, norm in enumerate(("layer", "none"))}
 
 
-@attributes_and_parameters.verify
-def _(got, ref):
+def verify_block_facts_both_norms(got, ref):
+    """A block's attributes and parameters, with LayerNorm and without."""
     for norm in ("layer", "none"):
         try:
             check_block_facts(got[norm], ref[norm])
         except AssertionError as exc:
             raise AssertionError(f"with norm = {norm!r}: {exc}") from None
+
+
+attributes_and_parameters.verify(verify_block_facts_both_norms)
 
 
 @suite.case(
