@@ -44,7 +44,7 @@ def score_table(results: dict) -> str:
 
 
 def cmd_release(args) -> int:
-    from autograder.release import build
+    from autograder.authoring.release import build
 
     start = time.monotonic()
     written = build()
@@ -62,7 +62,7 @@ def cmd_grade(args) -> int:
     if not folder.is_dir():
         print(f"error: {folder} is not a folder of notebooks", file=sys.stderr)
         return 2
-    from autograder.grading import grade_submissions
+    from autograder.grading.grade import grade_submissions
 
     start = time.monotonic()
     results = grade_submissions({folder.name: folder}, verbose=args.verbose, reveal_hidden=getattr(args, "reveal_hidden", False))[folder.name]
@@ -75,7 +75,7 @@ def cmd_grade(args) -> int:
 
 
 def cmd_grade_all(args) -> int:
-    from autograder.batch import grade_all
+    from autograder.grading.batch import grade_all
 
     root = Path(args.root)
     if not root.is_dir():
@@ -88,7 +88,7 @@ def cmd_grade_all(args) -> int:
 
 
 def cmd_gradescope(args) -> int:
-    from autograder.gradescope import build_zip
+    from autograder.integrations.gradescope import build_zip
 
     out = build_zip(Path(args.out))
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB): upload it as the Gradescope autograder")
@@ -96,7 +96,7 @@ def cmd_gradescope(args) -> int:
 
 
 def cmd_student_package(args) -> int:
-    from autograder.student_package import build
+    from autograder.integrations.student_package import build
 
     for path in build(Path(args.out)):
         print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
@@ -105,7 +105,7 @@ def cmd_student_package(args) -> int:
 
 
 def cmd_handouts(args) -> int:
-    from autograder.handouts import build
+    from autograder.lecture.handouts import build
 
     start = time.monotonic()
     pages = build(Path(args.out), execute=not args.no_execute)
@@ -114,14 +114,14 @@ def cmd_handouts(args) -> int:
 
 
 def cmd_points(args) -> int:
-    from autograder.points import points_table
+    from autograder.authoring.points import points_table
 
     print(points_table())
     return 0
 
 
 def cmd_slides(args) -> int:
-    from autograder.slides import main_args
+    from autograder.lecture.slides import main_args
 
     return main_args(args)
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ho.set_defaults(func=cmd_handouts)
     dev = sub.add_parser("devcheck", help="run one notebook's cases in-process against its solution (authors)")
     dev.add_argument("notebook", help="series number, e.g. 02")
-    dev.set_defaults(func=lambda a: __import__("autograder.devcheck", fromlist=["main"]).main(a.notebook))
+    dev.set_defaults(func=lambda a: __import__("autograder.authoring.devcheck", fromlist=["main"]).main(a.notebook))
     sub.add_parser("points", help="how the points split: public, hidden, and public on data the lecture fixes").set_defaults(func=cmd_points)
     sl = sub.add_parser("slides", help="render the notebooks as offline reveal.js decks (--annotate: write their slideshow metadata)")
     sl.add_argument("notebooks", nargs="*", help="series numbers (default: all)")

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.batch import grade_all  # noqa: E402
 from autograder.course import SOLUTIONS, available  # noqa: E402
+from autograder.grading.batch import grade_all  # noqa: E402
 
 
 def execute_notebooks(folder: Path) -> float:

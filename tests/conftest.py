@@ -22,13 +22,13 @@ def root() -> Path:
 def grade_folders(folders: dict[str, Path], timeout: float = 600, limits: dict | None = None, jobs: int = 2) -> dict[str, dict]:
     """Grade several submission folders in a subprocess (as the CLI does); name -> results.
 
-    ``limits`` overrides fields of autograder.runner.Limits (e.g. a short notebook_seconds).
+    ``limits`` overrides fields of autograder.grading.runner.Limits (e.g. a short notebook_seconds).
     """
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from autograder.grading import grade_submissions\n"
-        "from autograder.runner import Limits\n"
+        "from autograder.grading.grade import grade_submissions\n"
+        "from autograder.grading.runner import Limits\n"
         "folders = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}\n"
         "limits = Limits(**json.loads(sys.argv[2]))\n"
         f"print('RESULTS' + json.dumps(grade_submissions(folders, jobs={jobs}, limits=limits)))\n"

@@ -13,8 +13,8 @@ import nbformat
 import pytest
 
 from autograder.course import RELEASE, SOLUTIONS
-from autograder.protocol import ProtocolError, read_result_line
-from autograder.sandbox import bwrap_path
+from autograder.grading.launch import bwrap_path
+from autograder.sandbox.protocol import ProtocolError, read_result_line
 from tests.conftest import grade_folders
 from tests.test_integrity_sandbox import at_load
 
@@ -349,7 +349,7 @@ def test_a_result_line_of_millions_of_numbers_is_refused():
 
 def test_the_honest_largest_result_still_passes_the_size_check():
     """The limit above leaves room for every reference value the solutions produce."""
-    from autograder.protocol import check_plain
+    from autograder.sandbox.protocol import check_plain
 
     refs = json.loads((RELEASE.parent / "helpers" / "selfcheck" / "references.json").read_text())
     for obs in refs.values():
@@ -364,7 +364,7 @@ def test_a_result_line_far_larger_than_any_solution_result_is_refused():
     allowed 256 MiB of them per student), although the verify step refuses anything more than
     4x the reference plus 1 MiB anyway.
     """
-    from autograder.runner import RESULT_CAP
+    from autograder.grading.runner import RESULT_CAP
 
     value = json.dumps("x" * 10_000_000)
     line = ('{"kind":"CaseResult","id":"01/embed/x","obs":{"value":' + value + ',"calls":[],"error":null,"seconds":0}}').encode()
@@ -382,7 +382,7 @@ def test_the_verify_time_limit_stops_the_whole_notebook(monkeypatch):
     """VerifyTimeout was an Exception: judge() caught it as "could not check" and went on, unlimited, to the next case."""
     import time
 
-    from autograder import grading
+    from autograder.grading import grade as grading
     from helpers.checking import Case
 
     def slow(got, ref):
@@ -425,7 +425,7 @@ def test_the_codec_dtypes_still_pass():
     import numpy as np
     import torch
 
-    from autograder.protocol import check_plain
+    from autograder.sandbox.protocol import check_plain
     from helpers.checking import to_plain
 
     values = [np.zeros(2, dtype=d) for d in ("f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "?")]
@@ -448,7 +448,7 @@ def test_the_codec_dtypes_still_pass():
     "and likewise the signal number in 'stopped by signal N'",
 )
 def test_a_failed_hidden_test_says_the_same_whatever_the_student_raised():
-    from autograder.grading import GradedItem, hidden_message
+    from autograder.grading.grade import GradedItem, hidden_message
     from helpers.checking import Case, Verdict
 
     case = Case("01", "embed", "edge", 1.0, "hidden", lambda s: None, hint="")

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from autograder.course import RELEASE, ROOT, SOLUTIONS
-from autograder.sandbox import bwrap_path
+from autograder.grading.launch import bwrap_path
 
 pytestmark = pytest.mark.slow
 

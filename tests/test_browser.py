@@ -167,7 +167,7 @@ def static_server(tmp_path):
 
 def test_slides_deck_advances_and_shows_a_figure(browser, static_server):
     """01's deck, executed and rendered offline: reveal.js runs from the local copy, slides advance, a figure renders."""
-    from autograder import slides
+    from autograder.lecture import slides
 
     url, folder = static_server
     (row,) = slides.build(folder, ["01"], log=lambda *_: None)
@@ -231,7 +231,7 @@ def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
     nb = {
         "cells": [
             {"cell_type": "code", "execution_count": None, "id": "live", "metadata": {}, "outputs": [],
-             "source": "import sys; sys.path.insert(0, '..')\n%load_ext autograder.live\n%load_answer softmax"},
+             "source": "import sys; sys.path.insert(0, '..')\n%load_ext autograder.lecture.live\n%load_answer softmax"},
         ],
         "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}},
         "nbformat": 4, "nbformat_minor": 5,
@@ -262,7 +262,7 @@ def test_rise_presents_the_annotated_notebook_in_jupyterlab(lab, browser):
     pytest.importorskip("jupyterlab_rise")
     import nbformat
 
-    from autograder import slides
+    from autograder.lecture import slides
 
     url, course = lab
     stem = available()["01"]

@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from autograder.extract import extract, strip_magics
+from autograder.sandbox.extract import extract, strip_magics
 
 
 def notebook(*sources: str) -> str:

@@ -14,11 +14,11 @@ from pathlib import Path
 import mistune
 import pytest
 
-from autograder.batch import feedback_markdown, write_written_answers
 from autograder.course import RELEASE, SERIES, SOLUTIONS
-from autograder.grading import SHORTENED, WRITTEN, feedback_report
-from autograder.registry import load_registry
-from autograder.written import PLACEHOLDER, QUESTIONS
+from autograder.grading.batch import feedback_markdown, write_written_answers
+from autograder.grading.grade import SHORTENED, WRITTEN, feedback_report
+from autograder.grading.registry import load_registry
+from autograder.report.written import PLACEHOLDER, QUESTIONS
 from tests.conftest import grade_folders
 
 WRONG = {  # plausible mistakes: softmax without the shift, a causal mask that hides the diagonal

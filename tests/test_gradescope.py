@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from autograder.course import RELEASE, SOLUTIONS
-from autograder.gradescope import build_zip
+from autograder.integrations.gradescope import build_zip
 
 pytestmark = pytest.mark.slow
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
@@ -93,7 +93,9 @@ def test_setup_installs_dependencies_only_and_keeps_the_source_private(layout, t
     assert all(others(p) == 0 for p in (source / "autograder" / "hidden").rglob("*"))
     assert others(source / "autograder" / "hidden") == 0
     assert all(others(p) & 0o004 for p in (source / "helpers").rglob("*.py"))
-    assert others(source / "autograder" / "worker.py") & 0o004 and others(source / "autograder") & 0o001
+    assert all(others(p) & 0o004 for p in (source / "autograder" / "sandbox").rglob("*.py"))
+    assert others(source / "autograder") & 0o001
+    assert all(others(p) == 0 for p in (source / "autograder" / "grading").rglob("*"))  # the trusted side is root's
 
 
 def test_run_autograder_grades_solutions_and_blank(layout):

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from autograder.course import RELEASE, SOLUTIONS, available
-from autograder.registry import load_registry
+from autograder.grading.registry import load_registry
 from tests.conftest import ROOT, grade_folders
 
 pytestmark = pytest.mark.slow

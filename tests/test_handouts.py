@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.course import available
-from autograder.handouts import build
+from autograder.lecture.handouts import build
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,8 @@ import nbformat
 import pytest
 
 from autograder.course import RELEASE, ROOT, SOLUTIONS, available
-from autograder.registry import load_registry
-from autograder.sandbox import bwrap_path
+from autograder.grading.launch import bwrap_path
+from autograder.grading.registry import load_registry
 from tests.conftest import grade_folders
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bwrap_path() is None, reason="needs the bubblewrap sandbox (apt-get install bubblewrap)")]

@@ -31,11 +31,11 @@ import mistune
 import nbformat
 import pytest
 
-from autograder.batch import _is_fresh, _write_csvs, csv_cell, feedback_markdown, md_code_block, md_text
 from autograder.course import ROOT, SOLUTIONS
-from autograder.files import MAX_NOTEBOOK_BYTES, UnsafeFile, newest_time, read_notebook, walk
-from autograder.grading import OUTPUT_CAP, TEST_OUTPUT_CAP, GradedItem, Submission, build_results, feedback_report, find_notebooks
-from autograder.registry import load_registry
+from autograder.grading.batch import _is_fresh, _write_csvs, csv_cell, feedback_markdown, md_code_block, md_text
+from autograder.grading.files import MAX_NOTEBOOK_BYTES, UnsafeFile, newest_time, read_notebook, walk
+from autograder.grading.grade import OUTPUT_CAP, TEST_OUTPUT_CAP, GradedItem, Submission, build_results, feedback_report, find_notebooks
+from autograder.grading.registry import load_registry
 from helpers.checking import Suite, judge, to_plain
 
 SERIES = ["01", "02", "03"]

@@ -17,9 +17,9 @@ import nbformat
 import pytest
 
 from autograder.course import RELEASE, ROOT, SOLUTIONS, available
-from autograder.probes import probe_source
-from autograder.registry import load_registry, suite_files
-from autograder.sandbox import bwrap_path
+from autograder.grading.launch import bwrap_path
+from autograder.grading.probes import probe_source
+from autograder.grading.registry import load_registry, suite_files
 from tests.conftest import grade_folders
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bwrap_path() is None, reason="needs the bubblewrap sandbox (apt-get install bubblewrap)")]
@@ -218,7 +218,7 @@ def batch(tmp_path_factory):
 
 def _fixed_data_points(registry, notebook: str) -> float:
     """Points a table of public answers could earn: public cases whose public and graded references agree."""
-    from autograder.points import fixed_public_cases
+    from autograder.authoring.points import fixed_public_cases
 
     return sum(c.points for c in fixed_public_cases(registry) if c.notebook == notebook)
 
@@ -266,10 +266,10 @@ def test_markers_are_real_hidden_code():
 
 
 def test_staged_package_holds_no_hidden_suite_or_secret(tmp_path, registry):
-    from autograder.staging import stage
+    from autograder.grading.staging import stage
 
     staged = stage(tmp_path, [p.source for p in registry.probes])
-    assert "autograder/worker.py" in staged and "helpers/checking.py" in staged
+    assert "autograder/sandbox/worker.py" in staged and "helpers/checking.py" in staged
     forbidden = ("autograder/hidden", "solutions", "references.py", "secret", "grading.py", "runner.py")
     assert not [s for s in staged if any(f in s for f in forbidden)], staged
     for probe in registry.probes:  # and the probe sources carry no verify step
@@ -285,6 +285,6 @@ def test_results_json_of_the_forger_is_well_formed(batch):
 
 def test_readme_states_the_current_points_split(registry):
     """The README's table of public, hidden and fixed-data points is the suites' own (python -m autograder points)."""
-    from autograder.points import points_table
+    from autograder.authoring.points import points_table
 
     assert points_table(registry) in (ROOT / "README.md").read_text()

@@ -1,4 +1,4 @@
-"""The lecturer's live-coding aids (autograder/live.py): %load_answer, catch_up, and their absence for students."""
+"""The lecturer's live-coding aids (autograder/lecture/live.py): %load_answer, catch_up, and their absence for students."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import live
+from autograder.lecture import live
 from autograder.course import HELPERS, RELEASE, ROOT, SOLUTIONS, available
 
 
@@ -77,7 +77,7 @@ def test_catch_up_then_run_all_in_a_blank_student_notebook():
 
     nb = nbformat.read(str(RELEASE / "05_rope.ipynb"), as_version=4)
     setup = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
-    nb.cells.insert(setup + 1, nbformat.v4.new_code_cell('%load_ext autograder.live\ncatch_up("05")'))
+    nb.cells.insert(setup + 1, nbformat.v4.new_code_cell('%load_ext autograder.lecture.live\ncatch_up("05")'))
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(RELEASE)}}).execute()  # raises on an error
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "caught up on notebook 05: rotate_2d, rope_2d, rope, ContextRoPELM" in text
@@ -99,7 +99,7 @@ def test_student_package_has_no_live_aids():
     for path in sorted(HELPERS.rglob("*.py")):
         imported = _imports(path)
         assert not any(name == "autograder" or name.startswith("autograder.") for name in imported), f"{path} imports the instructor kit"
-        assert "autograder.live" not in path.read_text() and "load_answer" not in path.read_text(), path
+        assert "autograder.lecture.live" not in path.read_text() and "load_answer" not in path.read_text(), path
     assert (ROOT / "autograder" / "live.py").exists() and not list(HELPERS.rglob("live.py"))
     for path in sorted(RELEASE.glob("*.ipynb")):  # nor does the release use them
-        assert "autograder.live" not in path.read_text() and "load_answer" not in path.read_text(), path
+        assert "autograder.lecture.live" not in path.read_text() and "load_answer" not in path.read_text(), path

@@ -65,7 +65,7 @@ def test_release_by_nbgrader_matches_ours(course):
     released = nbformat.read(str(course / "release" / "ps01" / f"{NOTEBOOK}.ipynb"), as_version=4)
     ours = nbformat.read(str(ROOT / "notebooks" / f"{NOTEBOOK}.ipynb"), as_version=4)
     unnamed = [re.sub(r"raise NotImplementedError\(\"implement [^\"]*\"\)", "raise NotImplementedError()", c.source) for c in ours.cells]
-    assert [c.source for c in released.cells] == unnamed  # ours only names each stub (autograder/release.py)
+    assert [c.source for c in released.cells] == unnamed  # ours only names each stub (autograder/authoring/release.py)
 
 
 def test_nbgrader_gives_the_honest_submission_full_marks(course):

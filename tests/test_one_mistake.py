@@ -13,7 +13,7 @@ import json
 import pytest
 
 from autograder.course import SERIES, SOLUTIONS
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import dumps, judge, run_case
 
 _SOLUTIONS: dict = {}

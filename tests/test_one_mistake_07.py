@@ -17,7 +17,7 @@ import json
 import pytest
 
 from autograder.course import SOLUTIONS
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import dumps, judge, run_case
 
 GRADING_SEED = 4242  # stands in for the course secret

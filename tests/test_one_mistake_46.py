@@ -17,7 +17,7 @@ from autograder.course import SERIES, SOLUTIONS
 from autograder.hidden import nb04 as hidden04
 from autograder.hidden import nb05 as hidden05
 from autograder.hidden import nb06 as hidden06
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import dumps, judge, run_case
 from helpers.selfcheck import nb04 as public04
 from helpers.selfcheck import nb05 as public05

@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from autograder import grading
-from autograder.probes import probe_source
-from autograder.protocol import CaseResult, Done, End, ProtocolError, Status, read_result_line
-from autograder.runner import RunResult, _record
+from autograder.grading import grade as grading
+from autograder.grading.probes import probe_source
+from autograder.grading.runner import RunResult, _record
+from autograder.sandbox.protocol import CaseResult, Done, End, ProtocolError, Status, read_result_line
 from helpers.checking import Case
 
 NOTEBOOKS = {"01"}

@@ -8,9 +8,9 @@ import json
 import nbformat
 import pytest
 
+from autograder.authoring.release import build
 from autograder.course import PUBLIC_SUITES, RELEASE, SOLUTIONS, available
-from autograder.registry import load_registry
-from autograder.release import build
+from autograder.grading.registry import load_registry
 from helpers.checking import assert_matches, from_plain
 from helpers.demo import stub_message
 

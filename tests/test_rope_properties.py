@@ -1,7 +1,7 @@
 """Property tests (hypothesis) of the solution's RoPE functions in solutions/05_rope.ipynb.
 
 The definitions are taken out of the notebook exactly as the grader takes them
-(autograder.worker.load_definitions), so these tests check the answer key itself:
+(autograder.sandbox.worker.load_definitions), so these tests check the answer key itself:
 rotations keep lengths, R(b) R(a) = R(a + b), RoPE keeps every pair's length, and after
 RoPE the score q'_i . k'_j depends only on j - i.
 """
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from autograder.course import SOLUTIONS
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 
 pytestmark = pytest.mark.skipif(not (SOLUTIONS / "05_rope.ipynb").exists(), reason="notebook 05 is not written yet")
 

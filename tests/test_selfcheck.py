@@ -7,7 +7,7 @@ import re
 import pytest
 
 from autograder.course import SOLUTIONS
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import check
 
 

@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 from autograder.course import SERIES, SOLUTIONS
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import check, dumps, judge, run_case
 
 GRADING_SEED = 20240917  # stands for the course secret
@@ -177,7 +177,7 @@ PLANTED = {
 
 def _solution_source(nb: str, name: str) -> str:
     """The solution's definition of ``name`` (for edits that change one line)."""
-    from autograder.extract import extract
+    from autograder.sandbox.extract import extract
 
     raw = (SOLUTIONS / f"{SERIES[nb]}.ipynb").read_bytes()
     for chunk in extract(raw).chunks:

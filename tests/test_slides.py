@@ -1,4 +1,4 @@
-"""Slides: the derived slideshow metadata (autograder/slides.py) and the offline reveal.js decks."""
+"""Slides: the derived slideshow metadata (autograder/lecture/slides.py) and the offline reveal.js decks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import nbformat
 import pytest
 
-from autograder import slides
+from autograder.lecture import slides
 from autograder.course import RELEASE, ROOT, SOLUTIONS, available
 
 LECTURE = ROOT.parent / "shared" / "lecture"
@@ -47,7 +47,7 @@ def test_annotate_is_deterministic_idempotent_and_valid(nb_id):
 
 
 def test_rules_on_a_small_notebook():
-    from autograder import nbcells
+    from autograder.authoring import nbcells
 
     nb = nbcells.new_notebook(
         [

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from autograder.course import SERIES, SOLUTIONS, available
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import Case, Opaque, Student, Suite, assert_matches, dumps, from_plain, to_plain
 
 # Notebooks whose suites are not converted yet: their failures are expected (but not required).

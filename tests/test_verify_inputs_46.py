@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from autograder.course import SERIES, SOLUTIONS
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import dumps, from_plain, judge, run_case, to_plain
 
 INPUT_KEY = re.compile(

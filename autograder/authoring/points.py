@@ -10,8 +10,8 @@ secret when grading. This prints both, per notebook.
 
 from __future__ import annotations
 
-from autograder.references import graded_notebooks, grading_seeds, load_references
-from autograder.registry import Registry, load_registry
+from autograder.grading.references import graded_notebooks, grading_seeds, load_references
+from autograder.grading.registry import Registry, load_registry
 from helpers.checking import Case
 
 

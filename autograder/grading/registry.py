@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import HIDDEN_SUITES, PUBLIC_SUITES, ROOT, SERIES
-from autograder.probes import probe_source
-from autograder.protocol import ProbeModule
+from autograder.grading.probes import probe_source
+from autograder.sandbox.protocol import ProbeModule
 from helpers.checking import Case
 
 
@@ -62,7 +62,10 @@ def load_registry(notebooks: list[str] | None = None) -> Registry:
 def code_fingerprint() -> str:
     """A hash of the code that decides what a probe observes (worker, extraction, helpers)."""
     digest = hashlib.sha256()
-    helpers = sorted(p for p in (ROOT / "helpers").rglob("*.py") if "__pycache__" not in p.parts)  # probes import these
-    for path in helpers + [ROOT / "autograder" / name for name in ("worker.py", "extract.py", "protocol.py", "probes.py")]:
+    def sources(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+
+    # helpers (probes import them), everything that runs in the sandbox, and the probe cutter
+    for path in sources(ROOT / "helpers") + sources(ROOT / "autograder" / "sandbox") + [ROOT / "autograder" / "grading" / "probes.py"]:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

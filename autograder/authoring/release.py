@@ -30,8 +30,8 @@ from nbgrader.preprocessors import (
 )
 
 from autograder.course import PUBLIC_SUITES, RELEASE, SOLUTIONS, available
-from autograder.references import load_references, solution_notebooks
-from autograder.registry import load_registry
+from autograder.grading.references import load_references, solution_notebooks
+from autograder.grading.registry import load_registry
 from helpers.demo import stub_message
 
 NBGRADER_STUB = "raise NotImplementedError()"

@@ -1,7 +1,7 @@
 """How a worker is started: inside bubblewrap when it can run here, else plainly.
 
 The bubblewrap sandbox sees a read-only system (/usr and the Python installation), the
-staged sandbox package at /course (autograder.staging: the worker's modules and the
+staged sandbox package at /course (autograder.grading.staging: the worker's modules and the
 public helpers it imports, derived from their imports), and nothing else of this
 machine: not solutions/, not the hidden suites' code (only their probes arrive, over
 the control socket), not the references or the course secret, not other students'
@@ -143,7 +143,7 @@ def unprivileged_python_works() -> bool:
         return False
     try:
         probe = subprocess.run(
-            [sys.executable, "-c", "import autograder.worker, helpers.checking"],
+            [sys.executable, "-c", "import autograder.sandbox.worker, helpers.checking"],
             cwd="/", env=plain_env(), preexec_fn=_become_unprivileged, capture_output=True, timeout=60,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
@@ -172,13 +172,13 @@ def _tmpfs(dest: str) -> list[str]:
 def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[str, str], bool, object]:
     """(argv, env, sandboxed, demote) to start one worker that listens on ``control_fd``.
 
-    ``course_dir`` is the staged sandbox package (autograder.staging), the worker's only
+    ``course_dir`` is the staged sandbox package (autograder.grading.staging), the worker's only
     view of the course.
 
     ``demote`` is None or a function to call in the new process before exec (drop root).
     """
     bwrap = bwrap_path()
-    worker = [sys.executable, "-m", "autograder.worker", "--control-fd", str(control_fd)]
+    worker = [sys.executable, "-m", "autograder.sandbox.worker", "--control-fd", str(control_fd)]
     if bwrap is None:
         demote = _become_unprivileged if unprivileged_python_works() else None
         warnings.warn(

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from autograder.course import SERIES
-from autograder.files import Entry, UnsafeFile, read_notebook, refusal, walk
-from autograder.protocol import End, Status
-from autograder.references import graded_notebooks, grading_seeds, load_references
-from autograder.registry import Registry, load_registry
-from autograder.runner import Limits, RunResult, WorkerPool
+from autograder.grading.files import Entry, UnsafeFile, read_notebook, refusal, walk
+from autograder.grading.references import graded_notebooks, grading_seeds, load_references
+from autograder.grading.registry import Registry, load_registry
+from autograder.grading.runner import Limits, RunResult, WorkerPool
+from autograder.sandbox.protocol import End, Status
 from helpers.checking import Case, Verdict, judge
 
 TEST_MODULE = Path(__file__).with_name("test_student_work.py")
@@ -524,7 +524,7 @@ def _notes(sub: Submission, per_notebook: dict[str, tuple[float, float]]) -> str
 
 def _written_tests(sub: Submission, notebooks: list[str]) -> tuple[list[dict], dict[str, str | None]]:
     """One pending entry per written question of the submitted notebooks (score 0 of 0), and the answers' texts."""
-    from autograder import written
+    from autograder.report import written
 
     tests, answers = [], {}
     for nb in notebooks:
@@ -534,7 +534,7 @@ def _written_tests(sub: Submission, notebooks: list[str]) -> tuple[list[dict], d
         if sub.notebooks.get(nb) is None:
             continue  # not submitted or refused: the report says so once for the notebook (and the TAs' file: not answered)
         try:
-            found, why = written.read_answers(sub.read(nb), nb)  # data only, read safely (autograder.files)
+            found, why = written.read_answers(sub.read(nb), nb)  # data only, read safely (autograder.grading.files)
         except OSError:
             found, why = {}, f"notebook {nb} could not be read (see the notes)"
         for q in questions:
@@ -644,7 +644,7 @@ def grade_submissions(
                 if path is None:
                     continue
                 try:
-                    present[nb] = sub.read(nb)  # regular files inside the folder only (autograder.files)
+                    present[nb] = sub.read(nb)  # regular files inside the folder only (autograder.grading.files)
                 except OSError as exc:
                     unreadable[nb] = {"status": Status(nb, problems=[str(exc)], invalid=True), "end": End()}
             try:

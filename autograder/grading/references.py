@@ -2,7 +2,7 @@
 
 They are computed by running the solution notebooks through the same worker as a
 student's work (so the two go through identical code), with the same grading seeds
-(autograder.secret), once, and cached on disk under a key that changes whenever the
+(autograder.grading.secret), once, and cached on disk under a key that changes whenever the
 solutions, the suites, the worker or the course secret change.
 """
 
@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from autograder.course import SERIES, SOLUTIONS
-from autograder.registry import Registry, code_fingerprint, load_registry
-from autograder.runner import Limits, run_submission
-from autograder.secret import case_seed, course_secret, secret_fingerprint
+from autograder.grading.registry import Registry, code_fingerprint, load_registry
+from autograder.grading.runner import Limits, run_submission
+from autograder.grading.secret import case_seed, course_secret, secret_fingerprint
 
 
 class ReferenceError(RuntimeError):

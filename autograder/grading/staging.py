@@ -3,7 +3,7 @@
 The sandbox sees the course only through a folder staged here and bound read-only at
 /course: the student package (every module of ``helpers``, which the notebooks import
 and students install: public by construction) and the modules the worker imports
-(autograder.worker and, transitively, every project module it or the probe-only suite
+(autograder.sandbox.worker and, transitively, every project module it or the probe-only suite
 sources import, found by reading their ``import`` statements), and nothing else. No module is listed by hand, so the hidden
 suites, the references, the solutions, the grader's own modules and the course secret
 cannot be in it unless the worker or a probe imports them, and a test checks they are
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from autograder.course import ROOT
 
-ENTRY = "autograder.worker"
+ENTRY = "autograder.sandbox.worker"
 STUDENT_PACKAGE = "helpers"
 PROJECT_PACKAGES = ("autograder", STUDENT_PACKAGE)
 

@@ -3,7 +3,7 @@
 The solution notebooks hold a few questions answered in words (nbgrader markdown cells
 with ``solution`` and ``grade``; the release keeps nbgrader's "YOUR ANSWER HERE"). The
 grader reads each submission's answers on the trusted side as data, from the notebook's
-JSON (read with :mod:`autograder.files`; never executed or rendered), shows each
+JSON (read with :mod:`autograder.grading.files`; never executed or rendered), shows each
 question as "pending manual grading" (a test worth 0 that states the question's points,
 so the autograder's total is unchanged) and ``grade-all`` writes one file per question
 with every student's answer, escaped and fenced (``OUT/written/<grade_id>.md``).

@@ -16,7 +16,7 @@ and the worker's own modules only). setup.sh also makes /autograder/source reada
 root only, except helpers/ and the grader's top-level modules, which the worker (uid
 65534 where the container cannot run bubblewrap) imports: the hidden tests and the
 references stay root-only. A submission's symbolic links and special files are never
-followed or read (autograder/files.py): such a notebook scores 0 with a message.
+followed or read (autograder/grading/files.py): such a notebook scores 0 with a message.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.course import ROOT
-from autograder.references import freeze
+from autograder.grading.references import freeze
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope image build: system packages and the course's pinned dependencies.
@@ -44,13 +44,14 @@ python3 -m venv /opt/course-kit
 # venv, whose site-packages the sandbox mounts; it runs from $SOURCE with PYTHONPATH.
 /opt/course-kit/bin/pip install -q -r "$SOURCE/requirements.txt"
 # The course source is for the grader (root) only; the worker (uid 65534 when the container
-# cannot run bubblewrap) may read helpers/ and the grader's top-level modules, nothing else:
-# not autograder/hidden/, not references.json.
+# cannot run bubblewrap) may read helpers/ and autograder/sandbox/ (what runs in the sandbox),
+# nothing else: not autograder/grading/, not autograder/hidden/, not references.json.
 chown -R root:root "$SOURCE"
 chmod -R go-rwx "$SOURCE"
 chmod go+rx "$SOURCE" "$SOURCE/autograder"
 chmod -R go+rX "$SOURCE/helpers"
-find "$SOURCE/autograder" -maxdepth 1 -type f -name '*.py' -exec chmod go+r {} +
+chmod go+r "$SOURCE/autograder/__init__.py"
+chmod -R go+rX "$SOURCE/autograder/sandbox"
 chmod +x "$SOURCE/run_autograder" "$SOURCE/setup.sh"
 """
 

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 from autograder.course import SERIES
-from autograder.files import newest_time
-from autograder.grading import feedback_report, grade_submissions
-from autograder.references import graded_notebooks
-from autograder.registry import load_registry
-from autograder.runner import Limits
+from autograder.grading.files import newest_time
+from autograder.grading.grade import feedback_report, grade_submissions
+from autograder.grading.references import graded_notebooks
+from autograder.grading.registry import load_registry
+from autograder.grading.runner import Limits
 
 
 def _newest_file_time(folder: Path) -> float:
@@ -84,7 +84,7 @@ def feedback_markdown(student: str, results: dict) -> str:
     """A report a student reads in a minute: per function its score and what to fix, then the
     first failure of each function in full and its other failures one line each.
 
-    Made by :func:`autograder.grading.feedback_report`, like results.json's outputs, so both
+    Made by :func:`autograder.grading.grade.feedback_report`, like results.json's outputs, so both
     say the same things. Everything the student controls (their name, file names, messages,
     outputs) is shown as data: in code blocks it cannot leave, or escaped; the table's
     advice is the grader's own words (graded names, checked to be plain identifiers).
@@ -221,7 +221,7 @@ def write_written_answers(folder: Path, results: dict[str, dict], notebooks: lis
     The answers are the ones build_results read from each notebook (``extra_data.written_answers``);
     a student's text is never rendered: it sits in a code block it cannot close.
     """
-    from autograder.written import QUESTIONS
+    from autograder.report.written import QUESTIONS
 
     written = []
     for question in QUESTIONS.values():
@@ -255,7 +255,7 @@ def write_written_answers(folder: Path, results: dict[str, dict], notebooks: lis
 def _model_answer(question) -> str:
     """The solution notebook's answer cell (the question and the model answer), when solutions/ is here."""
     from autograder.course import SOLUTIONS
-    from autograder.written import read_answers
+    from autograder.report.written import read_answers
 
     path = SOLUTIONS / f"{SERIES.get(question.notebook, '')}.ipynb"
     try:

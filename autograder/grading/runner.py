@@ -1,7 +1,7 @@
 """Run students' notebooks in workers and collect plain-data observations.
 
 The grader never imports student code. A :class:`Worker` is one long-lived worker
-process (autograder/worker.py, sandboxed when bubblewrap can run) that has imported
+process (autograder/sandbox/worker.py, sandboxed when bubblewrap can run) that has imported
 torch and the suites once; it serves one job (one notebook of one student) at a time,
 forking a fresh child for each. A :class:`WorkerPool` holds ``jobs`` workers for a
 batch. If a worker dies (a student's code killed it, or it ran out of memory), the
@@ -24,7 +24,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder.protocol import (
+from autograder.grading.launch import Cgroup, worker_command
+from autograder.grading.registry import Registry
+from autograder.grading.staging import stage
+from autograder.sandbox.protocol import (
     Begin,
     CaseResult,
     ChildLimits,
@@ -38,9 +41,6 @@ from autograder.protocol import (
     decode_worker,
     read_result_line,
 )
-from autograder.registry import Registry
-from autograder.sandbox import Cgroup, worker_command
-from autograder.staging import stage
 
 OUTPUT_CAP = 64 * 1024  # bytes of a student's stdout/stderr kept per submission
 RESULT_CAP = 64 * 1024 * 1024  # bytes of one job's result stream read at most (all the solutions' results: under 1 MB)
@@ -309,8 +309,8 @@ def _record(result: RunResult, notebooks: list[str], case_ids: set[str], lines: 
 class WorkerPool:
     """``size`` workers shared by the submissions of a batch (thread-safe).
 
-    ``seeds`` maps case ids to their grading seeds (autograder.secret); the pool stages
-    the sandbox's package (autograder.staging) once and removes it when closed.
+    ``seeds`` maps case ids to their grading seeds (autograder.grading.secret); the pool stages
+    the sandbox's package (autograder.grading.staging) once and removes it when closed.
     """
 
     def __init__(self, registry: Registry, limits: Limits | None = None, size: int = 1, seeds: dict[str, int] | None = None):

@@ -18,7 +18,7 @@ objects and keyrings, and reports the end.
 
 Everything sent back is plain data: the worker never sees an expected value.
 
-Run as ``python -m autograder.worker --control-fd N``.
+Run as ``python -m autograder.sandbox.worker --control-fd N``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import sys
 import time
 import types
 
-from autograder.protocol import Begin, CaseResult, Done, End, Hello, Job, Observation, Ready, Status, encode
+from autograder.sandbox.protocol import Begin, CaseResult, Done, End, Hello, Job, Observation, Ready, Status, encode
 
 PR_SET_DUMPABLE = 4
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
@@ -84,7 +84,7 @@ def _warm_imports() -> None:
     import importlib
     import pkgutil
 
-    import autograder.extract  # noqa: F401
+    import autograder.sandbox.extract  # noqa: F401
     import helpers
 
     for module in pkgutil.walk_packages(helpers.__path__, "helpers."):  # what the notebooks import: once, not per student
@@ -135,7 +135,7 @@ def _emit(fd: int, message) -> None:
 
 def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[dict, Status]:
     """Exec the notebook's kept definitions in a fresh module; return (namespace, status)."""
-    from autograder.extract import extract
+    from autograder.sandbox.extract import extract
 
     status = Status(notebook)
     try:

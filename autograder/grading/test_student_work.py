@@ -1,6 +1,6 @@
 """The autograder's pytest module: one test item per (submission, notebook).
 
-Items are made by autograder.grading.VerifyPlugin; each holds only plain data that the
+Items are made by autograder.grading.grade.VerifyPlugin; each holds only plain data that the
 worker sent back and the solution's references for the same probes.
 """
 

@@ -1,6 +1,6 @@
 """For course authors: run one notebook's cases in-process against its solution.
 
-    python -m autograder.devcheck 02
+    python -m autograder.authoring.devcheck 02
 
 Every case must pass against the solution itself (it is its own reference); the
 report shows each case's title, points and time. Use it while writing a notebook;
@@ -14,7 +14,7 @@ import json
 import sys
 
 from autograder.course import HIDDEN_SUITES, PUBLIC_SUITES, SERIES, SOLUTIONS
-from autograder.worker import load_definitions
+from autograder.sandbox.worker import load_definitions
 from helpers.checking import dumps, judge, run_case
 
 

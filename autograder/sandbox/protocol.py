@@ -43,7 +43,7 @@ class ProtocolError(ValueError):
 class ProbeModule:
     module: str  # module name inside the sandbox, e.g. "probes.hidden.nb02"
     notebook: str  # "01" .. "07"
-    source: str  # probe-only source (autograder.probes.probe_source)
+    source: str  # probe-only source (autograder.grading.probes.probe_source)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""For course authors: the student release, devcheck and the points table."""

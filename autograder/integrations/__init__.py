@@ -1,0 +1,1 @@
+"""Other platforms: the Gradescope autograder, the student package, nbgrader."""

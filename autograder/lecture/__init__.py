@@ -1,0 +1,1 @@
+"""For lecturers: slides, live-coding aids and handouts."""
