@@ -1,18 +1,37 @@
-"""Figures and metrics for notebook 07 (miniGPT): head spaces, attention grids, losses by position, end marks.
+"""Figures and metrics for notebook 07 (miniGPT): head spaces, attention grids, losses by position, end marks,
+and the shipped trained weights of its models.
 
-Plotting only: these functions take plain arrays (numpy, or tensors converted with
+Plotting and loading only: these functions take plain arrays (numpy, or tensors converted with
 ``np.asarray``) and draw them; nothing here builds or trains a model, and nothing here
-is a graded answer.
+is a graded answer. The trained weights (``helpers/trained/07_*.pt``) are made by
+``python -m autograder.authoring.trained`` from the solution notebook's own training cell and
+seeds, so a lecture can show trained models without waiting for them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .grammar import VOCAB
+
+TRAINED_DIR = Path(__file__).resolve().parent / "trained"
+
+
+def trained_path(name: str, notebook: str = "07") -> Path:
+    """Where the shipped weights of model ``name`` ("femto", "wide GPT", ...) of ``notebook`` live."""
+    return TRAINED_DIR / f"{notebook}_{name.replace(' ', '_')}.pt"
+
+
+def load_trained(name: str, notebook: str = "07") -> dict:
+    """The shipped training result of model ``name``: {"state_dict": {parameter name: tensor}, "losses": (steps,)
+    float tensor, the training loss of every step}. Loaded with ``weights_only=True`` (tensors only, no code)."""
+    import torch
+
+    return torch.load(trained_path(name, notebook), weights_only=True)
 
 
 def token_colors(vocab: Sequence[str] = VOCAB) -> dict[str, tuple]:
