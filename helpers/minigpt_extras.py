@@ -51,12 +51,16 @@ def smooth(values, window: int = 25) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
-def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, cell: float = 3.4, vocab: Sequence[str] = VOCAB):
+def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, cell: float = 3.4, vocab: Sequence[str] = VOCAB,
+                     legend_title: str = "token", layers: Sequence[int] | None = None):
     """The output embedded space of every attention head: a layers x heads grid of 2-D scatters.
 
     points: (n_layers, n_heads, N, 2), each head's output vector (its weighted average of values,
-        before the output projection) at N token positions; labels: N token strings, the token at
-        each position. Every point is drawn in its token's color; one legend (right of the grid)
+        before the output projection) at N token positions; labels: N strings, what colours each
+        point (the token at each position, or a named feature such as its place in the sentence);
+        vocab: every possible label, in legend order; legend_title: what the labels are.
+        layers: which layers to draw (counted from 0; default all), e.g. [-1] for the last one large.
+        Every point is drawn in its label's color; one legend (right of the grid)
         names the colors, so no text is printed over the points. Every panel has equal axis scales,
         so distances and angles read true. Heads and layers are counted from 1.
     Returns the figure.
@@ -66,6 +70,8 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
     points = np.asarray(points, dtype=float)
     if points.ndim != 4 or points.shape[-1] != 2:
         raise ValueError(f"plot_head_spaces needs (n_layers, n_heads, N, 2) points, got shape {points.shape}")
+    layer_ids = [range(points.shape[0])[i] for i in layers] if layers is not None else list(range(points.shape[0]))
+    points = points[layer_ids]  # (drawn layers, n_heads, N, 2)
     n_layers, n_heads, n, _ = points.shape
     if len(labels) != n:
         raise ValueError(f"{n} points but {len(labels)} labels")
@@ -86,12 +92,12 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
             ax.axvline(0, color="0.9", lw=0.8, zorder=0)
             ax.scatter(xy[:, 0], xy[:, 1], s=14, c=point_colors, alpha=0.6, linewidths=0)
             ax.set_aspect("equal", adjustable="datalim")
-            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9, y=1.0)  # a fixed y skips a costly title-placement pass
+            ax.set_title(f"layer {layer_ids[layer] + 1}, head {head + 1}", y=1.0)  # a fixed y skips a costly title-placement pass
             ax.locator_params(nbins=4)  # a few ticks: the arrangement matters, not the numbers
             ax.tick_params(labelsize=7)
     handles = [Line2D([], [], ls="", marker="o", ms=6, color=colors.get(tok, grey), label=repr(tok) if tok in (".", "!") else tok)
                for tok in tokens]
-    fig.legend(handles=handles, loc="center right", fontsize=8, title="token", title_fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="center right", title=legend_title, frameon=False)
     if title:
         fig.suptitle(title)
     return fig
@@ -209,3 +215,23 @@ def merge_close(vectors, labels: Sequence[str], share: float = 0.1) -> tuple[np.
         else:
             groups.append((v, [shown]))
     return np.array([g[0] for g in groups]), [", ".join(g[1]) for g in groups]
+
+
+def main_direction_share(points) -> float:
+    """The share of the spread of 2-D points (N, 2) along their main direction: 1.0 when they lie on a line,
+    0.5 when they spread equally in every direction (the first squared singular value of the centred points
+    over the sum of both)."""
+    centred = np.asarray(points, dtype=float) - np.mean(points, axis=0)  # (N, 2)
+    s = np.linalg.svd(centred, compute_uv=False) ** 2  # (2,)
+    return float(s[0] / s.sum()) if s.sum() > 0 else 1.0
+
+
+def feature_share(points, labels: Sequence) -> float:
+    """The share of the variance of points (N, 2) that the label of each point explains (R^2 of the label
+    means): 1.0 when every label sits at one spot of its own, 0.0 when the labels do not matter."""
+    points = np.asarray(points, dtype=float)
+    labels = np.asarray(labels)
+    total = ((points - points.mean(axis=0)) ** 2).sum()
+    means = {lab: points[labels == lab].mean(axis=0) for lab in set(labels.tolist())}
+    within = sum(((points[labels == lab] - m) ** 2).sum() for lab, m in means.items())
+    return float(1.0 - within / total) if total > 0 else 1.0
