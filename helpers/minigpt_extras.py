@@ -81,9 +81,11 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
     tokens = [tok for tok in vocab if tok in present] + sorted(present - set(vocab))
     grey = (0.4, 0.4, 0.4, 1.0)
     point_colors = [colors.get(tok, grey) for tok in labels]  # (N,) one color per point
-    width, height = cell * n_heads + 1.6, cell * n_layers + 0.6
+    legend_width = 0.6 + 0.11 * max(len(str(tok)) for tok in tokens)  # inches: the legend's longest entry at 12 pt
+    width, height = cell * n_heads + 0.5 + legend_width, cell * n_layers + 0.9
     fig, axes = plt.subplots(n_layers, n_heads, figsize=(width, height), squeeze=False)
-    fig.subplots_adjust(left=0.4 / width, right=1 - 1.5 / width, bottom=0.35 / height, top=1 - 0.75 / height, wspace=0.3, hspace=0.35)
+    fig.set_layout_engine("none")  # the fixed margins below, not the style's tight layout
+    fig.subplots_adjust(left=0.55 / width, right=1 - legend_width / width, bottom=0.4 / height, top=1 - 0.85 / height, wspace=0.35, hspace=0.4)
     for layer in range(n_layers):
         for head in range(n_heads):
             ax = axes[layer, head]
@@ -93,8 +95,7 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
             ax.scatter(xy[:, 0], xy[:, 1], s=14, c=point_colors, alpha=0.6, linewidths=0)
             ax.set_aspect("equal", adjustable="datalim")
             ax.set_title(f"layer {layer_ids[layer] + 1}, head {head + 1}", y=1.0)  # a fixed y skips a costly title-placement pass
-            ax.locator_params(nbins=4)  # a few ticks: the arrangement matters, not the numbers
-            ax.tick_params(labelsize=7)
+            ax.locator_params(nbins=3)  # a few ticks: the arrangement matters, not the numbers
     handles = [Line2D([], [], ls="", marker="o", ms=6, color=colors.get(tok, grey), label=repr(tok) if tok in (".", "!") else tok)
                for tok in tokens]
     fig.legend(handles=handles, loc="center right", title=legend_title, frameon=False)
@@ -119,9 +120,10 @@ def plot_attention_grid(weights, tokens: Sequence[str], title: str | None = None
     n_layers, n_heads, T, _ = weights.shape
     if len(tokens) != T:
         raise ValueError(f"{T} positions but {len(tokens)} tokens")
-    width, height = cell * n_heads + 1.3, cell * n_layers + 0.7
+    width, height = cell * n_heads + 1.9, cell * n_layers + 1.5
     fig, axes = plt.subplots(n_layers, n_heads, figsize=(width, height), squeeze=False, sharex=True, sharey=True)
-    fig.subplots_adjust(left=0.6 / width, right=1 - 1.1 / width, bottom=0.5 / height, top=1 - 0.75 / height, wspace=0.08, hspace=0.2)
+    fig.set_layout_engine("none")  # the fixed margins below (and the colour bar's place), not the style's tight layout
+    fig.subplots_adjust(left=0.65 / width, right=1 - 1.25 / width, bottom=0.8 / height, top=1 - 0.7 / height, wspace=0.08, hspace=0.25)
     future = np.triu(np.ones((T, T), dtype=bool), k=1)  # (T, T)
     image = None
     for layer in range(n_layers):
@@ -133,16 +135,16 @@ def plot_attention_grid(weights, tokens: Sequence[str], title: str | None = None
                 for (i, j), value in np.ndenumerate(weights[layer, head]):
                     if j <= i and value >= 0.05:
                         text = "1" if value >= 0.995 else f"{value:.2f}".lstrip("0")
-                        ax.text(j, i, text, ha="center", va="center", fontsize=6, color="w" if value < 0.5 else "k")
-            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9, y=1.0)  # a fixed y skips a costly title-placement pass
+                        ax.text(j, i, text, ha="center", va="center", fontsize=12, color="w" if value < 0.5 else "k")
+            ax.set_title(f"layer {layer + 1}, head {head + 1}", y=1.0)  # a fixed y skips a costly title-placement pass
     axes[0, 0].set_xticks(range(T))
     axes[0, 0].set_yticks(range(T))
     for ax in axes[-1]:
-        ax.set_xticklabels(tokens, rotation=60, ha="right", fontsize=7)
+        ax.set_xticklabels(tokens, rotation=60, ha="right")
     for ax in axes[:, 0]:
-        ax.set_yticklabels(tokens, fontsize=7)
+        ax.set_yticklabels(tokens)
     if image is not None:
-        cax = fig.add_axes((1 - 0.95 / width, 0.3, 0.15 / width, 0.4))  # the color bar, right of the panels
+        cax = fig.add_axes((1 - 1.1 / width, 0.3, 0.15 / width, 0.4))  # the color bar, right of the panels
         fig.colorbar(image, cax=cax, label="attention weight")
     if title:
         fig.suptitle(title)
@@ -158,7 +160,7 @@ def plot_position_losses(losses: Mapping[str, Sequence[float]], floors: Sequence
     Returns the axes.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 3.8))
+        _, ax = plt.subplots(figsize=(9, 5))
     floors = np.asarray(floors, dtype=float)
     context = np.arange(1, len(floors) + 1)
     ax.plot(context, floors, "k--", marker="o", ms=3, lw=1, label="floor for that context (best possible)")
@@ -171,7 +173,7 @@ def plot_position_losses(losses: Mapping[str, Sequence[float]], floors: Sequence
     ax.set_xlabel("context length (tokens the model sees)")
     ax.set_ylabel("cross-entropy (nats / token)")
     ax.set_xticks(context)
-    ax.legend(fontsize=8)
+    ax.legend(ncol=2)
     if title:
         ax.set_title(title)
     return ax

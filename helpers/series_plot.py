@@ -60,7 +60,7 @@ def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04"
     """
     items = with_placeholders(rows, expected)
     if ax is None:
-        _, ax = plt.subplots(figsize=(max(9.0, 1.1 * len(items) + 2.0), 6.2))
+        _, ax = plt.subplots(figsize=(10, 6.4))
     x = np.arange(len(items))
     names = []
     seen: set[str] = set()
@@ -77,7 +77,8 @@ def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04"
             names.append(f"({row})")
             continue
         ax.hlines(row.floor, i - 0.38, i + 0.38, color="k", lw=2.5, label=once("exact floor of what it sees"))
-        ax.text(i, row.floor - 0.015, row.floor_name, ha="center", va="top", color="0.25", fontsize=12)
+        if i == 0 or isinstance(items[i - 1], str) or items[i - 1].floor_name != row.floor_name:  # once per run of one floor
+            ax.text(i - 0.38, row.floor - 0.015, f"{row.floor_name} floor", ha="left", va="top", color="0.25", fontsize=12)
         if row.own_floor is not None:
             ax.hlines(row.own_floor, i - 0.38, i + 0.38, color="tab:purple", lw=2, ls="--", label=once(f"floor of its construction ({row.own_floor_name})"))
         ax.vlines(i, row.floor, row.loss, color="0.6", lw=1, ls=":")
@@ -89,7 +90,7 @@ def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04"
     ax.set_xticks(x)
     ax.set_xticklabels(names, rotation=30, ha="right")
     ax.set_ylabel("held-out cross-entropy\n(nats / token)")
-    ax.set_xlim(-0.6, len(items) - 0.4)
+    ax.set_xlim(-0.6, len(items) - 0.1)  # room for the last loss's number
     top = max([max(r.loss, r.own_floor or 0.0) for r in items if not isinstance(r, str)] + [1.2])
     ax.set_ylim(0.4, top + 0.25)
     ax.set_title("The series: the loss each model reached\nagainst the floor of what it sees")
