@@ -37,7 +37,9 @@ def _axes(ax=None, figsize=(4.5, 4.5)):
 
 def display_label(token: str) -> str:
     """A token as a figure shows it: punctuation in quotes ("'.'"), so a lone dot or '!' stays visible."""
-    return token if not token or any(ch.isalnum() for ch in token) else f"'{token}'"
+    if not token or token.startswith("'") or any(ch.isalnum() for ch in token):
+        return token  # a word, or already quoted (a merged label such as "'!', '.'")
+    return f"'{token}'"
 
 
 def merge_coincident(vectors, labels: Sequence[str], tol: float) -> list[tuple[np.ndarray, str, list[int]]]:

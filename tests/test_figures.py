@@ -158,7 +158,7 @@ get_ipython().events.register("post_run_cell", _walk_figures)
 '''
 
 
-def _figure_report(stem: str) -> list[dict]:
+def _figure_report(stem: str) -> tuple[list[dict], nbformat.NotebookNode]:
     nb = nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(FIGURE_HOOK))
     nb.cells.append(nbformat.v4.new_code_cell("print(_json.dumps(_FIGURE_REPORT))"))
@@ -169,14 +169,20 @@ def _figure_report(stem: str) -> list[dict]:
     report = json.loads(out.strip().splitlines()[-1])
     for fig in report:
         fig["first_line"] = next((line for line in sources.get(fig["cell"], "").splitlines() if line.strip()), "")[:60]
-    return report
+    return report, nb
 
 
 @pytest.fixture(scope="module")
-def notebook_figures():
+def executed():
+    """Every solution notebook, executed once: stem -> (figure report, executed notebook)."""
     stems = list(available().values())
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(stems, pool.map(_figure_report, stems)))
+
+
+@pytest.fixture(scope="module")
+def notebook_figures(executed):
+    return {stem: report for stem, (report, _) in executed.items()}
 
 
 @pytest.mark.slow
@@ -197,3 +203,52 @@ def test_figure_text_is_large_enough_and_inside(notebook_figures, stem):
             if not t["inside"]:
                 problems.append(f"cell {fig['cell']} ({fig['first_line']!r}): {t['text']!r} is cut at the figure's edge")
     assert not problems, f"{stem}: {len(problems)} texts a lecture hall cannot read:\n" + "\n".join(problems[:60])
+
+
+# ---------------------------------------------------------------------------------------------
+# Every number the teaching text quotes is computed: it is printed by a cell of the same notebook
+# (equal once rounded to the digits quoted; "57%" matches a printed 0.571), or it is a constant
+# this test recomputes below. Formulas ($...$) and code spans (`...`) are not claims.
+
+import math  # noqa: E402
+import re  # noqa: E402
+
+from helpers import grammar  # noqa: E402
+
+QUOTED = re.compile(r"(?<![\w.])(\d+\.\d+|\d+%)(?![\w.])")
+PRINTED = re.compile(r"(?<![\w.])-?\d+\.\d+(?:e-?\d+)?")
+RECOMPUTED = {  # (notebook, cell id) -> {quoted number: its value, computed here}
+    ("02_sampling", "c36"): {"0.1": 0.1},  # the slider's range (a setting, not a result)
+    ("03_training", "c08"): {"2.08": math.log(8)},  # a uniform guess over 8 tokens
+    ("03_training", "c25"): {"2.08": math.log(8)},
+    ("03_training", "c42"): {"0.592": grammar.floor(3)},  # notebook 04's 3-token floor
+    ("07_minigpt", "c37"): {"1.00": 1.0},  # the scale's end points, described
+    ("07_minigpt", "c42"): {"95%": grammar.GRAMMAR.end["cat"]["!"]},  # the grammar's rule for cat sentences
+}
+
+
+def _matches(quoted: str, values: list[float]) -> bool:
+    if quoted.endswith("%"):
+        return any(round(100 * v) == int(quoted[:-1]) for v in values) or float(quoted[:-1]) in values
+    digits = len(quoted.split(".")[1])
+    return any(round(v, digits) == float(quoted) for v in values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", list(available().values()))
+def test_every_quoted_number_is_printed_or_recomputed(executed, stem):
+    nb = executed[stem][1]
+    printed = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    values = [float(x) for x in PRINTED.findall(printed)] + [float(x[:-1]) / 100 for x in re.findall(r"\d+%", printed)]
+    unbacked = []
+    for c in nb.cells:
+        if c.cell_type != "markdown" or c.metadata.get("nbgrader", {}).get("solution"):
+            continue  # model answers to written questions are graded by people
+        text = re.sub(r"`[^`]*`", "", re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", c.source, flags=re.S))
+        known = RECOMPUTED.get((stem, c.get("id")), {})
+        for quoted in QUOTED.findall(text):
+            if quoted in known:
+                assert _matches(quoted, [known[quoted]]), f"{stem} {c.get('id')}: {quoted} is not {known[quoted]}"
+            elif not _matches(quoted, values):
+                unbacked.append(f"{c.get('id')}: {quoted} ({text.strip()[:70]!r})")
+    assert not unbacked, f"{stem}: numbers in the text that no cell prints:\n" + "\n".join(unbacked)
