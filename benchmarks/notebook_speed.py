@@ -7,8 +7,10 @@ a "floor" notebook that only starts a kernel and imports numpy, torch, matplotli
 helpers. Prints each notebook's time, its slowest cell (first line and seconds; cells
 tagged "training" are reported apart: they carry a progress bar) and the time to its first
 figure (from the kernel's start), then the ratio of the whole series to seven times the
-floor, and flags every cell over 2 s that is not a training cell (a lecturer runs them
-live). Targets: the series within 2x the floor; no cell over 2 s except the training cells.
+floor, and lists every cell over 2 s, whatever its kind (a lecturer runs them all live; the
+setup cell is listed too, marked, since the floor pays the same imports). Cells tagged
+"optional" (notebook 07's live training) run as a top-to-bottom run leaves them: flag off.
+Targets: the series within 1.5x the floor; no cell over 2 s.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import helpers
 torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # torch.optim's one-time import (about 1.5 s), paid by 03-07
 """
 CELL_BUDGET = 2.0
+SERIES_TARGET = 1.5
 
 
 FIGURES = ("image/png", "image/svg+xml", "image/jpeg")
@@ -87,16 +90,17 @@ def main() -> int:
         setup = sum(t[0] for t in timings if "setup" in t[2])
         worst = max((t for t in timings if not {"training", "setup"} & set(t[2])), default=(0.0, -1, []))
         training = sum(t[0] for t in timings if "training" in t[2])
-        over = [(t, i, tags) for t, i, tags in timings if t > CELL_BUDGET and "training" not in tags]
-        slow_cells += [(stem, i, round(t, 2), first_line(nb.cells[i]) + (" (setup: imports)" if "setup" in tags else "")) for t, i, tags in over]
+        over = [(t, i, tags) for t, i, tags in timings if t > CELL_BUDGET]
+        kinds = {"setup": " (setup: imports)", "training": " (training)", "optional": " (optional)"}
+        slow_cells += [(stem, i, round(t, 2), first_line(nb.cells[i]) + "".join(kinds[k] for k in kinds if k in tags)) for t, i, tags in over]
         extra = f", training cells {training:.1f} s" if training else ""
         slowest = f"#{worst[1]} {first_line(nb.cells[worst[1]])!r} {worst[0]:.2f} s" if worst[1] >= 0 else "none"
         shown = f"{figure:.2f} s" if figure is not None else "no figure"
         print(f"{stem:24} {seconds:6.2f} s  ({seconds / floor:4.1f}x floor; setup cell {setup:.2f} s{extra}; first figure at {shown})")
         print(f"{'':24} slowest cell (not setup/training): {slowest}")
     ratio = total / (len(available()) * floor)
-    print(f"series: {total:.1f} s = {ratio:.2f} x ({len(available())} x floor = {len(available()) * floor:.1f} s); target <= 2.0")
-    print(f"cells over {CELL_BUDGET:g} s that are not training cells: {'none' if not slow_cells else ''}")
+    print(f"series: {total:.1f} s = {ratio:.2f} x ({len(available())} x floor = {len(available()) * floor:.1f} s); target <= {SERIES_TARGET}")
+    print(f"live cells over {CELL_BUDGET:g} s: {'none' if not slow_cells else ''}")
     for stem, index, seconds, line in slow_cells:
         print(f"  {stem} #{index}: {seconds:.2f} s  {line!r}")
     print(f"peak memory of a kernel: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")

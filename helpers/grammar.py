@@ -556,3 +556,40 @@ def empirical_floor(ids: np.ndarray | Sequence[int], T: int) -> float:
 
     # H(next | history) = H(history, next) - H(history), both from the counts.
     return plugin_entropy(pair_counts) - plugin_entropy(hist_counts)
+
+
+# ------------------------------------------------------------------------ generated text
+
+
+def split_sentences(tokens: Sequence[str]) -> tuple[list[list[str]], list[str]]:
+    """Cut a token stream after every end mark: (the complete sentences, the unfinished rest)."""
+    sentences: list[list[str]] = [[]]
+    for tok in tokens:
+        sentences[-1].append(tok)
+        if tok in END_MARKS:
+            sentences.append([])
+    return sentences[:-1], sentences[-1]
+
+
+def grammatical_count(tokens: Sequence[str], grammar: Grammar = GRAMMAR) -> tuple[int, int]:
+    """How many complete sentences of a generated stream the grammar can make: (possible, complete).
+
+    A sentence is possible when ``sentence_log_prob`` is finite (every token has probability > 0
+    after the ones before it); the unfinished tail after the last end mark is not counted.
+    """
+    sentences, _ = split_sentences(tokens)
+    possible = sum(np.isfinite(sentence_log_prob(s, grammar)) for s in sentences)
+    return int(possible), len(sentences)
+
+
+PLACE_NAMES = ("1st: the", "2nd: subject", "3rd: verb", "4th: the or end", "5th: object", "6th: end")
+
+
+def sentence_places(tokens: Sequence[str]) -> list[int]:
+    """The place of every token in its sentence (0 = the sentence's 'the', 1 = subject, 2 = verb, ...),
+    for a stream that starts at a sentence start; ``PLACE_NAMES[place]`` names each place."""
+    places, place = [], 0
+    for tok in tokens:
+        places.append(place)
+        place = 0 if tok in END_MARKS else place + 1
+    return places

@@ -1,18 +1,37 @@
-"""Figures and metrics for notebook 07 (miniGPT): head spaces, attention grids, losses by position, end marks.
+"""Figures and metrics for notebook 07 (miniGPT): head spaces, attention grids, losses by position, end marks,
+and the shipped trained weights of its models.
 
-Plotting only: these functions take plain arrays (numpy, or tensors converted with
+Plotting and loading only: these functions take plain arrays (numpy, or tensors converted with
 ``np.asarray``) and draw them; nothing here builds or trains a model, and nothing here
-is a graded answer.
+is a graded answer. The trained weights (``helpers/trained/07_*.pt``) are made by
+``python -m autograder.authoring.trained`` from the solution notebook's own training cell and
+seeds, so a lecture can show trained models without waiting for them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .grammar import VOCAB
+
+TRAINED_DIR = Path(__file__).resolve().parent / "trained"
+
+
+def trained_path(name: str, notebook: str = "07") -> Path:
+    """Where the shipped weights of model ``name`` ("femto", "wide GPT", ...) of ``notebook`` live."""
+    return TRAINED_DIR / f"{notebook}_{name.replace(' ', '_')}.pt"
+
+
+def load_trained(name: str, notebook: str = "07") -> dict:
+    """The shipped training result of model ``name``: {"state_dict": {parameter name: tensor}, "losses": (steps,)
+    float tensor, the training loss of every step}. Loaded with ``weights_only=True`` (tensors only, no code)."""
+    import torch
+
+    return torch.load(trained_path(name, notebook), weights_only=True)
 
 
 def token_colors(vocab: Sequence[str] = VOCAB) -> dict[str, tuple]:
@@ -32,12 +51,16 @@ def smooth(values, window: int = 25) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
-def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, cell: float = 3.4, vocab: Sequence[str] = VOCAB):
+def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, cell: float = 3.4, vocab: Sequence[str] = VOCAB,
+                     legend_title: str = "token", layers: Sequence[int] | None = None):
     """The output embedded space of every attention head: a layers x heads grid of 2-D scatters.
 
     points: (n_layers, n_heads, N, 2), each head's output vector (its weighted average of values,
-        before the output projection) at N token positions; labels: N token strings, the token at
-        each position. Every point is drawn in its token's color; one legend (right of the grid)
+        before the output projection) at N token positions; labels: N strings, what colours each
+        point (the token at each position, or a named feature such as its place in the sentence);
+        vocab: every possible label, in legend order; legend_title: what the labels are.
+        layers: which layers to draw (counted from 0; default all), e.g. [-1] for the last one large.
+        Every point is drawn in its label's color; one legend (right of the grid)
         names the colors, so no text is printed over the points. Every panel has equal axis scales,
         so distances and angles read true. Heads and layers are counted from 1.
     Returns the figure.
@@ -47,6 +70,8 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
     points = np.asarray(points, dtype=float)
     if points.ndim != 4 or points.shape[-1] != 2:
         raise ValueError(f"plot_head_spaces needs (n_layers, n_heads, N, 2) points, got shape {points.shape}")
+    layer_ids = [range(points.shape[0])[i] for i in layers] if layers is not None else list(range(points.shape[0]))
+    points = points[layer_ids]  # (drawn layers, n_heads, N, 2)
     n_layers, n_heads, n, _ = points.shape
     if len(labels) != n:
         raise ValueError(f"{n} points but {len(labels)} labels")
@@ -56,9 +81,11 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
     tokens = [tok for tok in vocab if tok in present] + sorted(present - set(vocab))
     grey = (0.4, 0.4, 0.4, 1.0)
     point_colors = [colors.get(tok, grey) for tok in labels]  # (N,) one color per point
-    width, height = cell * n_heads + 1.6, cell * n_layers + 0.6
+    legend_width = 0.6 + 0.11 * max(len(str(tok)) for tok in tokens)  # inches: the legend's longest entry at 12 pt
+    width, height = cell * n_heads + 0.5 + legend_width, cell * n_layers + 0.9
     fig, axes = plt.subplots(n_layers, n_heads, figsize=(width, height), squeeze=False)
-    fig.subplots_adjust(left=0.4 / width, right=1 - 1.5 / width, bottom=0.35 / height, top=1 - 0.75 / height, wspace=0.3, hspace=0.35)
+    fig.set_layout_engine("none")  # the fixed margins below, not the style's tight layout
+    fig.subplots_adjust(left=0.55 / width, right=1 - legend_width / width, bottom=0.4 / height, top=1 - 0.85 / height, wspace=0.35, hspace=0.4)
     for layer in range(n_layers):
         for head in range(n_heads):
             ax = axes[layer, head]
@@ -67,12 +94,11 @@ def plot_head_spaces(points, labels: Sequence[str], title: str | None = None, ce
             ax.axvline(0, color="0.9", lw=0.8, zorder=0)
             ax.scatter(xy[:, 0], xy[:, 1], s=14, c=point_colors, alpha=0.6, linewidths=0)
             ax.set_aspect("equal", adjustable="datalim")
-            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9, y=1.0)  # a fixed y skips a costly title-placement pass
-            ax.locator_params(nbins=4)  # a few ticks: the arrangement matters, not the numbers
-            ax.tick_params(labelsize=7)
+            ax.set_title(f"layer {layer_ids[layer] + 1}, head {head + 1}", y=1.0)  # a fixed y skips a costly title-placement pass
+            ax.locator_params(nbins=3)  # a few ticks: the arrangement matters, not the numbers
     handles = [Line2D([], [], ls="", marker="o", ms=6, color=colors.get(tok, grey), label=repr(tok) if tok in (".", "!") else tok)
                for tok in tokens]
-    fig.legend(handles=handles, loc="center right", fontsize=8, title="token", title_fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="center right", title=legend_title, frameon=False)
     if title:
         fig.suptitle(title)
     return fig
@@ -94,9 +120,10 @@ def plot_attention_grid(weights, tokens: Sequence[str], title: str | None = None
     n_layers, n_heads, T, _ = weights.shape
     if len(tokens) != T:
         raise ValueError(f"{T} positions but {len(tokens)} tokens")
-    width, height = cell * n_heads + 1.3, cell * n_layers + 0.7
+    width, height = cell * n_heads + 1.9, cell * n_layers + 1.5
     fig, axes = plt.subplots(n_layers, n_heads, figsize=(width, height), squeeze=False, sharex=True, sharey=True)
-    fig.subplots_adjust(left=0.6 / width, right=1 - 1.1 / width, bottom=0.5 / height, top=1 - 0.75 / height, wspace=0.08, hspace=0.2)
+    fig.set_layout_engine("none")  # the fixed margins below (and the colour bar's place), not the style's tight layout
+    fig.subplots_adjust(left=0.65 / width, right=1 - 1.25 / width, bottom=0.8 / height, top=1 - 0.7 / height, wspace=0.08, hspace=0.25)
     future = np.triu(np.ones((T, T), dtype=bool), k=1)  # (T, T)
     image = None
     for layer in range(n_layers):
@@ -108,16 +135,16 @@ def plot_attention_grid(weights, tokens: Sequence[str], title: str | None = None
                 for (i, j), value in np.ndenumerate(weights[layer, head]):
                     if j <= i and value >= 0.05:
                         text = "1" if value >= 0.995 else f"{value:.2f}".lstrip("0")
-                        ax.text(j, i, text, ha="center", va="center", fontsize=6, color="w" if value < 0.5 else "k")
-            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9, y=1.0)  # a fixed y skips a costly title-placement pass
+                        ax.text(j, i, text, ha="center", va="center", fontsize=12, color="w" if value < 0.5 else "k")
+            ax.set_title(f"layer {layer + 1}, head {head + 1}", y=1.0)  # a fixed y skips a costly title-placement pass
     axes[0, 0].set_xticks(range(T))
     axes[0, 0].set_yticks(range(T))
     for ax in axes[-1]:
-        ax.set_xticklabels(tokens, rotation=60, ha="right", fontsize=7)
+        ax.set_xticklabels(tokens, rotation=60, ha="right")
     for ax in axes[:, 0]:
-        ax.set_yticklabels(tokens, fontsize=7)
+        ax.set_yticklabels(tokens)
     if image is not None:
-        cax = fig.add_axes((1 - 0.95 / width, 0.3, 0.15 / width, 0.4))  # the color bar, right of the panels
+        cax = fig.add_axes((1 - 1.1 / width, 0.3, 0.15 / width, 0.4))  # the color bar, right of the panels
         fig.colorbar(image, cax=cax, label="attention weight")
     if title:
         fig.suptitle(title)
@@ -133,7 +160,7 @@ def plot_position_losses(losses: Mapping[str, Sequence[float]], floors: Sequence
     Returns the axes.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 3.8))
+        _, ax = plt.subplots(figsize=(9, 5))
     floors = np.asarray(floors, dtype=float)
     context = np.arange(1, len(floors) + 1)
     ax.plot(context, floors, "k--", marker="o", ms=3, lw=1, label="floor for that context (best possible)")
@@ -146,7 +173,7 @@ def plot_position_losses(losses: Mapping[str, Sequence[float]], floors: Sequence
     ax.set_xlabel("context length (tokens the model sees)")
     ax.set_ylabel("cross-entropy (nats / token)")
     ax.set_xticks(context)
-    ax.legend(fontsize=8)
+    ax.legend(ncol=2)
     if title:
         ax.set_title(title)
     return ax
@@ -190,3 +217,23 @@ def merge_close(vectors, labels: Sequence[str], share: float = 0.1) -> tuple[np.
         else:
             groups.append((v, [shown]))
     return np.array([g[0] for g in groups]), [", ".join(g[1]) for g in groups]
+
+
+def main_direction_share(points) -> float:
+    """The share of the spread of 2-D points (N, 2) along their main direction: 1.0 when they lie on a line,
+    0.5 when they spread equally in every direction (the first squared singular value of the centred points
+    over the sum of both)."""
+    centred = np.asarray(points, dtype=float) - np.mean(points, axis=0)  # (N, 2)
+    s = np.linalg.svd(centred, compute_uv=False) ** 2  # (2,)
+    return float(s[0] / s.sum()) if s.sum() > 0 else 1.0
+
+
+def feature_share(points, labels: Sequence) -> float:
+    """The share of the variance of points (N, 2) that the label of each point explains (R^2 of the label
+    means): 1.0 when every label sits at one spot of its own, 0.0 when the labels do not matter."""
+    points = np.asarray(points, dtype=float)
+    labels = np.asarray(labels)
+    total = ((points - points.mean(axis=0)) ** 2).sum()
+    means = {lab: points[labels == lab].mean(axis=0) for lab in set(labels.tolist())}
+    within = sum(((points[labels == lab] - m) ** 2).sum() for lab, m in means.items())
+    return float(1.0 - within / total) if total > 0 else 1.0

@@ -14,6 +14,20 @@ import numpy as np
 PREV_COLOR = "tab:blue"  # V: previous-token vectors, as on the slides
 NEXT_COLOR = "tab:red"  # U: next-token vectors
 
+# Text a lecture hall can read: nothing below 12 pt at the size a figure is shown (tests/test_figures.py).
+LECTURE_STYLE = {
+    "font.size": 13,
+    "axes.titlesize": 14,
+    "axes.labelsize": 13,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "legend.title_fontsize": 12,
+    "figure.titlesize": 15,
+    "figure.autolayout": True,  # tight layout at every draw: bigger text never runs off the figure's edge
+}
+plt.rcParams.update(LECTURE_STYLE)
+
 
 def _axes(ax=None, figsize=(4.5, 4.5)):
     if ax is None:
@@ -23,7 +37,9 @@ def _axes(ax=None, figsize=(4.5, 4.5)):
 
 def display_label(token: str) -> str:
     """A token as a figure shows it: punctuation in quotes ("'.'"), so a lone dot or '!' stays visible."""
-    return token if not token or any(ch.isalnum() for ch in token) else f"'{token}'"
+    if not token or token.startswith("'") or any(ch.isalnum() for ch in token):
+        return token  # a word, or already quoted (a merged label such as "'!', '.'")
+    return f"'{token}'"
 
 
 def merge_coincident(vectors, labels: Sequence[str], tol: float) -> list[tuple[np.ndarray, str, list[int]]]:
@@ -110,7 +126,7 @@ def plot_vectors(
     legend: str | None = None,
     merge_tol: float = 0.06,
     lim: float | None = None,
-    fontsize: float = 11,
+    fontsize: float = 13,
     legend_loc: str = "best",
 ):
     """Draw 2-D vectors as labelled arrows from the origin (the slides' V and U plots).
@@ -166,18 +182,26 @@ def plot_vectors(
     ax.set_aspect("equal")
     if legend:
         ax.plot([], [], color=color, lw=1.6, marker=">", markersize=5, label=legend)
-        ax.legend(loc=legend_loc, fontsize=9, framealpha=0.9)
+        ax.legend(loc=legend_loc, framealpha=0.9)
     if title:
         ax.set_title(title)
     repel_labels(ax)
     return ax
 
 
-def plot_tables(V, U, vocab: Sequence[str], title: str = ""):
-    """V (previous tokens) and U (next tokens) side by side, as on the slides. Returns the figure."""
+def table_lim(*tables) -> float:
+    """One axis half-width for several (n, 2) tables, so their panels share a scale."""
+    return max(1.0, 1.3 * max(float(np.abs(np.asarray(t, dtype=float)).max()) for t in tables))
+
+
+def plot_tables(V, U, vocab: Sequence[str], title: str = "", lim: float | None = None):
+    """V (previous tokens) and U (next tokens) side by side, as on the slides, on one scale (arrow lengths
+    compare across the panels). lim: the axes' half-width, to share a scale with another figure (before/after;
+    ``table_lim(V0, U0, V1, U1)``), default from V and U. Returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 5))
-    plot_vectors(V, vocab, ax=axes[0], color=PREV_COLOR, title="V: previous tokens")
-    plot_vectors(U, vocab, ax=axes[1], color=NEXT_COLOR, title="U: next tokens")
+    lim = table_lim(V, U) if lim is None else lim
+    plot_vectors(V, vocab, ax=axes[0], color=PREV_COLOR, title="V: previous tokens", lim=lim)
+    plot_vectors(U, vocab, ax=axes[1], color=NEXT_COLOR, title="U: next tokens", lim=lim)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -197,7 +221,7 @@ def plot_probs(p, vocab: Sequence[str], ax=None, title: str | None = None, highl
     ax.set_ylim(0, ymax if ymax is not None else max(1e-9, float(p.max())) * 1.15)
     ax.set_ylabel("probability")
     for i, value in enumerate(p):
-        ax.text(i, value, f"{value:.2f}", ha="center", va="bottom", fontsize=8)
+        ax.text(i, value, f"{value:.2f}", ha="center", va="bottom", fontsize=12)
     if title:
         ax.set_title(title)
     return ax
@@ -208,13 +232,22 @@ def plot_loss(losses, floor: float | None = None, ax=None, label: str = "trainin
     ax = _axes(ax, figsize=(6, 3.5))
     ax.plot(np.arange(1, len(losses) + 1), losses, label=label)
     if floor is not None:
-        ax.axhline(floor, color="k", ls="--", lw=1, label=f"{floor_label} = {floor:.3f}")
+        ax.axhline(floor, color="k", ls="--", lw=1.5, label=f"{floor_label} = {floor:.3f}")
+        low, high = ax.get_ylim()
+        if floor - low < 0.05 * (high - low):  # keep the floor line off the bottom axis
+            ax.set_ylim(floor - 0.08 * (high - floor), high)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("cross-entropy (nats / token)")
     ax.legend()
     if title:
         ax.set_title(title)
     return ax
+
+
+def _short(value: float) -> str:
+    """A heatmap cell's number in few characters: 0.57 -> ".57", -0.5 -> "-.50", 1.234 -> "1.23"."""
+    text = f"{value:.2f}"
+    return text.replace("0.", ".", 1) if abs(value) < 1 else text
 
 
 def plot_heatmap(weights, row_labels: Sequence[str], col_labels: Sequence[str], ax=None, title: str | None = None, cmap: str = "viridis", annotate: bool = True):
@@ -229,7 +262,7 @@ def plot_heatmap(weights, row_labels: Sequence[str], col_labels: Sequence[str], 
     if annotate and weights.size <= 144:
         for (i, j), value in np.ndenumerate(weights):
             r, g, b, _ = image.cmap(image.norm(value))  # the cell's colour: dark text on light cells, white on dark
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w")
+            ax.text(j, i, _short(value), ha="center", va="center", fontsize=12, color="k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w")
     if title:
         ax.set_title(title)
     ax.figure.colorbar(image, ax=ax, fraction=0.046)

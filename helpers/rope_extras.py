@@ -84,11 +84,11 @@ def plot_rotations(
     placed: list[np.ndarray] = []  # label anchors so far: stack the labels of (nearly) equal vectors
     for i, (r, label, color) in enumerate(zip(rotated, labels, colors)):
         crowd = sum(float(np.linalg.norm(r - p)) < 0.06 * lim for p in placed)
-        ax.annotate(f"{i}: {label}", tuple(r), textcoords="offset points", xytext=(4, 4 - 11 * crowd), color=color, fontsize=9)
+        ax.annotate(f"{i}: {label}", tuple(r), textcoords="offset points", xytext=(4, 4 - 14 * crowd), color=color, fontsize=12)
         placed.append(r)
     if show_mean:
         ax.quiver([0.0], [0.0], [mean[0]], [mean[1]], color=MEAN_COLOR, **{**arrow, "width": 0.01})
-        ax.annotate("v' (mean)", tuple(mean), textcoords="offset points", xytext=(4, -12), color=MEAN_COLOR, fontsize=9)
+        ax.annotate("v' (mean)", tuple(mean), textcoords="offset points", xytext=(4, -15), color=MEAN_COLOR, fontsize=12)
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.axhline(0, color="0.85", lw=0.8, zorder=0)

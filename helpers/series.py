@@ -22,6 +22,9 @@ class SeriesRow:
     loss: float  # nats/token the model reached on held-out text
     floor: float  # the exact floor of its context (helpers.grammar)
     floor_name: str  # e.g. "bigram", "3-token", "full history"
+    width: int | None = None  # the model's embedding dimension (2 for the slides' models)
+    own_floor: float | None = None  # the best loss of any model built like this one, where it is above `floor`
+    own_floor_name: str = ""  # e.g. "order-blind": what limits the model (04's average sees only the bag of tokens)
 
 
 def _path(folder: str | Path | None) -> Path:

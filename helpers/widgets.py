@@ -75,7 +75,7 @@ def plot_cosine(a, b, cosine_fn: Callable, ax=None):
     ax.set_aspect("equal")
     ax.axhline(0, color="0.85", lw=0.8, zorder=0)
     ax.axvline(0, color="0.85", lw=0.8, zorder=0)
-    ax.set_title(f"cos(theta) = {cos:.2f}   u.v = {dot:.2f}\n|u| = {norms[0]:.2f}, |v| = {norms[1]:.2f}", fontsize=10)
+    ax.set_title(f"cos(theta) = {cos:.2f}   u.v = {dot:.2f}\n|u| = {norms[0]:.2f}, |v| = {norms[1]:.2f}")
     ax.cosine_state = {"cos": cos, "dot": dot, "norms": norms}
     return ax
 
@@ -123,7 +123,7 @@ def plot_temperatures(probs_fn: Callable, vocab: Sequence[str], temperatures=(0.
     import matplotlib.pyplot as plt
 
     if axes is None:
-        _, axes = plt.subplots(1, len(temperatures), figsize=(4.2 * len(temperatures), 3), sharey=True)
+        _, axes = plt.subplots(1, len(temperatures), figsize=(min(10.0, 3.4 * len(temperatures)), 3.4), sharey=True)
     probs = [np.asarray(probs_fn(tau), dtype=float) for tau in temperatures]
     ymax = max(float(p.max()) for p in probs) * 1.15
     for ax, tau, p in zip(np.atleast_1d(axes), temperatures, probs):

@@ -90,3 +90,165 @@ def test_probability_panels_can_share_a_scale():
     plot_probs(np.array([0.5, 0.5]), ["a", "b"], ax=axes[1], ymax=1.0)
     assert axes[0].get_ylim() == axes[1].get_ylim() == (0.0, 1.0)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every figure of every solution notebook, as a lecture shows it.
+#
+# Each solution notebook runs top to bottom in a kernel whose matplotlib backend keeps the
+# figures (agg); after every cell a hook draws each open figure, records every piece of text
+# that was actually drawn (titles, labels, tick labels, legends, annotations, colour bars) with
+# its size and its box, then closes the figures. A figure wider than SHOWN_WIDTH inches is shown
+# scaled down to that width (a notebook column, a slide), so its text is measured at that scale.
+
+import json  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+import nbclient  # noqa: E402
+import nbformat  # noqa: E402
+
+from autograder.course import SOLUTIONS, available  # noqa: E402
+
+MIN_POINTS = 12.0  # the smallest text a lecture hall reads, at the size the figure is shown
+SHOWN_WIDTH = 10.0  # inches: wider figures are shown scaled down to this
+
+FIGURE_HOOK = r'''
+import json as _json
+import matplotlib as _mpl
+_mpl.use("agg")
+import matplotlib.pyplot as _plt
+import matplotlib.text as _mtext
+
+_FIGURE_REPORT = []
+_drawn = []
+_text_draw = _mtext.Text.draw
+
+
+def _recording_draw(self, renderer):
+    _text_draw(self, renderer)
+    if self.get_visible() and self.get_text().strip():
+        _drawn.append(self)
+
+
+def _walk_figures(result=None):
+    cell = get_ipython().execution_count - 1  # the count has moved on to the next cell already
+    for num in _plt.get_fignums():
+        fig = _plt.figure(num)
+        _drawn.clear()
+        _mtext.Text.draw = _recording_draw
+        try:
+            fig.canvas.draw()
+        finally:
+            _mtext.Text.draw = _text_draw
+        renderer = fig.canvas.get_renderer()
+        box = fig.bbox
+        texts = []
+        for t in dict.fromkeys(_drawn):  # each text once, in drawing order
+            extent = t.get_window_extent(renderer)
+            clip = t.get_clip_box() if t.get_clip_on() else None
+            if clip is not None and not extent.overlaps(clip):
+                continue  # clipped away entirely: not shown
+            texts.append({"text": t.get_text()[:40], "size": float(t.get_fontsize()),
+                          "inside": bool(extent.x0 >= box.x0 - 1 and extent.y0 >= box.y0 - 1 and extent.x1 <= box.x1 + 1 and extent.y1 <= box.y1 + 1)})
+        _FIGURE_REPORT.append({"cell": cell, "width": float(fig.get_figwidth()), "texts": texts})
+    _plt.close("all")
+
+
+get_ipython().events.register("post_run_cell", _walk_figures)
+'''
+
+
+def _figure_report(stem: str) -> tuple[list[dict], nbformat.NotebookNode]:
+    nb = nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(FIGURE_HOOK))
+    nb.cells.append(nbformat.v4.new_code_cell("print(_json.dumps(_FIGURE_REPORT))"))
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}})
+    client.execute()
+    out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    sources = {c.get("execution_count"): c.source for c in nb.cells if c.cell_type == "code"}
+    report = json.loads(out.strip().splitlines()[-1])
+    for fig in report:
+        fig["first_line"] = next((line for line in sources.get(fig["cell"], "").splitlines() if line.strip()), "")[:60]
+    return report, nb
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Every solution notebook, executed once: stem -> (figure report, executed notebook)."""
+    stems = list(available().values())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(stems, pool.map(_figure_report, stems)))
+
+
+@pytest.fixture(scope="module")
+def notebook_figures(executed):
+    return {stem: report for stem, (report, _) in executed.items()}
+
+
+@pytest.mark.slow
+def test_every_notebook_draws_figures(notebook_figures):
+    for stem, figs in notebook_figures.items():
+        assert figs, f"{stem}: no figure was drawn (the hook saw none)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", list(available().values()))
+def test_figure_text_is_large_enough_and_inside(notebook_figures, stem):
+    problems = []
+    for fig in notebook_figures[stem]:
+        scale = min(1.0, SHOWN_WIDTH / fig["width"])
+        for t in fig["texts"]:
+            if t["size"] * scale < MIN_POINTS - 1e-6:
+                problems.append(f"cell {fig['cell']} ({fig['first_line']!r}): {t['text']!r} at {t['size'] * scale:.1f} pt")
+            if not t["inside"]:
+                problems.append(f"cell {fig['cell']} ({fig['first_line']!r}): {t['text']!r} is cut at the figure's edge")
+    assert not problems, f"{stem}: {len(problems)} texts a lecture hall cannot read:\n" + "\n".join(problems[:60])
+
+
+# ---------------------------------------------------------------------------------------------
+# Every number the teaching text quotes is computed: it is printed by a cell of the same notebook
+# (equal once rounded to the digits quoted; "57%" matches a printed 0.571), or it is a constant
+# this test recomputes below. Formulas ($...$) and code spans (`...`) are not claims.
+
+import math  # noqa: E402
+import re  # noqa: E402
+
+from helpers import grammar  # noqa: E402
+
+QUOTED = re.compile(r"(?<![\w.])(\d+\.\d+|\d+%)(?![\w.])")
+PRINTED = re.compile(r"(?<![\w.])-?\d+\.\d+(?:e-?\d+)?")
+RECOMPUTED = {  # (notebook, cell id) -> {quoted number: its value, computed here}
+    ("02_sampling", "c36"): {"0.1": 0.1},  # the slider's range (a setting, not a result)
+    ("03_training", "c08"): {"2.08": math.log(8)},  # a uniform guess over 8 tokens
+    ("03_training", "c25"): {"2.08": math.log(8)},
+    ("03_training", "c42"): {"0.592": grammar.floor(3)},  # notebook 04's 3-token floor
+    ("07_minigpt", "c37"): {"1.00": 1.0},  # the scale's end points, described
+    ("07_minigpt", "c42"): {"95%": grammar.GRAMMAR.end["cat"]["!"]},  # the grammar's rule for cat sentences
+}
+
+
+def _matches(quoted: str, values: list[float]) -> bool:
+    if quoted.endswith("%"):
+        return any(round(100 * v) == int(quoted[:-1]) for v in values) or float(quoted[:-1]) in values
+    digits = len(quoted.split(".")[1])
+    return any(round(v, digits) == float(quoted) for v in values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", list(available().values()))
+def test_every_quoted_number_is_printed_or_recomputed(executed, stem):
+    nb = executed[stem][1]
+    printed = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    values = [float(x) for x in PRINTED.findall(printed)] + [float(x[:-1]) / 100 for x in re.findall(r"\d+%", printed)]
+    unbacked = []
+    for c in nb.cells:
+        if c.cell_type != "markdown" or c.metadata.get("nbgrader", {}).get("solution"):
+            continue  # model answers to written questions are graded by people
+        text = re.sub(r"`[^`]*`", "", re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", c.source, flags=re.S))
+        known = RECOMPUTED.get((stem, c.get("id")), {})
+        for quoted in QUOTED.findall(text):
+            if quoted in known:
+                assert _matches(quoted, [known[quoted]]), f"{stem} {c.get('id')}: {quoted} is not {known[quoted]}"
+            elif not _matches(quoted, values):
+                unbacked.append(f"{c.get('id')}: {quoted} ({text.strip()[:70]!r})")
+    assert not unbacked, f"{stem}: numbers in the text that no cell prints:\n" + "\n".join(unbacked)

@@ -74,15 +74,16 @@ def test_rules_on_a_small_notebook():
 
 def test_a_slide_type_set_by_hand_is_kept_and_the_rest_follows_the_content():
     nb = slides.annotate(_solution("01"))
-    nb.cells[3].metadata["slideshow"]["slide_type"] = "notes"  # changed in JupyterLab's property inspector
-    nb.cells[6].metadata["slideshow"] = {"slide_type": "fragment"}  # set by hand, never annotated
-    nb.cells[4].metadata["slideshow"].pop("slide_type")  # set to "-" in JupyterLab, which drops the default
-    nb.cells[2].source = "Not a heading any more."  # content edited: the derived type follows
+    at = {cell["id"]: i for i, cell in enumerate(nb.cells)}  # by cell id: a cell added to 01 moves none of these
+    nb.cells[at["c03"]].metadata["slideshow"]["slide_type"] = "notes"  # changed in JupyterLab's property inspector
+    nb.cells[at["c06"]].metadata["slideshow"] = {"slide_type": "fragment"}  # set by hand, never annotated
+    nb.cells[at["c04"]].metadata["slideshow"].pop("slide_type")  # set to "-" in JupyterLab, which drops the default
+    nb.cells[at["c02"]].source = "Not a heading any more."  # content edited: the derived type follows
     again = slides.annotate(copy.deepcopy(nb))
-    assert again.cells[3].metadata["slideshow"]["slide_type"] == "notes"
-    assert again.cells[6].metadata["slideshow"]["slide_type"] == "fragment"
-    assert again.cells[2].metadata["slideshow"]["slide_type"] == "-"
-    assert nb.cells[4].metadata["slideshow"]["auto"] == "subslide" and again.cells[4].metadata["slideshow"]["slide_type"] == "-"
+    assert again.cells[at["c03"]].metadata["slideshow"]["slide_type"] == "notes"
+    assert again.cells[at["c06"]].metadata["slideshow"]["slide_type"] == "fragment"
+    assert again.cells[at["c02"]].metadata["slideshow"]["slide_type"] == "-"
+    assert nb.cells[at["c04"]].metadata["slideshow"]["auto"] == "subslide" and again.cells[at["c04"]].metadata["slideshow"]["slide_type"] == "-"
     assert slides.annotate(copy.deepcopy(again)) == again
     nb.metadata["rise"]["theme"] = "simple"
     assert slides.annotate(nb).metadata["rise"]["theme"] == "simple"
