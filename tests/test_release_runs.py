@@ -212,16 +212,14 @@ def test_problems_are_found():
 
 # ---------------------------------------------------------------------------- planted wrong versions
 
-def _wrong_function(name: str, expr: str) -> str:
-    """Code that rebinds the graded function ``name`` to a wrong version: the right one's result ``out`` changed by ``expr``."""
-    return (f"\n\n_right_{name} = {name}\n\n\ndef {name}(*args, **kwargs):  # planted: {expr}\n"
-            f"    out = _right_{name}(*args, **kwargs)\n    return {expr}\n")
-
-
-def _wrong_module(name: str, expr: str) -> str:
-    """Code that rebinds the graded nn.Module ``name`` to a subclass whose forward's result ``out`` is changed by ``expr``."""
-    return (f"\n\n_Right_{name} = {name}\n\n\nclass {name}(_Right_{name}):  # planted: {expr}\n"
-            f"    def forward(self, *args, **kwargs):\n        out = super().forward(*args, **kwargs)\n        return {expr}\n")
+def _wrong(name: str, expr: str, module: bool) -> str:
+    """Code that rebinds the graded ``name`` to a wrong version: the right one's result ``out`` changed by ``expr``
+    (for an nn.Module, a subclass whose forward changes it)."""
+    if module:
+        head = f"class {name}(_right_{name}):  # planted: {expr}\n    def forward(self, *args, **kwargs):\n        out = super().forward(*args, **kwargs)\n"
+        return f"\n\n_right_{name} = {name}\n\n\n{head}        return {expr}\n"
+    head = f"def {name}(*args, **kwargs):  # planted: {expr}\n    out = _right_{name}(*args, **kwargs)\n"
+    return f"\n\n_right_{name} = {name}\n\n\n{head}    return {expr}\n"
 
 
 NAN = "out * float('nan')"
@@ -242,11 +240,11 @@ class Planted:
 
 
 def F_(notebook, name, slip, expr, run=""):
-    return Planted(notebook, name, slip, _wrong_function(name, expr), run)
+    return Planted(notebook, name, slip, _wrong(name, expr, module=False), run)
 
 
 def M_(notebook, name, slip, expr, run=""):
-    return Planted(notebook, name, slip, _wrong_module(name, expr), run)
+    return Planted(notebook, name, slip, _wrong(name, expr, module=True), run)
 
 
 # One typical slip per graded function (the issue's cases among them), and one per function a later notebook loads.
@@ -309,7 +307,8 @@ def test_every_graded_function_is_planted():
     planted = {(p.notebook, p.name) for p in PLANTED if not p.run}
     assert graded - planted == set(), graded - planted
     for p in PLANTED:
-        assert p.name in planted_notebook(p).cells[0].source or planted_notebook(p)  # the graded cell exists
+        cell = next(c for c in _graded_cells(planted_notebook(p)) if c.metadata["nbgrader"]["grade_id"] == p.name)
+        compile(cell.source, p.id, "exec")  # the planted code is valid Python at the cell's top level
 
 
 @pytest.mark.parametrize("planted", PLANTED, ids=[p.id for p in PLANTED])
