@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
+import types
 from pathlib import Path
 
 from .demo import is_stub
@@ -35,32 +37,31 @@ def find_notebook(notebook: str, folder: Path) -> Path | None:
     return loose[0] if len(loose) == 1 else None
 
 
-def definitions_source(path: Path) -> str:
-    """The imports, functions and classes of the notebook's code cells (magics and other statements dropped)."""
-    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-    kept = []
-    for cell in cells:
+def definitions(path: Path) -> ast.Module:
+    """The imports, functions and classes (decorators included) of the notebook's code cells, as one module;
+    magics, other statements and cells that do not parse are left out."""
+    kept: list[ast.stmt] = []
+    for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
-        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]  # keeps line numbers
         try:
             tree = ast.parse("\n".join(lines))
         except SyntaxError:
             continue  # a cell that does not parse defines nothing
-        for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                kept.append(ast.get_source_segment("\n".join(lines), node, padded=True) or "")
-    return "\n\n".join(kept)
+        kept += [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    return ast.Module(body=kept, type_ignores=[])
 
 
 def _load(path: Path) -> dict:
     key = (str(path), path.stat().st_mtime)
     if key not in _CACHE:
-        namespace: dict = {"__name__": f"earlier_{path.stem}"}
-        exec(compile(definitions_source(path), str(path), "exec"), namespace)  # the student's own code, in their own kernel
-        _CACHE[key] = namespace
+        module = types.ModuleType(f"earlier_{path.stem}")  # a real module: dataclasses and pickling look their module up
+        sys.modules[module.__name__] = module
+        exec(compile(definitions(path), str(path), "exec"), module.__dict__)  # the student's own code, in their own kernel
+        _CACHE[key] = module.__dict__
     return _CACHE[key]
 
 

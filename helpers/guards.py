@@ -85,19 +85,23 @@ def _finite(value) -> bool:
 
 
 def problem(value, kind: str | None = None, *, shape: tuple | None = None, dtype: str | None = None,
-            finite: bool = False, detached: bool = False, below: int | None = None) -> str | None:
+            finite: bool = False, detached: bool = False, below: int | None = None, items: type | None = None,
+            rule: tuple | None = None) -> str | None:
     """What is wrong with ``value`` (a phrase starting "expected ..."), or None when it is right.
 
     kind: "array" (np.ndarray), "tensor" (torch.Tensor), "number" (a real number, not an array), "list" or "tuple".
     shape: the expected shape (a list's or tuple's is (len,)); None entries match any size, e.g. (None, 3)
         for N windows of 3 tokens.
     dtype: "int", "float" or "bool".   finite: no nan or inf.   detached: a tensor that does not require grad.
-    below: token ids: every entry an integer in 0 .. below - 1.
+    below: token ids: every entry an integer in 0 .. below - 1.   items: the type of every item of a list, e.g. str.
+    rule: (predicate, what it means), e.g. (lambda m: bool(m.any(-1).all()), "every query may attend to some key"):
+        a property the given code needs beyond type and shape.
     """
     if kind in ("list", "tuple") and shape is not None:
         size = f"of {'N' if shape[0] is None else shape[0]} items"
     else:
-        size = f"of shape {tuple('N' if e is None else e for e in shape)}" if shape is not None else ""
+        dims = ["N" if e is None else str(e) for e in shape or ()]
+        size = f"of shape ({', '.join(dims)}{',' * (len(dims) == 1)})" if shape is not None else ""
     want = " ".join(filter(None, [KINDS.get(kind, "a value"), size, f"with {DTYPES[dtype]}" if dtype else ""]))
     if kind == "array" and not isinstance(value, np.ndarray):
         return f"expected {want}"
@@ -119,6 +123,10 @@ def problem(value, kind: str | None = None, *, shape: tuple | None = None, dtype
         ids = [v for v in np.asarray(value, dtype=object).ravel()]
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < below for v in ids):
             return f"expected token ids, integers in 0 .. {below - 1}"
+    if items is not None and not all(isinstance(v, items) for v in value):
+        return f"expected every item to be a {items.__name__}"
+    if rule is not None and not rule[0](value):
+        return f"expected {rule[1]}"
     return None
 
 

@@ -233,18 +233,19 @@ class Planted:
     slip: str  # what a student got wrong, in words
     code: str  # appended to the graded cell
     run: str = ""  # the notebook executed (default: the same); a later one when it uses ``name`` through helpers.earlier
+    told: bool = True  # a demo cell must say "your NAME returned ..." (False: no given code is hurt by the slip)
 
     @property
     def id(self) -> str:
         return f"{self.run or self.notebook}-{self.name}" + (f"-from-{self.notebook}" if self.run else "")
 
 
-def F_(notebook, name, slip, expr, run=""):
-    return Planted(notebook, name, slip, _wrong(name, expr, module=False), run)
+def F_(notebook, name, slip, expr, run="", told=True):
+    return Planted(notebook, name, slip, _wrong(name, expr, module=False), run, told)
 
 
-def M_(notebook, name, slip, expr, run=""):
-    return Planted(notebook, name, slip, _wrong(name, expr, module=True), run)
+def M_(notebook, name, slip, expr, run="", told=True):
+    return Planted(notebook, name, slip, _wrong(name, expr, module=True), run, told)
 
 
 # One typical slip per graded function (the issue's cases among them), and one per function a later notebook loads.
@@ -282,7 +283,7 @@ PLANTED = [
     M_("07", "CausalSelfAttention", "last_weights not detached", NOT_DETACHED),
     M_("07", "TransformerBlock", "nan", NAN),
     M_("07", "MiniGPT", "a nan loss", "(out[0], None if out[1] is None else out[1] * float('nan'))"),
-    F_("07", "generate", "one token short", "out[:-1]"),
+    F_("07", "generate", "one token short", "out[:-1]", told=False),  # 07's generation cell only prints a shorter text
     # what a later notebook loads from an earlier one (helpers.earlier)
     F_("02", "generate", "floats, not ids", "[i + 0.5 for i in out]", run="03"),
     F_("04", "context_windows", "targets one shorter than the contexts", "(out[0], out[1][:-1])", run="05"),
@@ -323,3 +324,7 @@ def test_planted_slip_runs_top_to_bottom(tmp_path, planted):
     bad = problems(nb) + bad_series_rows(tmp_path)
     where = f"notebook {run}" + (f" using notebook {planted.notebook}'s" if planted.run else " with its") + f" {planted.name} wrong ({planted.slip})"
     assert not bad, f"{where}, {seconds:.0f} s:\n" + "\n".join(bad)
+    said = f"your {planted.name} (notebook {planted.notebook}) returned" if planted.run else f"your {planted.name} returned"
+    told = [c for c in nb.cells if c.cell_type == "code" and _kind(c) in ("given", "guarded")
+            and any(said in o.get("text", "") and f"check('{planted.name}')" in o.get("text", "") for o in c.outputs)]
+    assert told or not planted.told, f"{where}: no demo cell says {said!r} ... check('{planted.name}')"
