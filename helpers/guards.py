@@ -111,16 +111,23 @@ def problem(value, kind: str | None = None, *, shape: tuple | None = None, dtype
         return f"expected {want}"
     if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
         return f"expected {want}"
+    try:  # a value of the right kind may still hold anything: a check that cannot be made has failed
+        return _details(value, want, shape, dtype, finite, detached, below, items, rule)
+    except Exception:  # noqa: BLE001 - e.g. a ragged list for a dtype, a predicate that raises
+        return f"expected {want}"
+
+
+def _details(value, want, shape, dtype, finite, detached, below, items, rule) -> str | None:
     if shape is not None and not _shape_ok(tuple(getattr(value, "shape", (len(value),) if isinstance(value, (list, tuple)) else ())), shape):
         return f"expected {want}"
     if dtype is not None and not _dtype_ok(value, dtype):
         return f"expected {want}"
     if finite and not _finite(value):
         return "expected finite values (it holds nan or inf)"
-    if detached and value.requires_grad:
+    if detached and getattr(value, "requires_grad", False):
         return "expected a detached tensor (.detach(): it is kept for plotting, not for gradients)"
     if below is not None:
-        ids = [v for v in np.asarray(value, dtype=object).ravel()]
+        ids = list(np.asarray(value, dtype=object).ravel())
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < below for v in ids):
             return f"expected token ids, integers in 0 .. {below - 1}"
     if items is not None and not all(isinstance(v, items) for v in value):
@@ -171,3 +178,15 @@ def expect_tuple(name: str, value, *parts: tuple[str, dict], earlier: tuple[str,
         return False
     return all(expect(name, part, checks.pop("kind", None), part=label, earlier=earlier, namespace=namespace, **checks)
                for (label, checks), part in zip([(label, dict(checks)) for label, checks in parts], value))
+
+
+def raised(name: str, error: BaseException, earlier: tuple[str, str] | None = None, namespace: dict | None = None) -> None:
+    """Report that the function ``name`` raised ``error`` where given code called it (once, like ``expect``), and
+    remember it so that ``implemented`` skips the cells that need it. Returns None, for ``return raised(...)``."""
+    namespace = namespace if namespace is not None else sys._getframe(1).f_globals
+    graded, where = (earlier[1], f" in notebook {earlier[0]}") if earlier else (name, "")
+    whose = f"your {graded} (notebook {earlier[0]})" if earlier else f"your {graded}"
+    message = f"\u2718 {whose} raised {type(error).__name__}: {str(error)[:200]}. Run check('{graded}'){where} to see what to fix."
+    print(message)
+    _WRONG[name] = (namespace.get(name), message)
+    return None

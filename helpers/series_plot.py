@@ -68,6 +68,7 @@ def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04"
     top = max([r.loss for r in items if not isinstance(r, str)] + [1.2])
     ax.set_ylim(0.4, top + 0.15)
     ax.set_title("The series: the loss each model reached against the floor of what it sees")
-    ax.legend(fontsize=8, loc="upper right")
+    if ax.get_legend_handles_labels()[0]:  # no row recorded yet: nothing to explain
+        ax.legend(fontsize=8, loc="upper right")
     ax.figure.tight_layout()
     return ax

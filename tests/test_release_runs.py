@@ -45,7 +45,7 @@ from autograder.course import RELEASE, ROOT, SERIES, SOLUTIONS, available
 pytestmark = pytest.mark.slow
 STUB = re.compile(r"^implement \w+, then run check\('\w+'\)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-FRAME = re.compile(r"Cell In\[(\d+)\], line \d+|File (\S+?\.py):\d+|(\S+?\.py):\d+, in ")
+FRAME = re.compile(r"Cell In\[(\d+)\], line \d+|File (\S+?\.py):\d+|(\S+?\.py):\d+, in |File (\S+?\.ipynb):\d+")
 EMPTY_LEGEND = "No artists with labels found to put in legend"
 PENDING: set[str] = set()  # notebooks whose release may still cascade (none)
 
@@ -126,6 +126,8 @@ def _innermost(traceback: list[str], nb) -> tuple[str, str]:
         if match.group(1):
             cell = by_count.get(int(match.group(1)))
             last = (_kind(cell) if cell is not None else "given", f"cell In[{match.group(1)}]")
+        elif match.group(4):
+            last = ("solution", match.group(4))  # the student's earlier notebook, loaded by helpers.earlier
         else:
             path = match.group(2) or match.group(3)
             if "/helpers/" in path.replace(os.sep, "/"):
@@ -213,13 +215,14 @@ def test_problems_are_found():
 # ---------------------------------------------------------------------------- planted wrong versions
 
 def _wrong(name: str, expr: str, module: bool) -> str:
-    """Code that rebinds the graded ``name`` to a wrong version: the right one's result ``out`` changed by ``expr``
-    (for an nn.Module, a subclass whose forward changes it)."""
+    """Code that defines the graded ``name`` again, wrong: the right one (renamed ``_right_NAME`` by
+    ``planted_notebook``) with its result ``out`` changed by ``expr``; for an nn.Module, a subclass whose
+    forward changes it. Definitions only, so helpers.earlier loads the wrong version too."""
     if module:
         head = f"class {name}(_right_{name}):  # planted: {expr}\n    def forward(self, *args, **kwargs):\n        out = super().forward(*args, **kwargs)\n"
-        return f"\n\n_right_{name} = {name}\n\n\n{head}        return {expr}\n"
+        return f"\n\n\n{head}        return {expr}\n"
     head = f"def {name}(*args, **kwargs):  # planted: {expr}\n    out = _right_{name}(*args, **kwargs)\n"
-    return f"\n\n_right_{name} = {name}\n\n\n{head}    return {expr}\n"
+    return f"\n\n\n{head}    return {expr}\n"
 
 
 NAN = "out * float('nan')"
@@ -297,7 +300,9 @@ def planted_notebook(planted: Planted) -> nbformat.NotebookNode:
     nb = nbformat.read(str(SOLUTIONS / f"{SERIES[planted.notebook]}.ipynb"), as_version=4)
     cells = [c for c in _graded_cells(nb) if c.metadata["nbgrader"]["grade_id"] == planted.name]
     assert len(cells) == 1, (planted.notebook, planted.name)
-    cells[0].source += planted.code
+    right, renamed = re.subn(rf"^(def|class) {planted.name}\b", rf"\1 _right_{planted.name}", cells[0].source, count=1, flags=re.M)
+    assert renamed == 1, (planted.notebook, planted.name)
+    cells[0].source = right + planted.code
     return nb
 
 
