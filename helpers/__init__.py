@@ -4,7 +4,7 @@ Nothing here contains a graded answer; helpers never import solutions/ or autogr
 """
 
 from .checking import check, rel_error
-from .data import SLIDE_SENTENCES, SLIDE_TABLE_ORDER, SLIDE_TEXT, SLIDE_U, SLIDE_V, slide_tables
+from .data import SLIDE_SENTENCES, SLIDE_TABLE_ORDER, SLIDE_TEXT, SLIDE_TOKENS, SLIDE_U, SLIDE_V, slide_tables
 from .plots import plot_heatmap, plot_loss, plot_probs, plot_tables, plot_vectors
 from .seeding import make_generator, make_rng, seed_everything
 
@@ -14,6 +14,7 @@ __all__ = [
     "SLIDE_SENTENCES",
     "SLIDE_TABLE_ORDER",
     "SLIDE_TEXT",
+    "SLIDE_TOKENS",
     "SLIDE_U",
     "SLIDE_V",
     "slide_tables",

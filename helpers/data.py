@@ -18,6 +18,12 @@ SLIDE_SENTENCES = [
 ]
 SLIDE_TEXT = "\n".join(SLIDE_SENTENCES)
 
+# The slide's "(Simple) Tokenized Corpus" of SLIDE_TEXT, as printed on the slide: the data of
+# notebooks 03-04, which start from tokens (notebook 01's tokenize makes the same list).
+SLIDE_TOKENS = (
+    "the dog ran . the dog ate . the dog ran the zoo . the cat ate the dog ! the cat ran the zoo ."
+).split()
+
 # The vocabulary order the V and U tables below are written in (the slide's order).
 SLIDE_TABLE_ORDER = ["!", ".", "ate", "cat", "dog", "ran", "the", "zoo"]
 

@@ -13,6 +13,8 @@ import inspect
 import sys
 from typing import Any
 
+from .guards import known_wrong
+
 STUB_PREFIX = "implement "  # the release's stubs raise NotImplementedError("implement NAME, then run check('NAME')")
 
 
@@ -32,11 +34,24 @@ def is_stub(obj: Any) -> bool:
 
 
 def implemented(*names: str, namespace: dict | None = None) -> bool:
-    """True when every graded name is defined and written; else print what to do first and return False."""
+    """True when every graded name is defined, written and has not returned a wrong value to a cell above
+    (``helpers.guards.expect``); else print what to do first and return False.
+
+    A name may also hold a function of an earlier notebook (``helpers.earlier``); when that one is not
+    available, its reason is printed.
+    """
     namespace = namespace if namespace is not None else sys._getframe(1).f_globals
     for name in names:
         obj = namespace.get(name)
+        reason = getattr(obj, "not_available", None)
+        wrong = known_wrong(name, obj)
         if obj is None or is_stub(obj):
             print(f"\u2192 {stub_message(name)} to see this.")
-            return False
+        elif isinstance(reason, str):
+            print(f"\u2192 {reason}")
+        elif wrong:
+            print(f"{wrong} (This cell needs it.)")
+        else:
+            continue
+        return False
     return True

@@ -94,6 +94,7 @@ def plot_series(rows: Sequence[SeriesRow], expected: Sequence[str] = ("03", "04"
     top = max([max(r.loss, r.own_floor or 0.0) for r in items if not isinstance(r, str)] + [1.2])
     ax.set_ylim(0.4, top + 0.25)
     ax.set_title("The series: the loss each model reached\nagainst the floor of what it sees")
-    ax.legend(loc="upper right")
+    if ax.get_legend_handles_labels()[0]:  # no row recorded yet: nothing to explain
+        ax.legend(loc="upper right")
     ax.figure.tight_layout()
     return ax

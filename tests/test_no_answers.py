@@ -1,4 +1,4 @@
-"""No answer line is readable by a student (issue 10, item 1).
+"""No answer line is readable by a student (issue 10, item 1; issue 17, item 2).
 
 An *answer line* is a line of a solution region (between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` in a code cell of solutions/*.ipynb) that carries an answer on its
@@ -7,16 +7,22 @@ removed, so ``out = weights @ V  # (..., T_q, d_v)`` is found in a hint that wri
 ``out=weights@V`` (the whole line, anywhere in a text, even across string literals). Not answer lines: blank
 lines, comments, docstrings, lines shorter than MIN_CHARS non-space characters (``pass``,
 ``else:``, ``return out``, a lone bracket), an argument converted to an array of itself, a
-``return`` of names only, and lines that also occur in given code of the solutions (code
-outside every solution region, docstrings included: students see it anyway).
+``return`` of names only, PyTorch's idioms (a call without arguments such as ``loss.backward()``,
+``with torch.no_grad():``, a loop header over a name, appending a name), and the few lines of
+``ALLOWED`` (the lecture's notation, each with its reason).
 
 Fails when an answer line occurs in
 1. any file under helpers/ (the student package: .py source and its string literals, .json strings),
 2. the release notebooks/ (any cell: the release must carry only stubs in solution regions),
-3. the feedback of wrong submissions (the release itself, and one built from solutions/ whose
+3. the given code (code outside the solution regions, docstrings included) or the Markdown of any
+   notebook of solutions/, its own or another one: a later notebook never writes an earlier
+   notebook's answer out (it uses a library built-in or the student's own function, helpers.earlier),
+4. the feedback of wrong submissions (the release itself, and one built from solutions/ whose
    graded functions each return a wrong but well-typed value), graded in one run of
    ``python -m autograder grade-all --feedback --reveal-hidden``: the Markdown feedback and
-   the results JSON.
+   the results JSON;
+and when a text a student reads before answering states a result that a written question asks
+to derive (``WRITTEN_RESULTS``).
 """
 
 from __future__ import annotations
@@ -116,14 +122,28 @@ def solution_cells() -> list[tuple[str, str, str]]:
     return cells
 
 
-def given_text(cells) -> str:
-    """The solutions' given code, normalized: every code line outside the solution regions (docstrings included)."""
-    return "\n".join(normalize(line) for _, _, source in cells for line in split_regions(source)[1])
-
-
 # Lines that name no answer whatever their length: an argument converted to an array of itself
-# (x = np.asarray(x, dtype=float)), and returning or unpacking names only (return out, weights).
-GENERIC = (re.compile(r"(\w+)=np\.(?:asarray|array)\(\1(?:,dtype=[\w.]+)?\)"), re.compile(r"return\w+(?:,\w+)*"))
+# (x = np.asarray(x, dtype=float)), returning or unpacking names only (return out, weights), and
+# PyTorch's idioms: a call without arguments (optimizer.step(), loss.backward(), model.eval()), a
+# context manager without arguments (with torch.no_grad():), a loop header over a name
+# (for _ in range(epochs):) and appending a name or its item() (losses.append(loss.item())).
+GENERIC = (
+    re.compile(r"(\w+)=np\.(?:asarray|array)\(\1(?:,dtype=[\w.]+)?\)"),
+    re.compile(r"return\w+(?:,\w+)*"),
+    re.compile(r"[\w.]+\(\)"),
+    re.compile(r"with[\w.]+\(\):"),
+    re.compile(r"for\w+in(?:range\(\w+\)|\w+):"),
+    re.compile(r"\w+\.append\([\w.]+(?:\(\))?\)"),
+)
+
+# Lines of a solution region that a student may read elsewhere, normalized -> why. A test fails when
+# an entry is no longer an answer line or no longer read anywhere (drop it then): the list only shrinks.
+ALLOWED = {
+    "v=V[prev_id]": "the lecture's notation: docstrings define v as the row V[prev_id] (slide step 2)",
+    "u=rng.random()": "the graded contract of sample_categorical (shared/COURSE.md: exactly one u = rng.random())",
+    "s=dot_scores(U,v)": "02's demo of dot_scores itself, the first graded function; next_token_probs is more than this call",
+    "returnself.decode(v)": "06's given TinyAttentionLM ends with the decode layer U, as every LM of the series does",
+}
 
 
 def is_generic(key: str) -> bool:
@@ -131,14 +151,14 @@ def is_generic(key: str) -> bool:
 
 
 def answer_lines(cells=None) -> list[AnswerLine]:
+    """Every answer line of the solutions, once each (the first place it is written)."""
     cells = solution_cells() if cells is None else cells
-    given = given_text(cells)
     seen: dict[str, AnswerLine] = {}
     for where, name, source in cells:
         inside, _ = split_regions(source)
         for line in drop_docstrings(inside):
             key = normalize(code_part(line))
-            if is_generic(key) or key in given or key in seen:
+            if is_generic(key) or key in ALLOWED or key in seen:
                 continue
             seen[key] = AnswerLine(key, line.strip(), f"{where}: {name}")
     return list(seen.values())
@@ -208,6 +228,23 @@ def tree_texts(folder: Path, relative_to: Path) -> dict[str, str]:
     return texts
 
 
+def given_texts() -> dict[str, str]:
+    """What a student reads of the solutions besides the answers: every code cell outside its solution
+    regions (docstrings included) and every Markdown cell except the written questions' model answers."""
+    texts = {}
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for index, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            first = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
+            label = f"solutions/{path.name}, {cell.cell_type} cell {index} {first!r}"
+            if cell.cell_type == "markdown" and not meta.get("solution"):
+                texts[label] = cell.source
+            elif cell.cell_type == "code":
+                texts[label] = "\n".join(split_regions(cell.source)[1])
+    return texts
+
+
 def notebook_texts(folder: Path, relative_to: Path) -> dict[str, str]:
     texts = {}
     for path in sorted(folder.glob("*.ipynb")):
@@ -257,9 +294,24 @@ def test_planted_line_is_found(tmp_path):
     found = find(ANSWERS, tree_texts(tmp_path / "helpers", tmp_path))
     assert any("helpers/nbXX.py" in f and "K.transpose" in f for f in found), found
     assert any("helpers/refs.json" in f for f in found), found
-    given = given_text(solution_cells())
-    assert not [a for a in ANSWERS if a.key in given]  # given code is never an answer line
-    assert not find(ANSWERS, {"x": "pass\nelse:\nreturn out\n)"})
+    assert not find(ANSWERS, {"x": "pass\nelse:\nreturn out\n)\nloss.backward()\nwith torch.no_grad():\nfor _ in range(epochs):"})
+
+
+def test_copied_answer_in_a_later_notebook_is_found():
+    """The test can fail: a later notebook whose given code writes out 02's softmax (as 03 once did) is found."""
+    softmax = [a for a in ANSWERS if a.where == "solutions/02_sampling.ipynb: softmax"]
+    assert len(softmax) >= 3, softmax
+    copied = 'def softmax(s, axis=-1):\n    """Given."""\n' + "\n".join("    " + a.text for a in softmax)
+    found = find(ANSWERS, {"solutions/03_training.ipynb, code cell 3": copied, "solutions/04_context_averaging.ipynb, markdown": "`" + softmax[0].text + "`"})
+    assert len(found) == len(softmax) + 1 and all("02_sampling.ipynb: softmax" in f for f in found), found
+
+
+def test_allowed_lines_still_needed():
+    """Every ALLOWED line is still an answer line and still read somewhere (else drop it from the list)."""
+    keys = {normalize(code_part(line)) for _, _, source in solution_cells() for line in drop_docstrings(split_regions(source)[0])}
+    flat = normalize("\n".join(given_texts().values()))
+    assert [k for k in ALLOWED if k not in keys] == []
+    assert [k for k in ALLOWED if k not in flat] == []
 
 
 def test_code_part_and_docstrings():
@@ -275,6 +327,36 @@ def test_no_answer_in_helpers():
     found = find(ANSWERS, tree_texts(ROOT / "helpers", ROOT))
     found = without_known(found)
     assert not found, report(found)
+
+
+def test_no_answer_in_given_code_or_markdown():
+    """No notebook's given code, docstrings or Markdown writes out an answer line of any notebook."""
+    found = find(ANSWERS, given_texts())
+    assert not found, report(found)
+
+
+# Results a written question asks the student to derive: (question, where it is, what a text must not state).
+# Patterns match plain text and LaTeX: y_hat - y, \hat{\mathbf y} - \mathbf y, outer(y_hat - y, v), U^T (y_hat - y).
+YHAT_MINUS_Y = r"(?:y_hat|y-hat|ŷ|\\hat\{?\s*(?:\\mathbf\s*)?\{?y\}?\}?)\s*-\s*(?:\\mathbf\s*)?\{?y\b"
+WRITTEN_RESULTS = [
+    ("q03_gradient", "03_training", re.compile(YHAT_MINUS_Y)),
+]
+
+
+def test_no_text_states_a_written_answer():
+    """Before the written question, nothing a student reads of that notebook states its result
+    (03's loss_and_grads docstring once gave dJ/dV and dJ/dU)."""
+    found = []
+    for question, stem, pattern in WRITTEN_RESULTS:
+        nb = nbformat.read(str(ROOT / "solutions" / f"{stem}.ipynb"), as_version=4)
+        for index, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and cell.cell_type == "markdown":
+                continue  # the model answer itself
+            text = "\n".join(split_regions(cell.source)[1]) if cell.cell_type == "code" else cell.source
+            found += [f"{stem} cell {index} states {m.group(0)!r}, which {question} asks to derive" for m in pattern.finditer(text)]
+    assert not found, "\n".join(found)
+    assert WRITTEN_RESULTS[0][2].search("dV row = U^T (y_hat - y)") and WRITTEN_RESULTS[0][2].search(r"$\hat{\mathbf y} - \mathbf y$")
 
 
 def test_no_answer_in_release():
