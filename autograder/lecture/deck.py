@@ -227,7 +227,7 @@ _CSS = """
 .reveal ul, .reveal ol { display: block; margin-left: 1.2em; }
 .reveal .md h1, .reveal .md h2, .reveal .md h3 { font-size: 1.05em; margin-top: 0.4em; }
 .reveal .md table { font-size: 0.8em; margin: 0.3em 0; }
-.reveal pre { width: auto; margin: 0.35em 0; box-shadow: none; font-size: 0.62em; line-height: 1.28; overflow: visible; white-space: pre; }
+.reveal pre { width: auto; margin: 0.35em 0; box-shadow: none; font-size: 0.7em; line-height: 1.28; overflow: visible; white-space: pre; }
 .reveal pre.code { background: #f6f8fa; border-left: 4px solid #c8d1dc; padding: 0.35em 0.6em; }
 .reveal pre.output { white-space: pre-wrap; overflow-wrap: anywhere; background: #fffdf4; border-left: 4px solid #e6d9a8; padding: 0.3em 0.6em; }
 .reveal pre code, .reveal code { font-size: 0.92em; max-height: none; overflow: visible; text-transform: none; }
@@ -353,3 +353,21 @@ def write_assets(dest: Path) -> Path:
 def screen_count(stacks: list[list[Screen]]) -> tuple[int, int]:
     """(slides, subslides): the stacks, and the screens under their first."""
     return len(stacks), sum(len(s) - 1 for s in stacks)
+
+
+# --------------------------------------------------------------------------- what the tests look for
+
+_INLINE_MATH = re.compile(r"\$\$.+?\$\$|\$[^$]+\$", re.DOTALL)
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of Markdown or HTML text: tags, math, markup and punctuation dropped, lowercased."""
+    text = re.sub(r"<[^>]+>", " ", html.unescape(re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.DOTALL)))
+    text = _INLINE_MATH.sub(" ", text)
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def answer_phrases(answer: str, length: int = 7) -> list[str]:
+    """Runs of ``length`` words of a written answer (its "Model answer." label and math left out)."""
+    words = plain_words(re.sub(r"^\s*\*?Model answer\.?\*?", "", answer))
+    return [" ".join(words[i : i + length]) for i in range(0, max(len(words) - length + 1, 0), 3)]
