@@ -35,7 +35,7 @@ CODE_LINES = 22  # code without a figure: shown up to this many lines, folded be
 OUTPUT_LINES = 14  # printed output: shown up to this many lines, folded beyond
 MIN_SCALE = 0.55  # a screen is never drawn smaller than this (text would be unreadable): split it instead
 WIDTH, HEIGHT = 1280, 800
-FIGURE_GROW = 1.8  # a figure may be drawn up to this much larger than its PNG when the screen has room
+FIGURE_GROW = 2.5  # a figure may be drawn up to this much larger than its PNG when the screen has room
 KATEX = Path(__file__).parent / "katex"
 
 _MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -209,6 +209,25 @@ def code_cell_blocks(cell) -> list[str]:
     return blocks
 
 
+SCREEN_BUDGET = 1150  # px at scale 1 a screen may need (the canvas is 800: scaled to 0.7); beyond, it is split
+_PRE = re.compile(r"<pre\b[^>]*>(.*?)</pre>", re.DOTALL)
+_FOLDED = re.compile(r"<details\b.*?</details>", re.DOTALL)
+
+
+def estimated_height(block: str) -> float:
+    """A rough height in px (at scale 1) of an HTML block: code and output lines, text lines, figure rows."""
+    block = _FOLDED.sub("<p>folded</p>", block)
+    height = 0.0
+    for pre in _PRE.findall(block):
+        height += 24 * (pre.count("\n") + 1) + 16
+    rest = _PRE.sub("", block)
+    height += 300 * rest.count('class="figures')  # a figure row is drawn at 300 px or more (it grows into free room)
+    text = re.sub(r"<[^>]+>", "", rest)
+    height += sum(36 * (len(line) // 95 + 1) + 8 for line in text.splitlines() if line.strip())
+    height += 60 * rest.count('class="katex-display') + 50 * rest.count("$$") // 2
+    return height
+
+
 def fragment(blocks: list[str]) -> str:
     return f'<div class="fragment">{"".join(blocks)}</div>'
 
@@ -216,7 +235,8 @@ def fragment(blocks: list[str]) -> str:
 # --------------------------------------------------------------------------- the page
 
 _CSS = """
-.reveal { font-size: 25px; }
+.reveal { font-size: 27px; }
+.reveal .anchor-link { display: none; }
 .reveal .slides { text-align: left; }
 .reveal .slides section { padding: 0; }
 .reveal .screen { box-sizing: border-box; width: 1280px; padding: 18px 40px 10px; transform-origin: top left; }

@@ -9,11 +9,12 @@ one notebook, in order, as ``"<cell id>:<part>"``:
 
 ==========  ===================================================================
 ``all``     the whole cell (a code cell: its figures, its code, its output)
-``text``    a Markdown cell without its heading line
+``text``    a Markdown cell's first section, without its heading line
 ``after``   a Markdown cell's text after its last heading (the next section's start)
 ``math``    only the display formulas ($$...$$) of a Markdown cell
 ``figure``  every figure a code cell drew, side by side; ``figure2``: only the second
-``code``    a code cell's source (folded when long)
+``code``    a code cell's source (folded when long); ``code:forward``: only the function
+            or method ``forward`` in it, without its docstring
 ``output``  what a code cell printed
 ==========  ===================================================================
 
@@ -23,7 +24,9 @@ shown (its question can). Student instructions are taken out of any text shown.
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 from dataclasses import dataclass
 
 from autograder.lecture import deck
@@ -72,16 +75,16 @@ PARTS: list[tuple[str, list[Slide]]] = [
         Slide("(Unnormalized) Cosine Similarity Metric", "02", ("c07:math", "c10:figure")),
         Slide("Sampling from Word Embeddings", "02", ("c13:math", "c20:figure"), subtitle="2. convert to probabilities"),
         Slide("Sampling from Word Embeddings", "02", ("c22:after", "c25:figure"), subtitle="3. sample from the categorical distribution"),
-        Slide("Sampling from Word Embeddings", "02", ("c27:text", "c30:output", "c31:text"), subtitle="4. LOOP: next token becomes prev"),
+        Slide("Sampling from Word Embeddings", "02", ("c27:text", "c28:code:generate", "c30:output", "c31:text"), subtitle="4. LOOP: next token becomes prev"),
     ]),
     ("Learning Better Vectors", [
         Slide("Learning Better Vectors", "03", ("c00:text",)),
         Slide("Learning Better Vectors", "03", ("c08:math", "c12:text"), subtitle="the objective: cross-entropy, and its floor"),
         Slide("Learning Better Vectors", "03", ("c15:text", "c16-q:all"), subtitle="gradients by hand"),
         Slide("Learning Better Vectors", "03", ("c21:text", "c24:figure"), subtitle="SGD: looping through pairs of tokens"),
-        Slide("Simple Word Embedding LM", "03", ("c26:figure",), subtitle="after training: more organized vectors"),
+        Slide("Simple Word Embedding LM", "03", ("c26:figure1", "c26:figure2"), subtitle="after training: more organized vectors"),
         Slide("Simple Word Embedding LM", "03", ("c29:figure", "c29:output"), subtitle="random and trained vectors generate text"),
-        Slide("PyTorch for Word Embedding LM", "03", ("c31:code", "c37:figure")),
+        Slide("PyTorch for Word Embedding LM", "03", ("c37:figure", "c31:code:forward", "c35:code:train_word_embed_lm")),
     ]),
     ("Transformer Language Models", [
         Slide("Transformer Language Models", text=TRANSFORMERS),
@@ -107,7 +110,9 @@ PARTS: list[tuple[str, list[Slide]]] = [
     ]),
     ("GPT Skeleton", [
         Slide("GPT Skeleton", "07", ("c05:text", "c15:math", "c21:output")),
-        Slide("GPT Skeleton", "07", ("c11:math", "c12:code"), subtitle="causal multi-head self-attention"),
+        Slide("GPT Skeleton", "07", ("c11:math", "c12:code:forward"), subtitle="causal multi-head self-attention"),
+        Slide("GPT Skeleton", "07", ("c22:text", "c23:code:generate"), subtitle="generating: sample, or take the argmax",
+              text="$$\\hat{\\mathbf y} = g_{\\text{softmax}}(U\\mathbf v'), \\qquad \\text{next\\_idx} = \\operatorname*{argmax}_j \\hat y_j$$"),
         Slide("MinGPT Femto", "07", ("c30:figure", "c36:figure")),
         Slide("MinGPT Pico: Output embedded space - 3 heads", "07", ("c38:figure",)),
         Slide("MinGPT Pico: Attention Weights \u2013 3 layers, 3 heads", "07", ("c40:figure",)),
@@ -115,7 +120,7 @@ PARTS: list[tuple[str, list[Slide]]] = [
     ]),
 ]  # fmt: skip
 
-_SPEC = re.compile(r"^(?P<cell>[\w.-]+):(?P<part>all|text|after|math|figure(?P<index>\d*)|code|output)$")
+_SPEC = re.compile(r"^(?P<cell>[\w.-]+):(?P<part>all|text|after|math|figure(?P<index>\d*)|code|output)(?::(?P<name>\w+))?$")
 
 
 def select(cells: dict, spec: str) -> list[str]:
@@ -139,7 +144,7 @@ def select(cells: dict, spec: str) -> list[str]:
         if part == "all":
             chosen = text
         elif part == "text":
-            chosen = "\n\n".join((f"#### {h}\n\n{b}" if h and i else b) for i, (_, h, b) in enumerate(pieces))
+            chosen = pieces[0][2] if pieces else ""
         elif part == "after":
             chosen = pieces[-1][2] if pieces else ""
         elif part == "math":
@@ -149,6 +154,8 @@ def select(cells: dict, spec: str) -> list[str]:
         if not chosen.strip():
             raise ValueError(f"the cell has no {part}")
         return [deck.markdown_html(chosen)]
+    if match.group("name") and part != "code":
+        raise ValueError(f"only code takes a name: {spec!r}")
     if part == "all":
         return deck.code_cell_blocks(cell)
     if part.startswith("figure"):
@@ -160,10 +167,26 @@ def select(cells: dict, spec: str) -> list[str]:
             raise ValueError(f"the cell drew no {part} (is the notebook executed?)")
         return [deck.figure_row(images)]
     if part == "code":
-        return [deck.code_html(deck.clean_source(cell.source))]
+        source = deck.clean_source(cell.source)
+        return [deck.code_html(_definition(source, match.group("name")) if match.group("name") else source)]
     if part == "output":
         blocks = deck.text_outputs(cell)
         if not blocks:
             raise ValueError("the cell printed nothing (is the notebook executed?)")
         return blocks
     raise ValueError(f"a code cell has no {part}")
+
+
+def _definition(source: str, name: str) -> str:
+    """The source of the function (or method, or class) ``name`` in ``source``, without its docstring."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            start = (node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1
+            keep = list(range(start, node.end_lineno))
+            body = node.body[0] if node.body else None
+            if isinstance(body, ast.Expr) and isinstance(getattr(body, "value", None), ast.Constant) and isinstance(body.value.value, str):
+                keep = [i for i in keep if not body.lineno - 1 <= i < body.end_lineno]
+            return textwrap.dedent("\n".join(lines[i] for i in keep))
+    raise ValueError(f"no def or class {name!r} in the cell")

@@ -301,6 +301,7 @@ def notebook_stacks(nb) -> list[list[Screen]]:
 
     A markdown cell's inner headings open screens too (``##`` a slide, ``###`` a subslide), so
     a "What to notice" cell that goes on to the next section splits where the section starts.
+    A screen that would need more than ``deck.SCREEN_BUDGET`` px goes on in a subslide below.
     Written answers, instructions, skipped cells and widgets are left out (autograder/lecture/deck.py).
     """
     stacks: list[list[Screen]] = []
@@ -312,8 +313,14 @@ def notebook_stacks(nb) -> list[list[Screen]]:
 
     def add(blocks: list[str], kind: str) -> None:
         blocks = [b for b in blocks if b]
-        if blocks:
-            stacks[-1][-1].blocks.append(deck.fragment(blocks) if kind == "fragment" else "".join(blocks))
+        if not blocks:
+            return
+        block = deck.fragment(blocks) if kind == "fragment" else "".join(blocks)
+        screen = stacks[-1][-1]
+        used = sum(deck.estimated_height(b) for b in screen.blocks) + 60
+        if screen.blocks and used + deck.estimated_height(block) > deck.SCREEN_BUDGET:  # too much for one screen: go on below
+            stacks[-1].append(Screen(screen.title, subtitle="(continued)"))
+        stacks[-1][-1].blocks.append(block)
 
     for cell in annotate(copy.deepcopy(nb)).cells:
         kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
