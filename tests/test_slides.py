@@ -187,7 +187,7 @@ def test_lecture_manifest_names_lecture_slides_and_existing_cells():
     for _, entries in lecture_deck.PARTS:
         for entry in entries:
             for spec in entry.show:
-                cell_id, part = spec.split(":")
+                cell_id, part = spec.split(":")[:2]
                 cell = {c.id: c for c in notebooks[entry.notebook].cells}[cell_id]
                 assert (cell.cell_type == "code") == (part.startswith("figure") or part in ("code", "output")) or part == "all", spec
                 seen.add(entry.notebook)
