@@ -78,8 +78,7 @@ PARTS: list[tuple[str, list[Slide]]] = [
         Slide("Sampling from Word Embeddings", "02", ("c27:text", "c28:code:generate", "c30:output", "c31:text"), subtitle="4. LOOP: next token becomes prev"),
     ]),
     ("Learning Better Vectors", [
-        Slide("Learning Better Vectors", "03", ("c00:text",)),
-        Slide("Learning Better Vectors", "03", ("c08:math", "c12:text"), subtitle="the objective: cross-entropy, and its floor"),
+        Slide("Learning Better Vectors", "03", ("c00:text", "c08:math"), subtitle="the classic ML recipe; the objective: cross-entropy"),
         Slide("Learning Better Vectors", "03", ("c15:text", "c16-q:all"), subtitle="gradients by hand"),
         Slide("Learning Better Vectors", "03", ("c21:text", "c24:figure"), subtitle="SGD: looping through pairs of tokens"),
         Slide("Simple Word Embedding LM", "03", ("c26:figure1", "c26:figure2"), subtitle="after training: more organized vectors"),
@@ -114,8 +113,9 @@ PARTS: list[tuple[str, list[Slide]]] = [
         Slide("GPT Skeleton", "07", ("c22:text", "c23:code:generate"), subtitle="generating: sample, or take the argmax",
               text="$$\\hat{\\mathbf y} = g_{\\text{softmax}}(U\\mathbf v'), \\qquad \\text{next\\_idx} = \\operatorname*{argmax}_j \\hat y_j$$"),
         Slide("MinGPT Femto", "07", ("c30:figure", "c36:figure")),
-        Slide("MinGPT Pico: Output embedded space - 3 heads", "07", ("c38:figure",)),
-        Slide("MinGPT Pico: Attention Weights \u2013 3 layers, 3 heads", "07", ("c40:figure",)),
+        Slide("MinGPT Femto", "07", ("c40:figure1", "c38:figure1"), subtitle="too small to learn good attention weights"),
+        Slide("MinGPT Pico: Output embedded space - 3 heads", "07", ("c38:figure2",)),
+        Slide("MinGPT Pico: Attention Weights \u2013 3 layers, 3 heads", "07", ("c40:figure2",)),
         Slide("GPT Skeleton", "07", ("c48:figure", "c49:text"), subtitle="the series: losses fall with the floors"),
     ]),
 ]  # fmt: skip
