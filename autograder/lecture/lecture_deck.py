@@ -20,6 +20,7 @@ one notebook, in order, as ``"<cell id>:<part>"``:
 
 Cell ids are the notebooks' own (``c22``); a written question's answer cell cannot be
 shown (its question can). Student instructions are taken out of any text shown.
+``side_by_side=True`` draws all the figures of a screen in one row.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Slide:
     show: tuple[str, ...] = ()  # "<cell id>:<part>", in order (see the module docstring)
     text: str = ""  # the lecturer's own Markdown, shown before the cells
     subtitle: str = ""
+    side_by_side: bool = False  # the figures of ``show`` in one row (else each part's figures are a row of their own)
 
 
 ROADMAP = """**N-gram LMs** $\\to$ **Word Embedding LMs** $\\to$ **Transformer LMs** $\\to$ more transformers
@@ -112,8 +114,8 @@ PARTS: list[tuple[str, list[Slide]]] = [
         Slide("GPT Skeleton", "07", ("c11:math", "c12:code:forward"), subtitle="causal multi-head self-attention"),
         Slide("GPT Skeleton", "07", ("c22:text", "c23:code:generate"), subtitle="generating: sample, or take the argmax",
               text="$$\\hat{\\mathbf y} = g_{\\text{softmax}}(U\\mathbf v'), \\qquad \\text{next\\_idx} = \\operatorname*{argmax}_j \\hat y_j$$"),
-        Slide("MinGPT Femto", "07", ("c30:figure", "c36:figure")),
-        Slide("MinGPT Femto", "07", ("c40:figure1", "c38:figure1"), subtitle="too small to learn good attention weights"),
+        Slide("MinGPT Femto", "07", ("c30:figure", "c36:figure"), side_by_side=True),
+        Slide("MinGPT Femto", "07", ("c40:figure1", "c38:figure1"), subtitle="too small to learn good attention weights", side_by_side=True),
         Slide("MinGPT Pico: Output embedded space - 3 heads", "07", ("c38:figure2",)),
         Slide("MinGPT Pico: Attention Weights \u2013 3 layers, 3 heads", "07", ("c40:figure2",)),
         Slide("GPT Skeleton", "07", ("c48:figure", "c49:text"), subtitle="the series: losses fall with the floors"),
@@ -190,3 +192,13 @@ def _definition(source: str, name: str) -> str:
                 keep = [i for i in keep if not body.lineno - 1 <= i < body.end_lineno]
             return textwrap.dedent("\n".join(lines[i] for i in keep))
     raise ValueError(f"no def or class {name!r} in the cell")
+
+
+def side_by_side(blocks: list[str]) -> list[str]:
+    """``blocks`` with every figure row merged into one, where the first one was."""
+    rows = [b for b in blocks if b.startswith('<div class="figures')]
+    if len(rows) < 2:
+        return blocks
+    merged = deck.figure_row(re.findall(r'<img class="figure"[^>]*>', "".join(rows)))
+    first = blocks.index(rows[0])
+    return [merged if i == first else b for i, b in enumerate(blocks) if i == first or b not in rows]

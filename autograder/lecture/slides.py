@@ -365,6 +365,8 @@ def lecture_stacks(notebooks: dict, parts=None) -> tuple[list[list[Screen]], lis
                     screen.blocks += lecture_deck.select(cells, spec)
                 except (KeyError, ValueError) as exc:
                     problems.append(f"{part_title} / {entry.title}: {entry.notebook} {spec}: {exc}")
+            if entry.side_by_side:
+                screen.blocks = lecture_deck.side_by_side(screen.blocks)
             stack.append(screen)
         stacks.append(stack)
     return stacks, problems
