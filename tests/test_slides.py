@@ -246,4 +246,13 @@ def test_slides_command_annotates(tmp_path, monkeypatch, capsys):
     assert main(["slides", "--annotate", "01"]) == 0
     assert "0 solution notebook(s) changed" in capsys.readouterr().out
     assert main(["slides", "99"]) == 2
+
     assert RELEASE.is_dir()
+
+
+def test_slides_command_builds_only_the_decks_asked_for(tmp_path, capsys):
+    from autograder.__main__ import main
+
+    assert main(["slides", "--no-execute", "--out", str(tmp_path), "lecture", "5"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.slides.html")) == ["05_rope.slides.html", "lecture.slides.html"]
+    assert '"lecture": ' in capsys.readouterr().out  # the screen counts are printed

@@ -43,7 +43,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*)$", re.MULTILINE)
 _HOW_TO_WORK = re.compile(r"^\s*\*\*How to work", re.IGNORECASE)
 # A sentence that tells a student what to do in the notebook, not what the idea is.
 _INSTRUCTION = re.compile(
-    r"NotImplementedError|\bcheck\(|solution markers|[Gg]raded functions|the grader|\bhidden tests?\b|"
+    r"NotImplementedError|\bcheck\(|solution markers|[Gg]raded (functions|parts)|the grader|\bhidden tests?\b|"
     r"Cells that need a part|keep (the )?name,? (and )?signature|say so and skip",
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`(])")

@@ -385,8 +385,13 @@ def execute(nb, path: Path = SOLUTIONS, timeout: int = 600):
 
 
 def _fingerprint(stem: str) -> str:
-    """A hash of what an executed solution depends on: the notebook and the helpers it imports."""
-    digest = hashlib.sha256((SOLUTIONS / f"{stem}.ipynb").read_bytes())
+    """A hash of what an executed solution depends on: it, the notebooks before it (07's series table reads
+    the losses 03-06 reached) and the helpers they import."""
+    digest = hashlib.sha256()
+    for earlier in available().values():
+        digest.update((SOLUTIONS / f"{earlier}.ipynb").read_bytes())
+        if earlier == stem:
+            break
     for path in sorted((ROOT / "helpers").rglob("*.py")):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
