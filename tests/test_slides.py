@@ -256,3 +256,26 @@ def test_slides_command_builds_only_the_decks_asked_for(tmp_path, capsys):
     assert main(["slides", "--no-execute", "--out", str(tmp_path), "lecture", "5"]) == 0
     assert sorted(p.name for p in tmp_path.glob("*.slides.html")) == ["05_rope.slides.html", "lecture.slides.html"]
     assert '"lecture": ' in capsys.readouterr().out  # the screen counts are printed
+
+
+def lecture_order_breaks(titles: list[str], lines: list[str]) -> list[str]:
+    """The titles that do not follow the lecture's order: each must be a slide title at or after the last one's place."""
+    at, breaks = 0, []
+    for title in titles:
+        later = [i for i in range(at, len(lines)) if lines[i] == title]
+        if later:
+            at = later[0]
+        else:
+            breaks.append(title)
+    return breaks
+
+
+def test_lecture_deck_follows_the_slides_order():
+    from autograder.lecture import lecture_deck
+
+    if not LECTURE.is_dir():
+        pytest.skip("shared/lecture/ is not beside the repository")
+    lines = [line.strip() for p in sorted(LECTURE.glob("*.txt")) for line in p.read_text().splitlines()]
+    titles = [e.title for _, entries in lecture_deck.PARTS for e in entries if not e.recap]
+    assert lecture_order_breaks(titles, lines) == []
+    assert lecture_order_breaks(list(reversed(titles)), lines)  # the check can fail

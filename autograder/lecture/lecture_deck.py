@@ -20,7 +20,9 @@ one notebook, in order, as ``"<cell id>:<part>"``:
 
 Cell ids are the notebooks' own (``c22``); a written question's answer cell cannot be
 shown (its question can). Student instructions are taken out of any text shown.
-``side_by_side=True`` draws all the figures of a screen in one row.
+``side_by_side=True`` draws all the figures of a screen in one row. The screens follow the
+lecture's order (as the slides do, the GPT's results come before the details of attention);
+a ``recap=True`` screen may look back out of that order (tests/test_slides.py checks it).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Slide:
     text: str = ""  # the lecturer's own Markdown, shown before the cells
     subtitle: str = ""
     side_by_side: bool = False  # the figures of ``show`` in one row (else each part's figures are a row of their own)
+    recap: bool = False  # a screen that looks back (the closing series table): outside the slides' order
 
 
 ROADMAP = """**N-gram LMs** $\\to$ **Word Embedding LMs** $\\to$ **Transformer LMs** $\\to$ more transformers
@@ -71,6 +74,8 @@ PARTS: list[tuple[str, list[Slide]]] = [
         Slide("Simple Word Embedding LM", "01", ("c03:output", "c04:code", "c06:output", "c10:output"), subtitle="Setup: corpus, tokenizer, vocabulary"),
         Slide("Simple Word Embedding LM", "01", ("c21:text", "c22:figure"), subtitle="V: previous, U: next"),
         Slide("Simple Word Embedding LM", "01", ("c23:math", "c26:figure"), subtitle="an embedding lookup is a matrix product"),
+        Slide("Simple Word Embedding LM", "03", ("c26:figure1", "c26:figure2"), subtitle="after training: more organized vectors"),
+        Slide("Simple Word Embedding LM", "03", ("c29:figure", "c29:output"), subtitle="random and trained vectors generate text"),
     ]),
     ("Sampling from Word Embeddings", [
         Slide("Sampling from Word Embeddings", "02", ("c00:text", "c02:figure")),
@@ -80,12 +85,10 @@ PARTS: list[tuple[str, list[Slide]]] = [
         Slide("Sampling from Word Embeddings", "02", ("c27:text", "c28:code:generate", "c30:output", "c31:text"), subtitle="4. LOOP: next token becomes prev"),
     ]),
     ("Learning Better Vectors", [
+        Slide("PyTorch for Word Embedding LM", "03", ("c37:figure", "c31:code:forward", "c35:code:train_word_embed_lm")),
         Slide("Learning Better Vectors", "03", ("c00:text", "c08:math"), subtitle="the classic ML recipe; the objective: cross-entropy"),
         Slide("Learning Better Vectors", "03", ("c15:text", "c16-q:all"), subtitle="gradients by hand"),
         Slide("Learning Better Vectors", "03", ("c21:text", "c24:figure"), subtitle="SGD: looping through pairs of tokens"),
-        Slide("Simple Word Embedding LM", "03", ("c26:figure1", "c26:figure2"), subtitle="after training: more organized vectors"),
-        Slide("Simple Word Embedding LM", "03", ("c29:figure", "c29:output"), subtitle="random and trained vectors generate text"),
-        Slide("PyTorch for Word Embedding LM", "03", ("c37:figure", "c31:code:forward", "c35:code:train_word_embed_lm")),
     ]),
     ("Transformer Language Models", [
         Slide("Transformer Language Models", text=TRANSFORMERS),
@@ -102,12 +105,6 @@ PARTS: list[tuple[str, list[Slide]]] = [
     ]),
     ("Learn to pay attention!", [
         Slide("Learn to pay attention!", "06", ("c03:math", "c04:figure")),
-        Slide("Learn to pay attention!", "06", ("c09:figure",), text="$$S = VV^T$$", subtitle="but there is an issue with just doing VV^T"),
-        Slide("Learn to pay attention!", "06", ("c12:math", "c13:figure"), subtitle="queries and keys: the expressive power of linear transforms"),
-        Slide("Learn to pay attention!", "06", ("c15:figure", "c16-q:all"), subtitle="why divide by the square root of d_k"),
-        Slide("Learn to pay attention!", "06", ("c21:math", "c20:figure"), subtitle="causal mask, softmax rows"),
-        Slide("Learn to pay attention!", "06", ("c32:math", "c35:figure"), subtitle="several heads"),
-        Slide("Learn to pay attention!", "06", ("c41:figure", "c43:figure"), subtitle="learning to pay attention on the toy grammar"),
     ]),
     ("GPT Skeleton", [
         Slide("GPT Skeleton", "07", ("c05:text", "c15:math", "c21:output")),
@@ -118,7 +115,17 @@ PARTS: list[tuple[str, list[Slide]]] = [
         Slide("MinGPT Femto", "07", ("c40:figure1", "c38:figure1"), subtitle="too small to learn good attention weights", side_by_side=True),
         Slide("MinGPT Pico: Output embedded space - 3 heads", "07", ("c38:figure2",)),
         Slide("MinGPT Pico: Attention Weights \u2013 3 layers, 3 heads", "07", ("c40:figure2",)),
-        Slide("GPT Skeleton", "07", ("c48:figure", "c49:text"), subtitle="the series: losses fall with the floors"),
+    ]),
+    ("Learn to pay attention!", [
+        Slide("Learn to pay attention!", "06", ("c09:figure",), text="$$S = VV^T$$", subtitle="but there is an issue with just doing VV^T"),
+        Slide("Learn to pay attention!", "06", ("c12:math", "c13:figure"), subtitle="queries and keys: the expressive power of linear transforms"),
+        Slide("Learn to pay attention!", "06", ("c15:figure", "c16-q:all"), subtitle="why divide by the square root of d_k"),
+        Slide("Learn to pay attention!", "06", ("c21:math", "c20:figure"), subtitle="causal mask, softmax rows"),
+        Slide("Learn to pay attention!", "06", ("c32:math", "c35:figure"), subtitle="several heads"),
+        Slide("Learn to pay attention!", "06", ("c41:figure", "c43:figure"), subtitle="learning to pay attention on the toy grammar"),
+    ]),
+    ("The series", [
+        Slide("GPT Skeleton", "07", ("c48:figure", "c49:text"), subtitle="the series: losses fall with the floors", recap=True),
     ]),
 ]  # fmt: skip
 
