@@ -333,11 +333,11 @@ def notebook_stacks(nb) -> list[list[Screen]]:
             continue
         for i, (level, heading, body) in enumerate(deck.sections(deck.strip_instructions(cell.source))):
             here = kind if i == 0 else {1: "slide", 2: "slide", 3: "subslide"}.get(level, "-")
-            if here in ("slide", "subslide") or not stacks:
-                open_screen(here, heading if level and level <= 3 else "")
-                text = body if level and level <= 3 else (f"{'#' * level} {heading}\n\n{body}" if level else body)
-            else:
-                text = f"{'#' * level} {heading}\n\n{body}" if level else body
+            opens = here in ("slide", "subslide") or not stacks
+            titled = opens and 1 <= level <= 3  # the heading becomes the screen's title
+            if opens:
+                open_screen(here, heading if titled else "")
+            text = body if titled or not level else f"{'#' * level} {heading}\n\n{body}"
             add([deck.markdown_html(text)] if text.strip() else [], kind if i == 0 else "-")
     return stacks
 
