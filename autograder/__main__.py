@@ -6,7 +6,7 @@
     python -m autograder gradescope --out autograder.zip
     python -m autograder student-package --out dist/  # helpers alone (wheel + sdist) for JupyterHub/Colab
     python -m autograder handouts --out build/handouts
-    python -m autograder slides [--release] [--annotate] [NN ...]   # reveal.js decks, offline
+    python -m autograder slides [--release] [--annotate] [lecture] [NN ...]   # reveal.js decks, offline (the lecture deck + one per notebook)
     python -m autograder demo                         # release, then grade solutions/ as a submission
 
 Exit status: 0 when grading completed (whatever the score), 2 on a usage error, 1 when
@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("notebook", help="series number, e.g. 02")
     dev.set_defaults(func=lambda a: __import__("autograder.authoring.devcheck", fromlist=["main"]).main(a.notebook))
     sub.add_parser("points", help="how the points split: public, hidden, and public on data the lecture fixes").set_defaults(func=cmd_points)
-    sl = sub.add_parser("slides", help="render the notebooks as offline reveal.js decks (--annotate: write their slideshow metadata)")
-    sl.add_argument("notebooks", nargs="*", help="series numbers (default: all)")
+    sl = sub.add_parser("slides", help="the lecture deck and one deck per notebook, offline reveal.js (--annotate: write the slideshow metadata)")
+    sl.add_argument("notebooks", nargs="*", help="series numbers and/or 'lecture' (default: every deck)")
     sl.add_argument("--out", default="build/slides")
     sl.add_argument("--release", action="store_true", help="the student notebooks (stubs, not executed) instead of the solutions")
     sl.add_argument("--no-execute", action="store_true", help="render the solutions as they are, without running them")

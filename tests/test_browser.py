@@ -3,8 +3,10 @@
 A student's finished work (a copy of a solution notebook) is opened in JupyterLab, all
 cells are run through the UI, and the page must show every self-check passing, figures
 as images and no error output. A screenshot is saved under build/screenshots/.
-A slides deck (python -m autograder slides) is served from a local http server with every
-other request refused: reveal.js runs from the local copy, slides advance, a figure renders.
+Every slides deck (python -m autograder slides: the lecture deck and the seven notebook
+decks, built once) is served from a local http server with every other request refused, and
+every screen is walked at 1280x800: nothing may stick out of the canvas, no TeX may stay raw,
+every figure loads, and no written question's answer (read from solutions/) may appear.
 Needs Debian's chromium and the playwright package (.ci/run installs both).
 """
 
@@ -141,12 +143,59 @@ def test_finished_notebook_runs_all_in_jupyterlab(lab, browser, notebook):
     assert state["images"] > 0
 
 
-@pytest.fixture()
-def static_server(tmp_path):
-    """A local http server over a temporary folder: (url, folder)."""
+# Every screen of a deck, walked at 1280x800 with every fragment shown: what sticks out of the
+# canvas, code that scrolls sideways, TeX that KaTeX left (or could not parse), and the text.
+WALK_DECK = r"""
+() => {
+  const out = [];
+  const tex = /\$\$|\\begin|\\end\{|\\frac|\\mathbf|\\mathrm|\\sum|\\sqrt|\\underbrace|\\xrightarrow|\\text\{|\\hat|\\left|\\right|\\cdot|\\operatorname|\\boldsymbol|\\mathbb|\\mathcal|\\top\b|\\alpha|\\theta|\$[^$\n]{1,80}\$/;
+  document.querySelectorAll('.reveal .slides > section').forEach((stack, h) => {
+    stack.querySelectorAll(':scope > section').forEach((screen, v) => {
+      Reveal.slide(h, v, 99);
+      const scale = courseFit(screen);
+      const canvas = document.querySelector('.reveal .slides').getBoundingClientRect();
+      const unit = canvas.width / 1280;
+      const box = screen.querySelector(':scope > .screen');
+      const problems = [];
+      for (const el of [box, ...box.querySelectorAll('*')]) {
+        if (el.closest('.katex') && !el.classList.contains('katex')) continue;  // KaTeX's struts may poke out of its box
+        if (el.closest('details:not([open])') && !['DETAILS', 'SUMMARY'].includes(el.tagName)) continue;  // folded: not drawn
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) continue;
+        if (r.right > canvas.right + 2 || r.bottom > canvas.bottom + 2 || r.left < canvas.left - 2 || r.top < canvas.top - 2) {
+          problems.push(`overflow: <${el.tagName.toLowerCase()} class="${el.className}"> reaches (${((r.right - canvas.left) / unit).toFixed(0)}, ${((r.bottom - canvas.top) / unit).toFixed(0)}) of 1280x800`);
+          break;
+        }
+        if (el.tagName === 'PRE' && el.scrollWidth > el.clientWidth + 2) { problems.push('a code block is clipped on the right'); break; }
+      }
+      const copy = box.cloneNode(true);
+      copy.querySelectorAll('.katex, pre, code').forEach(e => e.remove());
+      const m = copy.textContent.match(tex);
+      if (m) problems.push(`raw TeX ${JSON.stringify(m[0])} in "${copy.textContent.slice(Math.max(0, m.index - 60), m.index + 60)}"`);
+      const error = box.querySelector('.katex-error');
+      if (error) problems.push(`KaTeX cannot typeset: ${error.textContent.slice(0, 120)}`);
+      const images = [...box.querySelectorAll('img.figure')];
+      out.push({h, v, scale, problems, title: (box.querySelector('h2') || {}).textContent || '',
+                images: images.length, drawn: images.filter(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 50).length});
+    });
+  });
+  const all = document.querySelector('.reveal .slides').cloneNode(true);
+  all.querySelectorAll('.katex').forEach(e => e.remove());
+  return {screens: out, text: all.innerHTML};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    """Every deck (the lecture deck and the seven notebook decks), built once: (url, rows). Executes the solutions."""
+    from autograder.lecture import slides
+
+    folder = tmp_path_factory.mktemp("decks")
+    rows = slides.build(folder, log=lambda *_: None)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -160,17 +209,13 @@ def static_server(tmp_path):
                 server.kill()
                 pytest.fail("the static http server did not start")
             time.sleep(0.2)
-    yield url, tmp_path
+    yield url, {row["id"]: row for row in rows}
     server.terminate()
     server.wait(timeout=10)
 
 
-def test_slides_deck_advances_and_shows_a_figure(browser, static_server):
-    """01's deck, executed and rendered offline: reveal.js runs from the local copy, slides advance, a figure renders."""
-    from autograder.lecture import slides
-
-    url, folder = static_server
-    (row,) = slides.build(folder, ["01"], log=lambda *_: None)
+def _open_deck(browser, url: str, row: dict):
+    """A page showing the deck, with every request outside the local server refused: (page, outside, errors)."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     outside, errors = [], []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -183,42 +228,65 @@ def test_slides_deck_advances_and_shows_a_figure(browser, static_server):
             route.abort()
 
     page.route("**/*", only_local)
+    page.goto(f"{url}/{row['page'].name}")
+    page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=120_000)
+    return page, outside, errors
+
+
+@pytest.mark.parametrize("deck_id", ["lecture", *available()])
+def test_deck_fits_renders_its_formulas_and_shows_no_answer(browser, decks, deck_id):
+    """Every screen at 1280x800: nothing outside the canvas, no raw TeX, figures drawn, no written answer."""
+    from test_slides import WRITTEN, _answers
+
+    from autograder.lecture import deck
+
+    url, rows = decks
+    row = rows[deck_id]
+    page, outside, errors = _open_deck(browser, url, row)
     try:
-        page.goto(f"{url}/{row['page'].name}")
-        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
-        assert page.evaluate("() => Reveal.getTotalSlides()") >= row["slides"] + row["subslides"]
+        walk = page.evaluate(WALK_DECK)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.evaluate("() => Reveal.slide(0, 0)")
+        page.screenshot(path=str(SCREENSHOTS / f"{row['stem']}-deck-first.png"))
+    finally:
+        page.close()
+    screens = walk["screens"]
+    assert len(screens) == row["screens"], (len(screens), row["screens"])
+    bad = [f"screen {s['h']}.{s['v']} ({s['title']}, scale {s['scale']:.2f}): {p}" for s in screens for p in s["problems"]]
+    assert bad == [], "\n".join(bad)
+    assert sum(s["images"] for s in screens) >= (20 if deck_id == "lecture" else 1), "the deck has (almost) no figures"
+    assert [s for s in screens if s["drawn"] != s["images"]] == [], "a figure did not load"
+    text = " ".join(deck.plain_words(walk["text"]))
+    leaked = [f"{q}: {p!r}" for q, answer in _answers().items() for p in deck.answer_phrases(answer) if p in text]
+    assert leaked == [], leaked
+    if deck_id in WRITTEN:
+        assert "question written" in text  # the question is there, its answer is not
+    assert outside == [], f"the deck asked the network for {outside}"
+    assert errors == [], errors
+    assert row["problems"] == []  # every manifest entry of the lecture deck found its cell
+
+
+def test_lecture_deck_advances_and_the_overflow_check_bites(browser, decks):
+    url, rows = decks
+    page, _, errors = _open_deck(browser, url, rows["lecture"])
+    try:
         assert page.evaluate("() => Reveal.getIndices().h") == 0
         page.keyboard.press("ArrowRight")
-        page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=5_000)
+        page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=10_000)
         progress = page.evaluate("() => Reveal.getProgress()")
         page.evaluate("() => Reveal.next()")
         assert page.evaluate("() => Reveal.getProgress()") > progress
-        # Go to the first slide with a figure from the notebook's outputs, and look at it.
-        where = page.evaluate(
-            """() => {
-                const img = document.querySelector('.jp-OutputArea-output img');
-                if (!img) return null;
-                const i = Reveal.getIndices(img.closest('section'));
-                return [i.h, i.v || 0];
-            }"""
+        # The checks bite: a screen far too tall for the smallest scale, and TeX left untypeset, are reported.
+        page.evaluate(
+            "() => { const s = Reveal.getCurrentSlide().querySelector('.screen'); const d = document.createElement('div');"
+            " d.style.height = '3000px'; s.appendChild(d); const p = document.createElement('p'); p.textContent = '$\\\\frac{a}{b}$';"
+            " Reveal.getSlide(2, 0).querySelector('.screen').appendChild(p); }"
         )
-        assert where is not None, "the deck has no figure"
-        page.evaluate(f"() => Reveal.slide({where[0]}, {where[1]}, 99)")  # 99: every fragment shown
-        page.wait_for_timeout(500)
-        size = page.evaluate(
-            """() => {
-                const img = document.querySelector('section.present .jp-OutputArea-output img');
-                if (!img) return null;
-                const box = img.getBoundingClientRect();
-                return {natural: img.naturalWidth, width: box.width, height: box.height, complete: img.complete};
-            }"""
-        )
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{row['stem']}-slides-figure.png"))
+        problems = {f"{s['h']}.{s['v']}": s["problems"] for s in page.evaluate(WALK_DECK)["screens"] if s["problems"]}
     finally:
         page.close()
-    assert size and size["complete"] and size["natural"] > 0 and size["width"] > 0 and size["height"] > 0, size
-    assert outside == [], f"the deck asked the network for {outside}"
+    assert sorted(problems) == ["1.1", "2.0"], problems
+    assert problems["1.1"][0].startswith("overflow") and problems["2.0"][0].startswith("raw TeX"), problems
     assert errors == [], errors
 
 

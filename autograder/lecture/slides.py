@@ -23,30 +23,38 @@ record (set in JupyterLab's property inspector, say), keeps its ``slide_type``. 
 (jupyterlab-rise) reads the same ``slideshow`` metadata for a live slideshow in JupyterLab,
 with the notebook-level ``rise`` settings (scrolling slides) that ``annotate`` adds.
 
-**The decks are offline.** nbconvert's reveal template loads reveal.js, jQuery, require.js,
-mermaid and MathJax from CDNs. Here the template is overridden: reveal.js 4 comes from the
-copy bundled in the jupyterlab-rise package (its webpack chunk, wrapped so that it defines
-``window.Reveal``), its CSS is taken out of the package's CSS modules, and both are copied
-next to the decks (``reveal/``). Formulas are typeset offline by matplotlib's mathtext (as
-inline SVG), and left as TeX where mathtext cannot parse them. Widgets do not render in a
+**The decks** (``build``): the lecture deck, ``lecture.slides.html``, follows the lecture's
+slides through the seven notebooks as the manifest ``autograder/lecture/lecture_deck.py``
+says (a lecturer edits it); each notebook's deck follows its cells' slideshow metadata.
+What a deck shows of a cell, what it never shows (written answers, student instructions,
+setup code) and how a screen fits 1280x800 is autograder/lecture/deck.py. The solutions are
+executed with the inline matplotlib backend whatever MPLBACKEND says, once, and kept in
+``<out>/.executed/`` until a notebook or helpers/ change.
+
+**The decks are offline.** reveal.js 4 comes from the copy bundled in the jupyterlab-rise
+package (its webpack chunk, wrapped so that it defines ``window.Reveal``; its CSS is taken
+out of the package's CSS modules); KaTeX is vendored in autograder/lecture/katex/ (MIT
+licence). Both are copied next to the decks (``assets/``). Widgets do not render in a
 static deck: their outputs are dropped (every widget has a static figure before it).
 """
 
 from __future__ import annotations
 
 import ast
-import base64
 import copy
-import functools
+import hashlib
 import html
 import json
+import os
 import re
 import time
 from pathlib import Path
 
 import nbformat
 
-from autograder.course import RELEASE, SOLUTIONS, available
+from autograder.course import RELEASE, ROOT, SOLUTIONS, available
+from autograder.lecture import deck
+from autograder.lecture.deck import Screen
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 RISE_SETTINGS = {"scroll": True, "transition": "none", "theme": "white", "enable_chalkboard": False}
@@ -278,124 +286,7 @@ def write_reveal(dest: Path, theme: str = "white") -> Path:
     return dest
 
 
-# --------------------------------------------------------------------------- math without MathJax
-
-_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.DOTALL)
-_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
-
-
-@functools.lru_cache(maxsize=4096)
-def _mathtext_svg(tex: str, display: bool) -> str | None:
-    """``tex`` as an inline SVG <img> drawn by matplotlib's mathtext, or None when it cannot parse it."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.mathtext import MathTextParser
-    from matplotlib.path import Path as MplPath
-    from matplotlib.textpath import TextPath
-
-    tex = " ".join(tex.split())
-    for old, new in ((r"\operatorname", r"\mathrm"), (r"\tfrac", r"\frac"), (r"\dfrac", r"\frac"), (r"\lvert", "|"), (r"\rvert", "|"), (r"\,", r"\ ")):
-        tex = tex.replace(old, new)
-    tex = tex.replace("\\boldsymbol", "\\mathbf").replace("\\texttt", "\\mathtt").replace("\\lVert", "\\Vert").replace("\\rVert", "\\Vert")
-    tex = re.sub(r"\\(mathbf|mathrm|mathcal|mathbb|mathit|hat|bar|vec|tilde|dot)(?![A-Za-z])\s*([A-Za-z0-9]|\\[A-Za-z]+)", r"\\\1{\2}", tex)  # \mathbf v
-    tex = re.sub(r"\\frac\s*([A-Za-z0-9])\s*([A-Za-z0-9])", r"\\frac{\1}{\2}", tex)  # \frac1N
-    tex = re.sub(r"\\(le|ge|ne)(?![A-Za-z])", r"\\\1q", tex)
-    tex = re.sub(r"\\[Bb]ig[lr]?(?![A-Za-z])", "", tex).replace("\\top", "T")
-    tex = re.sub(r"\\dots(?![A-Za-z])", r"\\ldots", tex)
-    size = 22 if display else 20  # px at 72 dpi; the <img> is sized in em, so it follows the text (headings too)
-    prop = FontProperties(size=size)
-    try:
-        box = MathTextParser("path").parse(f"${tex}$", dpi=72, prop=prop)
-        path = TextPath((0, 0), f"${tex}$", prop=prop)
-    except Exception:  # mathtext covers a subset of TeX: the rest stays as its source
-        return None
-    width, height, depth = box.width + 2, box.height + 2, box.depth + 1
-    ops = {MplPath.MOVETO: "M", MplPath.LINETO: "L", MplPath.CURVE3: "Q", MplPath.CURVE4: "C"}
-    d = []
-    for vertices, code in path.iter_segments(curves=True, simplify=False):
-        if code == MplPath.CLOSEPOLY:
-            d.append("Z")
-            continue
-        points = vertices.reshape(-1, 2)
-        d.append(ops[code] + " ".join(f"{x + 1:.2f} {height - depth - y:.2f}" for x, y in points))  # y down, baseline at height - depth
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.1f}" height="{height:.1f}" viewBox="0 0 {width:.1f} {height:.1f}"><path d="{"".join(d)}"/></svg>'
-    data = base64.b64encode(svg.encode()).decode()
-    em = 20.0 * (1.1 if display else 1.0)
-    style = f"height:{height / em:.2f}em;" + ("display:block;margin:0.4em auto" if display else f"vertical-align:-{depth / em:.2f}em;margin:0")
-    return f'<img class="math" alt="{html.escape(tex)}" style="{style}" src="data:image/svg+xml;base64,{data}">'
-
-
-def typeset(markdown: str) -> str:
-    """Replace $...$ and $$...$$ outside code spans by mathtext images (where it can)."""
-    parts = _CODE.split(markdown)
-    for i in range(0, len(parts), 2):  # the even parts are outside code
-        def repl(m):
-            display = m.group(1) is not None
-            img = _mathtext_svg(m.group(1) if display else m.group(2), display)
-            return img if img else m.group(0)
-
-        parts[i] = _MATH.sub(repl, parts[i])
-    return "".join(parts)
-
-
 # --------------------------------------------------------------------------- decks
-
-_TEMPLATE = r"""
-{%- extends 'index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
-{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mathjax -%}
-<style>.reveal h1,.reveal h2,.reveal h3{text-transform:none!important}img.math{background:transparent!important;max-width:none!important;box-shadow:none!important;border:0!important}</style>
-{%- endblock html_head_js_mathjax -%}
-{%- block footer_js -%}
-<script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
-<script>
-Reveal.initialize({
-  controls: true, progress: true, history: true, center: false,
-  transition: "{{ resources.reveal.transition }}",
-  slideNumber: "{{ resources.reveal.number }}",
-  width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }},
-});
-function courseScrollingSlides() {
-  var h = document.querySelector('.reveal').clientHeight * 0.95;
-  document.querySelectorAll('section.present section, section.present').forEach(function (s) {
-    if (s.scrollHeight > h) { s.style.height = '95vh'; s.style.overflowY = 'auto'; }
-  });
-}
-Reveal.on('ready', courseScrollingSlides);
-Reveal.on('slidechanged', courseScrollingSlides);
-</script>
-{%- endblock footer_js -%}
-"""
-
-
-def _exporter():
-    from jinja2 import DictLoader
-    from nbconvert import SlidesExporter
-
-    return SlidesExporter(
-        extra_loaders=[DictLoader({"course_slides.html.j2": _TEMPLATE})],
-        template_file="course_slides.html.j2",
-        reveal_url_prefix="reveal",
-        reveal_theme="white",
-        reveal_transition="none",
-        reveal_scroll=True,
-        reveal_number="c/t",
-        reveal_width="1280",
-        reveal_height="800",
-    )
-
-
-def _prepare(nb):
-    """Annotate (in memory), drop widget outputs and state, typeset the markdown's math."""
-    annotate(nb)
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
-            cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() not in _MARKERS)
-        elif cell.cell_type == "markdown":
-            cell.source = typeset(cell.source)
-    return nb
 
 
 def _title(nb) -> str:
@@ -405,40 +296,171 @@ def _title(nb) -> str:
     return ""
 
 
-def deck_html(nb, name: str, prefix: str = "reveal") -> str:
-    """The deck of an (executed) notebook as one HTML page referring to ``prefix/dist``."""
-    exporter = _exporter()
-    exporter.reveal_url_prefix = prefix
-    body, _ = exporter.from_notebook_node(_prepare(copy.deepcopy(nb)), resources={"metadata": {"name": name}})
-    return body
+def notebook_stacks(nb) -> list[list[Screen]]:
+    """A notebook's deck: its cells, by their (derived or chosen) slideshow metadata, as screens.
+
+    A markdown cell's inner headings open screens too (``##`` a slide, ``###`` a subslide), so
+    a "What to notice" cell that goes on to the next section splits where the section starts.
+    A screen that would need more than ``deck.SCREEN_BUDGET`` px goes on in a subslide below.
+    Written answers, instructions, skipped cells and widgets are left out (autograder/lecture/deck.py).
+    """
+    stacks: list[list[Screen]] = []
+
+    def open_screen(kind: str, title: str = "") -> None:
+        if kind == "slide" or not stacks:
+            stacks.append([])
+        stacks[-1].append(Screen(title or (stacks[-1][0].title if stacks[-1] else "")))
+
+    def add(blocks: list[str], kind: str) -> None:
+        blocks = [b for b in blocks if b]
+        if not blocks:
+            return
+        block = deck.fragment(blocks) if kind == "fragment" else "".join(blocks)
+        screen = stacks[-1][-1]
+        used = sum(deck.estimated_height(b) for b in screen.blocks) + 60
+        if screen.blocks and used + deck.estimated_height(block) > deck.SCREEN_BUDGET:  # too much for one screen: go on below
+            stacks[-1].append(Screen(screen.title, subtitle="(continued)"))
+        stacks[-1][-1].blocks.append(block)
+
+    for cell in annotate(copy.deepcopy(nb)).cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind in ("skip", "notes") or deck.is_written_answer(cell) or cell.cell_type not in ("markdown", "code"):
+            continue
+        if cell.cell_type == "code":
+            if kind in ("slide", "subslide") or not stacks:
+                open_screen(kind)
+            add(deck.code_cell_blocks(cell), kind)
+            continue
+        for i, (level, heading, body) in enumerate(deck.sections(deck.strip_instructions(cell.source))):
+            here = kind if i == 0 else {1: "slide", 2: "slide", 3: "subslide"}.get(level, "-")
+            opens = here in ("slide", "subslide") or not stacks
+            titled = opens and 1 <= level <= 3  # the heading becomes the screen's title
+            if opens:
+                open_screen(here, heading if titled else "")
+            text = body if titled or not level else f"{'#' * level} {heading}\n\n{body}"
+            add([deck.markdown_html(text)] if text.strip() else [], kind if i == 0 else "-")
+    return stacks
+
+
+def lecture_stacks(notebooks: dict, parts=None) -> tuple[list[list[Screen]], list[str]]:
+    """The lecture deck from the manifest (autograder/lecture/lecture_deck.py): (stacks, problems).
+
+    ``notebooks`` maps a notebook id to its (executed) notebook. A problem is a manifest entry
+    that names a missing cell or part, or a written answer; the rest of the deck is still built.
+    """
+    from autograder.lecture import lecture_deck
+
+    problems: list[str] = []
+    stacks = []
+    for part_title, screens in parts if parts is not None else lecture_deck.PARTS:
+        stack = []
+        for entry in screens:
+            screen = Screen(entry.title, subtitle=entry.subtitle)
+            if entry.text:
+                screen.blocks.append(deck.markdown_html(entry.text))
+            nb = notebooks.get(entry.notebook) if entry.notebook else None
+            cells = {c.get("id"): c for c in nb.cells} if nb is not None else {}
+            for spec in entry.show:
+                try:
+                    screen.blocks += lecture_deck.select(cells, spec)
+                except (KeyError, ValueError) as exc:
+                    problems.append(f"{part_title} / {entry.title}: {entry.notebook} {spec}: {exc}")
+            if entry.side_by_side:
+                screen.blocks = lecture_deck.side_by_side(screen.blocks)
+            stack.append(screen)
+        stacks.append(stack)
+    return stacks, problems
+
+
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def execute(nb, path: Path = SOLUTIONS, timeout: int = 600):
+    """Run ``nb`` in a fresh kernel whose matplotlib draws inline, whatever MPLBACKEND says here."""
     import nbclient
 
-    nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path)}}).execute()
+    env = {**os.environ, "MPLBACKEND": INLINE_BACKEND}  # MPLBACKEND=agg would leave the deck without figures
+    nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path)}}).execute(env=env)
     return nb
 
 
+def _fingerprint(stem: str) -> str:
+    """A hash of what an executed solution depends on: it, the notebooks before it (07's series table reads
+    the losses 03-06 reached) and the helpers they import."""
+    digest = hashlib.sha256()
+    for earlier in available().values():
+        digest.update((SOLUTIONS / f"{earlier}.ipynb").read_bytes())
+        if earlier == stem:
+            break
+    for path in sorted((ROOT / "helpers").rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def executed(stem: str, cache: Path, log=print):
+    """The solution ``stem``, executed with inline figures; kept in ``cache`` until it or helpers/ change."""
+    saved = cache / f"{stem}.{_fingerprint(stem)}.ipynb"
+    if saved.exists():
+        return nbformat.read(str(saved), as_version=4)
+    start = time.monotonic()
+    nb = execute(nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4))
+    cache.mkdir(parents=True, exist_ok=True)
+    for old in cache.glob(f"{stem}.*.ipynb"):
+        old.unlink()
+    nbformat.write(nb, str(saved))
+    log(f"executed {stem} in {time.monotonic() - start:.0f} s")
+    return nb
+
+
+LECTURE_ID = "lecture"  # the lecture deck's name on the command line and in build()'s rows
+
+
+def _row(nb_id: str, stem: str, page: Path, title: str, stacks, problems=()) -> dict:
+    slides, subslides = deck.screen_count(stacks)
+    return {"id": nb_id, "stem": stem, "page": page, "title": title, "slides": slides, "subslides": subslides,
+            "screens": slides + subslides, "outline": [(s[0].title, len(s) - 1) for s in stacks], "problems": list(problems)}  # fmt: skip
+
+
 def build(out: Path, ids: list[str] | None = None, release: bool = False, run: bool = True, log=print) -> list[dict]:
-    """Write one deck per notebook (and reveal/, index.html) under ``out``; return a row per deck."""
+    """Write the decks (the lecture deck, one per notebook), assets/ and index.html under ``out``; a row per deck.
+
+    ``ids`` picks notebooks ("01"...) and/or ``"lecture"``; None is every deck. The solutions
+    are executed once (with inline figures) and kept in ``out/.executed`` until they change;
+    ``run=False`` builds from the unexecuted notebooks (no figures), ``release`` from the
+    student notebooks (stubs: the code to write live, no outputs, no lecture deck).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    write_reveal(out / "reveal")
-    source, rows = (RELEASE if release else SOLUTIONS), []
+    deck.write_assets(out / "assets")
+    wanted = [n for n in available() if not ids or n in ids]
+    lecture = not release and (not ids or LECTURE_ID in ids)
+    notebooks = {}
     for nb_id, stem in available().items():
-        if ids and nb_id not in ids:
+        if nb_id not in wanted and not lecture:
             continue
-        nb = annotate(nbformat.read(str(source / f"{stem}.ipynb"), as_version=4))
-        start = time.monotonic()
-        if run and not release:  # the release's stubs raise: its deck shows the code to write live, without outputs
-            execute(nb)
+        if release:
+            notebooks[nb_id] = nbformat.read(str(RELEASE / f"{stem}.ipynb"), as_version=4)
+        elif run:
+            notebooks[nb_id] = executed(stem, out / ".executed", log)
+        else:
+            notebooks[nb_id] = nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4)
+    rows = []
+    if lecture:
+        from autograder.lecture import lecture_deck
+
+        stacks, problems = lecture_stacks(notebooks)
+        for problem in problems:
+            log(f"warning: lecture deck: {problem}")
+        page = out / "lecture.slides.html"
+        page.write_text(deck.page(lecture_deck.TITLE, stacks))
+        rows.append(_row(LECTURE_ID, "lecture", page, lecture_deck.TITLE, stacks, problems))
+    for nb_id in wanted:
+        stem, nb = available()[nb_id], notebooks[nb_id]
+        stacks = notebook_stacks(nb)
         page = out / f"{stem}.slides.html"
-        page.write_text(deck_html(nb, f"{stem}" + (" (student)" if release else "")))
-        slides = outline(nb)
-        row = {"id": nb_id, "stem": stem, "page": page, "title": _title(nb), "slides": len(slides),
-               "subslides": sum(s for _, s in slides), "outline": slides, "seconds": time.monotonic() - start}  # fmt: skip
-        rows.append(row)
-        log(f"{stem:24} {row['slides']:3} slides + {row['subslides']:3} subslides  -> {page}")
+        page.write_text(deck.page(f"{stem}" + (" (student)" if release else ""), stacks))
+        rows.append(_row(nb_id, stem, page, _title(nb), stacks))
+    for row in rows:
+        log(f"{row['stem']:24} {row['slides']:3} slides + {row['subslides']:3} subslides = {row['screens']:3} screens -> {row['page']}")
     _index(out, rows, release)
     return rows
 
@@ -448,9 +470,10 @@ def _index(out: Path, rows: list[dict], release: bool) -> None:
     for row in rows:
         titles = "".join(f"<li>{html.escape(t)}</li>" for t, _ in row["outline"])
         lecture = ", ".join(html.escape(t) for t in LECTURE_SLIDES.get(row["id"], []))
+        follows = f"; follows the lecture's slides: {lecture}" if lecture else ""
         items.append(
-            f'<h2><a href="{row["page"].name}">{row["id"]} {html.escape(row["title"])}</a></h2>'
-            f"<p>{row['slides']} slides, {row['subslides']} subslides; follows the lecture's slides: {lecture}</p><ol>{titles}</ol>"
+            f'<h2><a href="{row["page"].name}">{html.escape(row["id"])} {html.escape(row["title"])}</a></h2>'
+            f"<p>{row['slides']} slides, {row['subslides']} subslides{follows}</p><ol>{titles}</ol>"
         )
     kind = "student release (stubs)" if release else "solutions, executed"
     (out / "index.html").write_text(
@@ -471,8 +494,8 @@ def remote_references(page: str) -> list[str]:
 
 def main_args(args) -> int:
     """The ``slides`` subcommand (see autograder/__main__.py)."""
-    ids = [n.zfill(2) for n in args.notebooks] or None
-    unknown = [n for n in ids or [] if n not in available()]
+    ids = [n if n == LECTURE_ID else n.zfill(2) for n in args.notebooks] or None
+    unknown = [n for n in ids or [] if n not in available() and n != LECTURE_ID]
     if unknown:
         print(f"error: no such notebook: {', '.join(unknown)} (have {', '.join(available())})")
         return 2
@@ -485,5 +508,5 @@ def main_args(args) -> int:
     start = time.monotonic()
     rows = build(Path(args.out), ids, release=args.release, run=not args.no_execute)
     print(f"wrote {len(rows)} decks under {args.out}/ (open index.html) in {time.monotonic() - start:.0f} s")
-    print(json.dumps({r["id"]: r["slides"] for r in rows}))
+    print(json.dumps({r["id"]: r["screens"] for r in rows}))
     return 0
