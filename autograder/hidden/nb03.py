@@ -218,10 +218,11 @@ def zero_learning_rate(student):
 
 @zero_learning_rate.verify
 def _(got, ref):
-    run = got["runs"][0] if isinstance(got.get("runs"), list) and got["runs"] else {}
+    check_sgd(got, ref)
+    chain = "stand-in runs" if any(r.get("calls") for r in got.get("stand-in runs") or [] if isinstance(r, dict)) else "runs"
+    run = got[chain][0] if isinstance(got.get(chain), list) and got[chain] else {}
     assert_matches(run.get("V"), ref["V in"], "V")
     assert_matches(run.get("U"), ref["U in"], "U")
-    check_sgd(got, ref)
 
 
 @suite.case("sgd_epoch", points=1, hint=SGD_HINT)

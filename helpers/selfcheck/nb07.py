@@ -19,13 +19,13 @@ invariants; they read inputs only from ``ref``.
 
 from __future__ import annotations
 
-import contextlib
 import types
 import zlib
 
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
+from helpers.selfcheck.doubles import standing_in
 
 suite = Suite("07")
 
@@ -155,22 +155,6 @@ NORM_CLASS = {"layer": "LayerNorm", "none": "Identity"}
 # --------------------------------------------------------------------------- #
 # Stand-ins for a callee (one mistake costs once)
 # --------------------------------------------------------------------------- #
-
-
-@contextlib.contextmanager
-def standing_in(student, name: str, replacement):
-    """For the length of the block, the notebook's global ``name`` is ``replacement``; restored after."""
-    namespace = student._namespace  # the globals the student's classes look their callees up in
-    missing = object()
-    old = namespace.get(name, missing)
-    namespace[name] = replacement
-    try:
-        yield
-    finally:
-        if old is missing:
-            namespace.pop(name, None)
-        else:
-            namespace[name] = old
 
 
 def stand_in_class(kind: str, seed: int):
