@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe, rel_error
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, under_and_alone
 from helpers.selfcheck.nb03 import (
     CE_HINT,
     FORWARD_HINT,
@@ -382,3 +383,26 @@ def _(got, ref):
     if not isinstance(three, list) or len(three) != 3 or not all(isinstance(x, (float, np.floating)) for x in three):
         raise AssertionError(f"epochs = 3 should return a list of three Python floats (the item of each loss), got {describe(three)}.")
     assert_matches(three, ref["epochs = 3"], "epochs = 3")
+
+
+# --------------------------------------------------------------------------- #
+# The same under sgd_epoch: a loss_and_grads that answers otherwise inside sgd_epoch than alone is charged
+# here (sgd_epoch is judged beside a double)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("loss_and_grads", points=1, hint=SAME_ALONE_HINT)
+def same_under_sgd_epoch(student):
+    """Inside your sgd_epoch, loss_and_grads gives what it gives alone on the same tables and pair (and is right alone)."""
+    rng = np.random.default_rng(student.seed(18))
+    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))  # (5, 3), (5, 3)
+    prev_ids, next_ids = rng.integers(0, 5, size=4), rng.integers(0, 5, size=4)  # (4,), (4,)
+    student.note("sgd_epoch(V, U, prev_ids, next_ids, 0.2) watching loss_and_grads, then loss_and_grads alone on the same arguments")
+    calls = under_and_alone(student, "sgd_epoch", "loss_and_grads", lambda: student.get("sgd_epoch")(V.copy(), U.copy(), prev_ids, next_ids, 0.2))
+    return {"alone": calls, "result": student.loss_and_grads(V.copy(), U.copy(), 2, 4)}
+
+
+@same_under_sgd_epoch.verify
+def _(got, ref):
+    assert_matches(got["result"], ref["result"], "loss_and_grads(V, U, 2, 4)")
+    check_same_alone(got, "loss_and_grads")

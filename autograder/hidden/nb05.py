@@ -17,7 +17,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers.checking import Suite, assert_matches, draw_examples
-from helpers.selfcheck.doubles import given_callee
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, given_callee, under_and_alone
 from helpers.selfcheck.nb05 import (
     MODEL_TOL,
     check_gradients,
@@ -449,3 +449,27 @@ def _(got, ref):
     F.cross_entropy(rotated.mean(dim=-2) @ U.T, ref["targets"]).backward()
     for key, expected in (("encode grad", V.grad), ("decode grad", U.grad)):
         assert_matches(got[key].double(), expected, key, **MODEL_TOL)
+
+
+# --------------------------------------------------------------------------- #
+# The same under rope_2d and rope: a rotate_2d that answers otherwise inside them than alone is charged
+# here (they are judged beside a double)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("rotate_2d", points=1, hint=SAME_ALONE_HINT)
+def same_under_rope(student):
+    """Inside your rope_2d and rope, rotate_2d gives what it gives alone on the same vectors and angles (and is right alone)."""
+    rng = np.random.default_rng(student.seed(160))
+    X2, X = rng.normal(size=(4, 2)), rng.normal(size=(3, 4))  # (T, 2), (T, d)
+    x = rng.normal(size=(3, 2))  # (3, 2)
+    student.note("rope_2d(X, 0.4) and rope(X) watching rotate_2d, then rotate_2d alone on the same arguments")
+    calls = under_and_alone(student, "rope_2d", "rotate_2d", lambda: student.get("rope_2d")(X2.copy(), 0.4))
+    calls += under_and_alone(student, "rope", "rotate_2d", lambda: student.get("rope")(X.copy()))
+    return {"alone": calls, "x'": student.rotate_2d(x.copy(), np.array([0.3, -1.2, 2.0]))}
+
+
+@same_under_rope.verify
+def _(got, ref):
+    assert_matches(got["x'"], ref["x'"], "rotate_2d(x, theta)")
+    check_same_alone(got, "rotate_2d")

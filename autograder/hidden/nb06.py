@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from helpers.checking import Suite, assert_matches
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, under_and_alone
 from helpers.selfcheck.nb06 import (
     TOL,
     attention_probe,
@@ -484,3 +485,44 @@ def _(got, ref):
     leaves = {k: v.double().requires_grad_() for k, v in ref["parameters"].items()}
     (ref["c"].double() * reference_mha(ref["x"], leaves, 3, causal=True)).sum().backward()
     check_gradients(got, ref, {k: v.grad for k, v in leaves.items()}, "AttentionHead")
+
+
+# --------------------------------------------------------------------------- #
+# The same under its callers: a causal_mask (or an attention) that answers otherwise inside its caller than
+# alone is charged here (the callers are judged beside doubles)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("causal_mask", points=1, hint=SAME_ALONE_HINT)
+def same_under_attention(student):
+    """Inside your scaled_dot_product_attention, causal_mask gives what it gives alone for the same T (and is right alone)."""
+    Q, K, V = random_qkv(student.seed(170), (2, 5, 3), (2, 5, 3), (2, 5, 3))
+    student.note("scaled_dot_product_attention(Q, K, V, causal=True) watching causal_mask, then causal_mask alone")
+    calls = under_and_alone(student, "scaled_dot_product_attention", "causal_mask", lambda: student.get("scaled_dot_product_attention")(Q, K, V, causal=True))
+    return {"alone": calls, "mask": student.causal_mask(3)}
+
+
+@same_under_attention.verify
+def _(got, ref):
+    check_mask(got["mask"], ref["mask"], "causal_mask(3)")
+    check_same_alone(got, "causal_mask")
+
+
+@suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
+def same_under_attention_head(student):
+    """Inside your AttentionHead, scaled_dot_product_attention gives what it gives alone on the same Q, K, V (and is right alone, not causal)."""
+    import torch
+
+    head = student.AttentionHead(4, 3)
+    set_parameters_by_name(head, student.seed(171))
+    x = torch.tensor(np.random.default_rng(student.seed(172)).normal(size=(2, 5, 4)), dtype=torch.float32)  # (B, T, d_model)
+    Q, K, V = random_qkv(student.seed(173), (2, 4, 3), (2, 4, 3), (2, 4, 3))
+    student.note("AttentionHead(4, 3)(x) watching scaled_dot_product_attention, then it alone on the same arguments")
+    calls = under_and_alone(student, "AttentionHead", "scaled_dot_product_attention", lambda: head(x))
+    return {"alone": calls, "result": student.scaled_dot_product_attention(Q, K, V)}  # not causal: its causal_mask is not judged here
+
+
+@same_under_attention_head.verify
+def _(got, ref):
+    assert_matches(got["result"], ref["result"], "scaled_dot_product_attention(Q, K, V)", **TOL)
+    check_same_alone(got, "scaled_dot_product_attention")

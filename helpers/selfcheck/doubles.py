@@ -316,7 +316,33 @@ def check_doubled(got: dict, ref: dict, callees: str, rtol: float = 1e-6, atol: 
     return True
 
 
-def check_same_alone(got: dict, callee: str, caller: str) -> None:
+SAME_ALONE_HINT = (
+    "a graded function depends on its arguments only: the same inputs give the same result wherever it is called from, "
+    "alone or inside your other graded functions."
+)
+
+
+def under_and_alone(student, caller: str, callee: str, call: Callable[[], Any], keep: int = 4) -> list:
+    """Run ``call()`` (which calls the student's ``caller``) with their ``callee`` watched, then make the first ``keep``
+    recorded calls again outside the caller, on the same arguments: ``[{"callee", "under", "alone"}]`` for
+    :func:`check_same_alone`. Whatever the caller does (raises, loops on) is not judged here."""
+    with watching(student, caller, callee) as records:
+        try:
+            call()
+        except Exception:  # noqa: BLE001 - the caller is judged in its own cases
+            pass
+    out = []
+    for record in records[:keep]:
+        under = f"raised {record['raised']}" if "raised" in record else record.get("result")
+        try:
+            alone = student.get(callee)(*_snapshot(record["args"]), **_snapshot(record["kwargs"]))
+        except Exception as exc:  # noqa: BLE001 - compared as text
+            alone = f"raised {type(exc).__name__}: {str(exc)[:200]}"
+        out.append(_plain({"callee": callee, "caller": caller, "under": under, "alone": _snapshot(alone)}))
+    return out
+
+
+def check_same_alone(got: dict, callee: str, caller: str = "") -> None:
     """The callee gave the same results under the student's caller as alone on the same arguments (the probe's
     :meth:`Doubled.alone`); a callee that behaves otherwise under its caller is charged here, in its own case."""
     for call in got.get("alone") or []:
@@ -326,9 +352,10 @@ def check_same_alone(got: dict, callee: str, caller: str) -> None:
         if isinstance(under, str) and under.startswith("raised ") and isinstance(alone, str) and alone.startswith("raised "):
             continue
         if not same_values(under, alone):
+            by = call.get("caller") or caller
             raise AssertionError(
-                f"your {callee} gave another result when your {caller} called it than when it was called alone on the same "
-                f"arguments ({describe_short(under)} under {caller}, {describe_short(alone)} alone): a graded function "
+                f"your {callee} gave another result when your {by} called it than when it was called alone on the same "
+                f"arguments ({describe_short(under)} under {by}, {describe_short(alone)} alone): a graded function "
                 "must depend on its arguments only."
             )
 
