@@ -23,7 +23,7 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_V
-from helpers.selfcheck.doubles import callee_results_differ, fix_callee_first, run_watched, same_values
+from helpers.selfcheck.doubles import callee_results_differ, fix_callee_first, run_watched, same_values, standing_in
 
 suite = Suite("06")
 
@@ -187,6 +187,43 @@ def attention_stand_in(seed: int):
         return out, weights  # (..., T_q, d_v), (..., T_q, T_k)
 
     return stand_in
+
+
+def head_double_class(seed: int):
+    """A class double of AttentionHead for building a MultiHeadAttention: NOT attention, but its interface.
+
+    ``AttentionHead(d_model, d_head)`` with bias-free ``query``, ``key``, ``value`` layers (so the
+    parameter names and counts are the real head's) and a differentiable, made-up, seeded
+    ``forward(x, causal=True)`` of all three that depends on the causal flag: a running mean of
+    the keys when causal, their full mean when not. MultiHeadAttention is built and judged with
+    it, so the student's own AttentionHead (right, wrong or a stub) never decides its points.
+    """
+    import torch
+
+    class AttentionHead(torch.nn.Module):
+        made: list = []
+
+        def __init__(self, d_model, d_head):
+            super().__init__()
+            self.query = torch.nn.Linear(d_model, d_head, bias=False)
+            self.key = torch.nn.Linear(d_model, d_head, bias=False)
+            self.value = torch.nn.Linear(d_model, d_head, bias=False)
+            g = np.random.default_rng([seed, len(AttentionHead.made)])
+            self.shift, self.scale = float(g.normal()), float(g.uniform(0.5, 1.5))
+            self.last_weights = None
+            AttentionHead.made.append(self)
+
+        def forward(self, x, causal=True):
+            q, k, v = self.query(x), self.key(x), self.value(x)  # (B, T, d_head) each
+            T = x.shape[-2]
+            if causal:
+                mix = torch.cumsum(k, dim=-2) / torch.arange(1, T + 1, dtype=k.dtype)[:, None]  # (B, T, d_head): running mean
+            else:
+                mix = k.mean(dim=-2, keepdim=True).expand_as(k)  # (B, T, d_head): the full mean
+            return torch.tanh(q) * torch.sigmoid(mix + self.shift) + self.scale * v  # (B, T, d_head)
+
+    AttentionHead.made = []
+    return AttentionHead
 
 
 def head_stand_in(seed: int, index: int, d_head: int, records: list):
@@ -615,7 +652,8 @@ def mha_probe(student, d_model: int, n_heads: int, d_head: int, shape: tuple, se
     head's forward replaced by a seeded stand-in (so a wrong AttentionHead costs nothing here)."""
     import torch
 
-    mha = student.MultiHeadAttention(d_model, n_heads, d_head)
+    with standing_in(student, "AttentionHead", head_double_class(seed_stand_in + 1)):
+        mha = student.MultiHeadAttention(d_model, n_heads, d_head)  # its heads: class doubles (head_double_class)
     params = set_parameters_by_name(mha, seed_params)
     x = torch.tensor(np.random.default_rng(seed_x).normal(size=shape), dtype=torch.float32)  # (B, T, d_model)
     student.note(f"mha = MultiHeadAttention({d_model}, {n_heads}, {d_head}), parameters set in sorted name order from a seeded generator; x: {shape}")
@@ -724,8 +762,9 @@ def structure(student):
     """MultiHeadAttention(8, 3, 4): heads is an nn.ModuleList of 3 AttentionHead(8, 4); proj = nn.Linear(12, 8) with bias."""
     import torch
 
-    mha = student.MultiHeadAttention(8, 3, 4)
-    head_cls = student.get("AttentionHead")
+    head_cls = head_double_class(student.seed(167))
+    with standing_in(student, "AttentionHead", head_cls):  # the student's AttentionHead never decides these points
+        mha = student.MultiHeadAttention(8, 3, 4)
     heads, proj = getattr(mha, "heads", None), getattr(mha, "proj", None)
     return {
         "is an nn.Module": isinstance(mha, torch.nn.Module),
