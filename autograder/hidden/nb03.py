@@ -145,7 +145,7 @@ H = 1e-5
 
 @suite.case(
     "loss_and_grads",
-    points=2,
+    points=1,
     hint="your gradients must be the slopes of your own loss: nudge one entry of a table, and the loss must change by "
     "the gradient's entry times the nudge. Check the order of the two vectors in the outer product and which table's "
     "transpose multiplies the score gradient.",
@@ -404,5 +404,10 @@ def same_under_sgd_epoch(student):
 
 @same_under_sgd_epoch.verify
 def _(got, ref):
-    assert_matches(got["result"], ref["result"], "loss_and_grads(V, U, 2, 4)")
+    result, expected = got["result"], ref["result"]  # tolerant: not a stub; the loss and the shapes
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise AssertionError(f"loss_and_grads must return (loss, dV, dU), got {describe(result)}.")
+    assert_matches(result[0], expected[0], "the loss of loss_and_grads(V, U, 2, 4)")
+    for name, mine, theirs in zip(("dV", "dU"), result[1:], expected[1:]):
+        shape_error(name, mine, theirs.shape)
     check_same_alone(got, "loss_and_grads")

@@ -103,6 +103,22 @@ def rotate_stand_in(seed: int):
 # --------------------------------------------------------------------------- #
 
 
+def check_turned_by(out, x, theta, what: str) -> None:
+    """Tolerant: out keeps every vector's length and turns it by the angle |theta| (x . x' = |x|^2 cos theta), in
+    either direction: a clockwise turn passes (the direction is judged by the exact cases); a stub, a vector left as
+    it was, or a stretch does not."""
+    x = np.asarray(x, dtype=float)
+    theta = np.asarray(theta, dtype=float)
+    shape = np.broadcast_shapes(x.shape[:-1], theta.shape) + (2,)
+    require_array(out, shape, what)
+    X = np.broadcast_to(x, shape)
+    lengths = np.linalg.norm(X, axis=-1)
+    if not np.allclose(np.linalg.norm(out, axis=-1), lengths, rtol=1e-7, atol=1e-9):
+        raise AssertionError(f"{what}: a rotation keeps every vector's length, but the lengths changed.")
+    if not np.allclose(np.sum(X * out, axis=-1), lengths**2 * np.cos(theta), rtol=1e-7, atol=1e-9):
+        raise AssertionError(f"{what}: each vector should turn by its angle theta (in radians), but the angle between x and x' is another.")
+
+
 def check_rotate(got: dict, ref: dict, what: str) -> None:
     """The student's x' for the solution's inputs (x, theta) against the solution's x'."""
     x, expected, out = ref["x"], ref["x'"], got.get("x'")
@@ -178,8 +194,8 @@ def plain_inputs_x_unchanged(student):
 def _(got, ref):
     if got.get("x unchanged") is not True:
         raise AssertionError("rotate_2d changed the array x it was given; compute a new array instead.")
-    for key in ("list", "array"):
-        check_rotate(got[key], ref[key], f"rotate_2d ({key})")
+    for key in ("list", "array"):  # tolerant: the direction of the turn is quarter_turns'
+        check_turned_by(got[key].get("x'") if isinstance(got[key], dict) else None, ref[key]["x"], ref[key]["theta"], f"rotate_2d ({key})")
 
 
 # --------------------------------------------------------------------------- #

@@ -97,6 +97,26 @@ def check_mask(got, expected, what: str) -> None:
     raise AssertionError(f"{what}: entry {tuple(bad)} should be {bool(expected[tuple(bad)])}.\n  expected: {describe(expected)}\n  got:      {describe(got)}")
 
 
+def check_causal_structure(got, T: int, what: str) -> None:
+    """Tolerant: a bool (T, T) tensor that never lets a query see a later key (nothing above the diagonal), with the
+    same pattern along every diagonal and at least one key allowed. A wrong diagonal passes; a stub, an upper
+    triangle or a mask of all True or all False does not."""
+    import torch
+
+    expect_tensor(got, what, (T, T))
+    if got.dtype != torch.bool:
+        raise AssertionError(f"{what}: expected dtype torch.bool (True = may attend), got {got.dtype}.")
+    if got.triu(1).any():
+        raise AssertionError(f"{what}: a query may never see a later key (s > t): everything above the diagonal must be False.")
+    offsets = torch.arange(T)[:, None] - torch.arange(T)[None, :]  # (T, T): t - s
+    for k in range(T):
+        values = got[offsets == k]
+        if values.numel() and not (values.all() or (~values).all()):
+            raise AssertionError(f"{what}: whether query t may see key s depends only on how far back s is (t - s); the diagonal t - s = {k} is mixed.")
+    if not got.any():
+        raise AssertionError(f"{what}: no query may attend to anything; query t may see the keys s <= t.")
+
+
 def check_weights_invariants(weights, what: str, causal: bool) -> None:
     """Rows sum to 1, finite, and (causal) nothing above the diagonal."""
     import torch
