@@ -30,7 +30,7 @@ SLIPS = {
             pairs = np.stack([X[..., : d // 2], X[..., d // 2 :]], axis=-1)
             out = rotate_2d(pairs, angles)
             return np.concatenate([out[..., 0], out[..., 1]], axis=-1)
-        """, "adjacent"),
+        """, "neighbours"),
     "context_windows: off by one": ("04", "context_windows", """
         def context_windows(ids, T):
             ids = np.asarray(ids, dtype=np.int64)
