@@ -13,6 +13,7 @@ from helpers.checking import Suite, assert_matches, describe, rel_error
 from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, under_and_alone
 from helpers.selfcheck.nb03 import (
     CE_HINT,
+    EPSILON_HINT,
     FORWARD_HINT,
     GRAD_HINT,
     PAIRS_HINT,
@@ -91,7 +92,7 @@ def random_distributions(student):
     return [student.cross_entropy(rng.dirichlet(np.ones(10)), target) for target in (0, 4, 9)]
 
 
-@suite.case("cross_entropy", points=1, hint=CE_HINT + " A certain prediction costs 0; a tiny probability costs a large but finite amount.")
+@suite.case("cross_entropy", points=1, hint=EPSILON_HINT)
 def certain_and_unlikely(student):
     """A certain prediction costs 0; a probability of 1e-12 costs about 27.6."""
     certain = student.cross_entropy(np.array([0.0, 1.0, 0.0]), 1)

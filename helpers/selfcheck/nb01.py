@@ -100,7 +100,8 @@ def assert_embedded_shape(out, ref_out, ids) -> None:
 
 
 TOKENIZE_HINT = (
-    "as on the slide: case does not matter (lowercase everything), a word (a run of letters) is one token, each "
+    "as on the slide: case does not matter (lowercase everything), a word (a run of letters or digits, accented "
+    "letters too) is one token, each "
     "punctuation mark is a token of its own even when it touches a word, and spaces and newlines only separate tokens "
     "(they never become tokens, and no token is empty)."
 )
@@ -121,6 +122,23 @@ def _(got, ref):
     assert_str_list(got, "tokenize")
     assert_matches(got, ref)
     assert got == SLIDE_TOKENS, f"expected the slide's 26 tokens {SLIDE_TOKENS}, got {got}."
+
+
+@suite.case(
+    "tokenize",
+    points=1,
+    hint="as the docstring says, a word is a run of letters OR digits, in any alphabet: '66' and 'zürich' are words like "
+    "'dog' (a pattern for word characters covers them; one for a to z does not).",
+)
+def digits_and_accents(student):
+    """Digits and non-ASCII letters are word characters: "Route 66 à Zürich: 3 cafés, 2 naïve dogs!"."""
+    return str_items(student.tokenize("Route 66 à Zürich: 3 cafés, 2 naïve dogs!"))
+
+
+@digits_and_accents.verify
+def _(got, ref):
+    assert_str_list(got, "tokenize")
+    assert_matches(got, ref)
 
 
 @suite.case(

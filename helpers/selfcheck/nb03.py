@@ -48,7 +48,8 @@ def shape_error(name: str, got, shape: tuple) -> None:
 
 PAIRS_HINT = (
     "pair i is (token i, token i + 1) of the stream: the first list leaves out the last token, the second leaves out "
-    "the first; both are numpy int arrays of length N - 1, returned as a tuple."
+    "the first; both are numpy int arrays of length N - 1, returned as a tuple (int arrays even when empty, for a "
+    "stream of one token)."
 )
 
 
@@ -63,6 +64,21 @@ def slide_corpus_pairs(student):
 def short_stream(student):
     """A Python list [3, 1, 4, 1, 5] gives numpy arrays prev [3, 1, 4, 1] and next [1, 4, 1, 5]; one token gives no pairs."""
     return {"list": student.make_pairs([3, 1, 4, 1, 5]), "one token": student.make_pairs(np.array([2], dtype=np.int64))}
+
+
+@short_stream.verify
+def _(got, ref):
+    for key in ("list", "one token"):
+        pair = got.get(key)
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise AssertionError(f"make_pairs ({key}) must return (prev_ids, next_ids), got {describe(pair)}.")
+        for name, value in zip(("prev_ids", "next_ids"), pair):
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu":
+                raise AssertionError(
+                    f"make_pairs ({key}): `{name}` must be an int array of token ids, even when it is empty (a stream of one "
+                    f"token has no pairs), got {describe(value)}" + (f" of dtype {value.dtype}." if isinstance(value, np.ndarray) else ".")
+                )
+    assert_matches(got, ref)
 
 
 # --------------------------------------------------------------------------- #
@@ -80,6 +96,28 @@ def three_way_distribution(student):
     """-log p[target] for p = [0.1, 0.2, 0.7] and each target."""
     p = np.array([0.1, 0.2, 0.7])
     return [student.cross_entropy(p, t) for t in range(3)]
+
+
+EPSILON_HINT = (
+    "take minus the log of the probability itself, with nothing added to it: a small epsilon such as + 1e-12 inside "
+    "the log is invisible for ordinary probabilities but changes the loss of a tiny one (1e-12 must cost 27.63, "
+    "not 26.94); a probability of exactly 1 costs 0."
+)
+
+
+@suite.case("cross_entropy", points=1, hint=EPSILON_HINT)
+def tiny_and_certain(student):
+    """A probability of 1e-12 for the true token costs -log(1e-12) = 27.63 (no epsilon added); a certain prediction costs 0."""
+    return {"p[target] = 1e-12": student.cross_entropy(np.array([1.0 - 1e-12, 1e-12]), 1),
+            "p[target] = 1": student.cross_entropy(np.array([0.0, 1.0, 0.0]), 1)}
+
+
+@tiny_and_certain.verify
+def _(got, ref):
+    for key, value in got.items():
+        if not isinstance(value, (float, np.floating)):
+            raise AssertionError(f"cross_entropy must return a float, got {describe(value)} for {key}.")
+    assert_matches(got, ref, rtol=1e-9, atol=1e-12)
 
 
 @suite.case("cross_entropy", points=1, hint=CE_HINT)
