@@ -216,8 +216,9 @@ def slide_ids(student):
 @suite.case(
     "encode",
     points=1,
-    hint="ids are integer indices, returned as a numpy array of dtype int64 (not floats, not a Python list): "
-    "torch's nn.Embedding and cross-entropy want int64 indices.",
+    hint="ids are the positions in the vocabulary exactly as you are given it (never sorted again: here it is not sorted), "
+    "returned as a numpy array of dtype int64 (not floats, not a Python list): torch's nn.Embedding and cross-entropy "
+    "want int64 indices.",
 )
 def ids_are_int64(student):
     """encode returns int64 ids, positions in the vocabulary as given (here not sorted), also for no tokens."""
