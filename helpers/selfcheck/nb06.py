@@ -394,6 +394,20 @@ def check_attention_run(got: dict, ref: dict, causal: bool, what: str, mask_chec
     ``mask_check(got, ref, key)`` (hidden suites): an extra check against a reference computed with the student's mask.
     """
     key = f"causal={causal}"
+    if causal and got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
+        # judged beside the mask double only (helpers/selfcheck/doubles.py): the student's causal_mask never decides
+        mine, theirs = got[f"stand-in weights {key}"], ref[f"stand-in weights {key}"]
+        note = ("\n  (this run of your attention met a made-up causal_mask: a seeded random pattern, so that it is judged on its "
+                "own steps whatever your causal_mask does)")  # fmt: skip
+        try:
+            check_attention_pair(got[f"stand-in out {key}"], mine, ref[f"stand-in out {key}"], theirs, what, causal, invariants=False)
+            if hasattr(mine, "shape") and tuple(mine.shape) == tuple(theirs.shape) and bool(((theirs == 0) & (mine != 0)).any()):
+                raise AssertionError(f"`weights` ({what}): a masked-out key must get weight exactly 0 (mask the scores with -inf before the softmax).")
+        except AssertionError as exc:
+            if callee_results_differ(got.get(f"masks {key}"), ref.get(f"masks {key}"), same_values):
+                note += fix_callee_first("causal_mask")
+            raise AssertionError(f"{str(exc).strip()}{note}") from None
+        return
     try:
         if got.get(f"error {key}"):
             raise AssertionError(f"`weights` ({what}): {got[f'error {key}']}")
@@ -401,13 +415,6 @@ def check_attention_run(got: dict, ref: dict, causal: bool, what: str, mask_chec
     except AssertionError as first:
         if not causal:
             raise
-        if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
-            try:  # right given the mask it was handed: the mistake is causal_mask's alone
-                check_attention_pair(got[f"stand-in out {key}"], got[f"stand-in weights {key}"],
-                                     ref[f"stand-in out {key}"], ref[f"stand-in weights {key}"], what, causal, invariants=False)
-                return
-            except AssertionError:
-                pass
         if mask_check is not None and mask_check(got, ref, key):
             return
         wrong_mask = callee_results_differ(got.get(f"masks {key}"), ref.get(f"masks {key}"), same_values)
@@ -618,18 +625,20 @@ def check_head_run(got: dict, ref: dict, key: str, causal: bool) -> None:
                 else:
                     assert_matches(a.double() if hasattr(a, "double") else a, b.double(), f"the {name} that head(x) ({key}) passed to scaled_dot_product_attention", **TOL)
 
+    if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
+        # judged beside the attention double only: the student's scaled_dot_product_attention never decides
+        try:
+            compare_inputs("stand-in ")
+            compare("stand-in ", False)
+        except AssertionError as exc:
+            wrong = callee_results_differ(got.get(f"calls {key}"), ref.get(f"calls {key}"), same_values)
+            raise AssertionError(str(exc) + (fix_callee_first("scaled_dot_product_attention") if wrong else "")) from None
+        return
     try:
         if got.get(f"error {key}"):
             raise AssertionError(f"head(x) ({key}): {got[f'error {key}']}")
         compare("", True)
     except AssertionError as first:
-        if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
-            try:  # right given what its attention function returned: the mistake is not the head's
-                compare_inputs("stand-in ")
-                compare("stand-in ", False)
-                return
-            except AssertionError:
-                pass
         wrong = callee_results_differ(got.get(f"calls {key}"), ref.get(f"calls {key}"), same_values)
         raise AssertionError(str(first) + (fix_callee_first("scaled_dot_product_attention") if wrong else "")) from None
 
