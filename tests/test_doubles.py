@@ -273,6 +273,16 @@ def _under(*callers):
         frame = frame.f_back
     return False
 """
+UNDER_MODULE = """
+def _under_self(name):
+    import sys
+    frame = sys._getframe(1)
+    while frame is not None:
+        if type(frame.f_locals.get("self")).__name__ == name:
+            return True
+        frame = frame.f_back
+    return False
+"""
 UNDER_CALLER = {  # a callee right alone, wrong when its caller is on the stack: (notebook, callee, source)
     "softmax": ("02", """
         def softmax(s, axis=-1):
@@ -316,10 +326,35 @@ UNDER_CALLER = {  # a callee right alone, wrong when its caller is on the stack:
 }
 
 
+UNDER_CALLER.update({  # class callees: the same, when their caller module's forward is on the stack
+    "AttentionHead": ("06", """
+        _RealHead = AttentionHead
+        class AttentionHead(_RealHead):
+            def forward(self, x, causal=True):
+                out = super().forward(x, causal=causal)
+                return -out if _under_self("MultiHeadAttention") else out
+        """),
+    "CausalSelfAttention": ("07", """
+        _RealAttention = CausalSelfAttention
+        class CausalSelfAttention(_RealAttention):
+            def forward(self, x):
+                out = super().forward(x)
+                return 2 * out if _under_self("TransformerBlock") else out
+        """),
+    "TransformerBlock": ("07", """
+        _RealBlock = TransformerBlock
+        class TransformerBlock(_RealBlock):
+            def forward(self, x):
+                out = super().forward(x)
+                return out.flip(-1) if _under_self("MiniGPT") else out
+        """),
+})
+
+
 @pytest.mark.parametrize("callee", sorted(UNDER_CALLER))
 def test_a_callee_that_differs_under_its_caller_is_charged(callee):
     notebook, source = UNDER_CALLER[callee]
-    namespace = planted(notebook, UNDER, source)
+    namespace = planted(notebook, UNDER, UNDER_MODULE, source)
     earned, total, failed = score(notebook, callee, namespace)
     assert earned < total, f"{callee} answers otherwise under its caller and keeps {earned}/{total}"
     assert any("/same_" in case_id and "_under_" in case_id for case_id in failed), failed

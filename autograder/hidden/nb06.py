@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from helpers.checking import Suite, assert_matches
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, under_and_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, modules_under_and_alone, under_and_alone
 from helpers.selfcheck.nb06 import (
     TOL,
     attention_probe,
@@ -532,3 +532,35 @@ def same_under_attention_head(student):
 def _(got, ref):
     assert_matches(got["result"], ref["result"], "scaled_dot_product_attention(Q, K, V)", **TOL)
     check_same_alone(got, "scaled_dot_product_attention")
+
+
+@suite.case("AttentionHead", points=1, hint=SAME_ALONE_HINT)
+def same_under_multi_head(student):
+    """Inside your MultiHeadAttention, each AttentionHead gives what it gives alone on the same x (and a head alone gives (B, T, d_head))."""
+    import torch
+
+    x = torch.tensor(np.random.default_rng(student.seed(174)).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
+    student.note("MultiHeadAttention(6, 2, 3)(x) watching its heads, then each head alone on the same input")
+    try:
+        mha = student.MultiHeadAttention(6, 2, 3)
+        heads = list(getattr(mha, "heads", []) or [])
+    except Exception:  # noqa: BLE001 - MultiHeadAttention is judged in its own cases
+        mha, heads = None, []
+    calls = modules_under_and_alone(lambda: mha(x.clone()), heads, "AttentionHead", "MultiHeadAttention") if mha is not None else []
+    with torch.no_grad():
+        alone = student.AttentionHead(6, 3)(x.clone())
+    return {"alone": calls, "out": alone}
+
+
+@same_under_multi_head.verify
+def _(got, ref):
+    expect_tensor(got["out"], "AttentionHead(6, 3)(x)", tuple(ref["out"].shape))  # tolerant: not a stub
+    if not bool(torch_isfinite(got["out"])):
+        raise AssertionError("AttentionHead(6, 3)(x) holds nan or inf.")
+    check_same_alone(got, "AttentionHead")
+
+
+def torch_isfinite(t) -> bool:
+    import torch
+
+    return bool(torch.isfinite(t).all())

@@ -342,6 +342,38 @@ def under_and_alone(student, caller: str, callee: str, call: Callable[[], Any], 
     return out
 
 
+def modules_under_and_alone(call: Callable[[], Any], modules: list, callee: str, caller: str, keep: int = 4) -> list:
+    """:func:`under_and_alone` for class callees: run ``call()`` (the student's ``caller`` module) with forward hooks on
+    ``modules`` (its graded sub-modules, e.g. a block's attention), then run each recorded forward again alone on the
+    same inputs. ``[{"callee", "caller", "under", "alone"}]`` for :func:`check_same_alone`."""
+    import torch
+
+    records: list = []
+    hooks = []
+    for module in modules:
+        if isinstance(module, torch.nn.Module):
+            hooks.append(module.register_forward_hook(
+                lambda m, args, kwargs, out: records.append((m, _snapshot(tuple(args)), _snapshot(dict(kwargs)), _snapshot(out))),
+                with_kwargs=True))  # fmt: skip
+    try:
+        with torch.no_grad():
+            call()
+    except Exception:  # noqa: BLE001 - the caller is judged in its own cases
+        pass
+    finally:
+        for hook in hooks:
+            hook.remove()
+    out = []
+    for module, args, kwargs, under in records[:keep]:
+        try:
+            with torch.no_grad():
+                alone = module(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - compared as text
+            alone = f"raised {type(exc).__name__}: {str(exc)[:200]}"
+        out.append(_plain({"callee": callee, "caller": caller, "under": under, "alone": _snapshot(alone)}))
+    return out
+
+
 def check_same_alone(got: dict, callee: str, caller: str = "") -> None:
     """The callee gave the same results under the student's caller as alone on the same arguments (the probe's
     :meth:`Doubled.alone`); a callee that behaves otherwise under its caller is charged here, in its own case."""
