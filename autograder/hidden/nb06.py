@@ -536,7 +536,7 @@ def _(got, ref):
 
 @suite.case("AttentionHead", points=1, hint=SAME_ALONE_HINT)
 def same_under_multi_head(student):
-    """Inside your MultiHeadAttention, each AttentionHead gives what it gives alone on the same x (and a head alone gives (B, T, d_head))."""
+    """Inside your MultiHeadAttention, each AttentionHead gives what it gives alone on the same x (and a head alone, beside an attention double, gives (B, T, d_head))."""
     import torch
 
     x = torch.tensor(np.random.default_rng(student.seed(174)).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
@@ -547,8 +547,12 @@ def same_under_multi_head(student):
     except Exception:  # noqa: BLE001 - MultiHeadAttention is judged in its own cases
         mha, heads = None, []
     calls = modules_under_and_alone(lambda: mha(x.clone()), heads, "AttentionHead", "MultiHeadAttention") if mha is not None else []
-    with torch.no_grad():
-        alone = student.AttentionHead(6, 3)(x.clone())
+    from helpers.selfcheck.doubles import replacing
+    from helpers.selfcheck.nb06 import attention_stand_in
+
+    head = student.AttentionHead(6, 3)
+    with torch.no_grad(), replacing(student, "AttentionHead", {"scaled_dot_product_attention": attention_stand_in(student.seed(175))}):
+        alone = head(x.clone())  # beside the attention double: the head's own step only
     return {"alone": calls, "out": alone}
 
 

@@ -524,7 +524,7 @@ def _(got, ref):
 
 @suite.case("TransformerBlock", points=1, hint=SAME_ALONE_HINT)
 def same_under_minigpt(student):
-    """Inside your MiniGPT, each TransformerBlock gives what it gives alone on the same input (and alone gives (B, T, d_model))."""
+    """Inside your MiniGPT, each TransformerBlock gives what it gives alone on the same input (and alone, beside an attention double, gives (B, T, d_model))."""
     import torch
 
     cfg = test_config()
@@ -533,8 +533,13 @@ def same_under_minigpt(student):
     student.note(f"MiniGPT({config_text(cfg)})(ids) watching its blocks, then each block alone on the same input")
     calls = _same_under(student, lambda: student.MiniGPT(cfg), lambda model: list(getattr(model, "blocks", []) or []),
                         "TransformerBlock", "MiniGPT", ids)
+    from helpers.selfcheck.doubles import standing_in
+    from helpers.selfcheck.nb07 import stand_in_class
+
+    with standing_in(student, "CausalSelfAttention", stand_in_class("attention", student.seed(583))):
+        block = student.TransformerBlock(cfg)  # beside an attention double: the block's own step only
     with torch.no_grad():
-        out = student.TransformerBlock(cfg)(x.clone())
+        out = block(x.clone())
     return {"alone": calls, "out": out}
 
 
