@@ -231,3 +231,50 @@ def test_self_check_fails_exactly_when_the_grader_deducts(mistake):
     failed = [cid for cid, ok, _ in results if not ok]
     assert failed, f"{mistake}: no case of {function} catches it"
     assert any(cid in public for cid in failed), f"{mistake}: check() passes, but the grader deducts for {failed}"
+
+
+# The small slips of issue 17 (tests/test_one_mistake_slips.py) and its disagreements: check() must fail on each too.
+ISSUE_CASES = {
+    "cross_entropy: + 1e-12 inside the log": ("03", "cross_entropy", '''
+def cross_entropy(p, target):
+    return float(-np.log(p[target] + 1e-12))
+'''),
+    "tokenize: letters a to z only": ("01", "tokenize", '''
+def tokenize(text):
+    return re.findall(r"[a-z]+|[^a-z\\s]", text.lower())
+'''),
+    "make_pairs: float arrays for one token": ("03", "make_pairs", '''
+def make_pairs(ids):
+    ids = list(ids)
+    return np.array(ids[:-1]), np.array(ids[1:])
+'''),
+}
+
+
+def _extra() -> dict:
+    from tests.test_one_mistake_slips import SLIPS, slip
+
+    out = {name: slip(name)[:3] for name in SLIPS}
+    out.update(ISSUE_CASES)
+    return out
+
+
+@pytest.mark.parametrize("mistake", sorted([*ISSUE_CASES, *__import__("tests.test_one_mistake_slips", fromlist=["SLIPS"]).SLIPS]))
+def test_self_check_sees_every_slip_and_issue_case_the_grader_deducts_for(mistake):
+    from tests.test_doubles import planted
+
+    notebook, function, source = _extra()[mistake]
+    results = run(notebook, function, planted(notebook, source))
+    public = {c.id for c in cases(notebook, function) if c.visibility == "public"}
+    failed = [cid for cid, ok, _ in results if not ok]
+    assert failed, f"{mistake}: no case of {function} catches it"
+    assert any(cid in public for cid in failed), f"{mistake}: check() passes, but the grader deducts for {failed}"
+
+
+def test_the_planted_set_counts():
+    """How many planted mistakes the agreement tests cover (quoted in the closing note)."""
+    from tests.test_selfcheck_predicts_46 import CASES as MISTAKES_46
+
+    total = len(MISTAKES) + len(MISTAKES_46) + len(_extra())
+    print(f"planted set: {len(MISTAKES)} (01-03) + {len(MISTAKES_46)} (04-06) + {len(_extra())} (slips and issue cases) = {total}")
+    assert total >= len(_extra()) + len(MISTAKES) > 0

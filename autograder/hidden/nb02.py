@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from helpers.checking import Suite, assert_matches, describe, draw_examples
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, under_and_alone
 from helpers.selfcheck.nb02 import (
     AXIS_HINT,
     BOUNDARY_HINT,
@@ -15,6 +16,7 @@ from helpers.selfcheck.nb02 import (
     GREEDY_HINT,
     NTP_HINT,
     SAMPLE_HINT,
+    SAMPLE_P,
     SOFTMAX_HINT,
     FixedU,
     assert_distribution,
@@ -372,3 +374,60 @@ def _(got, ref):
                 f"example {i}: softmax(s + c) differs from softmax(s) for s = {describe(r['s'])}, c = {r['c']:.4g}:"
                 f"\n  softmax(s):     {describe(g['p'])}\n  softmax(s + c): {describe(g['p_shifted'])}"
             )
+
+
+# --------------------------------------------------------------------------- #
+# The same under its callers: a callee that answers otherwise inside generate or next_token_probs
+# than alone on the same arguments is charged here (its callers are judged beside doubles)
+# --------------------------------------------------------------------------- #
+
+
+def under_callers(student, callee: str, seed: int) -> list:
+    """The student's generate and next_token_probs on seeded tables, ``callee`` watched, its calls made again alone."""
+    V, U = random_tables(seed, 7, 3)  # (7, 3), (7, 3)
+    student.note(f"generate(V, U, [2], 3, rng, temperature=0.7) and next_token_probs(V, U, 4), watching {callee}, then {callee} alone")
+    calls = under_and_alone(student, "generate", callee, lambda: student.get("generate")(V.copy(), U.copy(), [2], 3, np.random.default_rng(seed), temperature=0.7))
+    if callee != "sample_categorical":
+        calls += under_and_alone(student, "next_token_probs", callee, lambda: student.get("next_token_probs")(V.copy(), U.copy(), 4))
+    return calls
+
+
+@suite.case("softmax", points=1, hint=SAME_ALONE_HINT)
+def same_under_callers(student):
+    """Inside your generate and next_token_probs, softmax gives what it gives alone on the same scores (and is right alone)."""
+    s = np.random.default_rng(student.seed(95)).normal(size=6) * 2  # (6,)
+    return {"alone": under_callers(student, "softmax", student.seed(96)), "p": student.softmax(s)}
+
+
+@same_under_callers.verify
+def _(got, ref):
+    assert_matches(got["p"], ref["p"], "softmax(s)")
+    check_same_alone(got, "softmax")
+
+
+@suite.case("dot_scores", points=1, hint=SAME_ALONE_HINT)
+def same_scores_under_callers(student):
+    """Inside your generate and next_token_probs, dot_scores gives what it gives alone on the same tables (and is right alone)."""
+    V, U = random_tables(student.seed(97), 5, 3)  # (5, 3), (5, 3)
+    return {"alone": under_callers(student, "dot_scores", student.seed(98)), "s": student.dot_scores(U, V[1])}
+
+
+@same_scores_under_callers.verify
+def _(got, ref):
+    assert_matches(got["s"], ref["s"], "dot_scores(U, v)")
+    check_same_alone(got, "dot_scores")
+
+
+@suite.case("sample_categorical", points=1, hint=SAME_ALONE_HINT)
+def same_draw_under_generate(student):
+    """Inside your generate, sample_categorical draws what it draws alone from the same p and rng state (and is right alone)."""
+    i = student.sample_categorical(SAMPLE_P.copy(), np.random.default_rng(student.seed(99)))
+    return {"alone": under_callers(student, "sample_categorical", student.seed(100)), "i": i}
+
+
+@same_draw_under_generate.verify
+def _(got, ref):
+    if not is_int(got["i"]):
+        raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(got['i'])}.")
+    assert_matches(got["i"], ref["i"], "sample_categorical(p, rng)")
+    check_same_alone(got, "sample_categorical")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from helpers.checking import Suite, assert_matches, draw_examples
+from helpers.checking import Suite, assert_matches, describe, draw_examples
 from helpers.selfcheck.nb04 import check_average, check_gradients, check_logits, check_windows, set_tables
 
 suite = Suite("04", visibility="hidden")
@@ -63,9 +63,9 @@ def check_logits_hidden(got: dict, ref: dict, keys: list[str]) -> None:
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("context_windows", points=1, hint="use len(ids) and T only (no fixed sizes): one window per token that has T tokens before it.")
+@suite.case("context_windows", points=1, hint="each row must be T consecutive tokens of the stream, in order from the first token, and its target the very next token.")
 def seeded_stream_T4(student):
-    """A seeded stream of 50 ids over 13 tokens with T = 4: 46 windows, each read off the stream."""
+    """Tolerant: a seeded stream of 50 ids over 13 tokens with T = 4: row i is ids[i : i + 4] and its target ids[i + 4] (the count is the other cases')."""
     ids = np.random.default_rng(student.seed(43)).integers(0, 13, size=50)
     contexts, targets = student.context_windows(ids.copy(), 4)
     return {"ids": ids, "T": 4, "contexts": contexts, "targets": targets}
@@ -73,7 +73,16 @@ def seeded_stream_T4(student):
 
 @seeded_stream_T4.verify
 def _(got, ref):
-    check_windows_hidden(got, ref)
+    ids, T = ref["ids"], ref["T"]
+    contexts, targets = got["contexts"], got["targets"]
+    for name, value, ndim in (("contexts", contexts, 2), ("targets", targets, 1)):
+        if not isinstance(value, np.ndarray) or value.ndim != ndim or value.dtype.kind not in "iu":
+            raise AssertionError(f"`{name}` should be a {ndim}-D int array, got {describe(value)}.")
+    if len(contexts) != len(targets) or not 1 <= len(contexts) <= len(ids) - T or contexts.shape[1] != T:
+        raise AssertionError(f"expected up to {len(ids) - T} windows of {T} tokens and one target each, got contexts {contexts.shape} and targets {targets.shape}.")
+    for i, (row, target) in enumerate(zip(contexts.tolist(), targets.tolist())):
+        if row != ids[i : i + T].tolist() or target != int(ids[i + T]):
+            raise AssertionError(f"row {i} should be ids[{i} : {i + T}] = {ids[i : i + T].tolist()} with target {int(ids[i + T])}, got {row} and {target}.")
 
 
 @suite.case(

@@ -17,7 +17,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers.checking import Suite, assert_matches, draw_examples
-from helpers.selfcheck.doubles import given_callee
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, given_callee, under_and_alone
 from helpers.selfcheck.nb05 import (
     MODEL_TOL,
     check_gradients,
@@ -25,10 +25,12 @@ from helpers.selfcheck.nb05 import (
     check_rope,
     check_rope_2d,
     check_rotate,
+    check_turned_by,
     logits_array,
     model_probe,
     require_array,
     rope_2d_twin,
+    rope_angles_or,
     rope_twin,
     set_tables,
 )
@@ -129,7 +131,7 @@ def rotation_algebra(student):
 
 @rotation_algebra.verify
 def _(got, ref):
-    x, a, b = ref["x"], ref["a"], ref["b"]
+    x, a = ref["x"], ref["a"]
     for key in ("R(a) x", "R(b) R(a) x", "R(a + b) x", "R(-a) R(a) x"):
         require_array(got.get(key), (50, 2), f"`{key}`")
     lengths_in, lengths_out = np.linalg.norm(x, axis=1), np.linalg.norm(got["R(a) x"], axis=1)
@@ -141,9 +143,10 @@ def _(got, ref):
         raise AssertionError("turning by a then by b should equal turning by a + b, but R(b) R(a) x and R(a + b) x differ.")
     if np.abs(got["R(-a) R(a) x"] - x).max() > 1e-9:
         raise AssertionError("turning back by -a should undo a turn by a, but R(-a) R(a) x differs from x.")
-    check_rotate({"x'": got["R(a) x"]}, {"x": x, "theta": a, "x'": matrix_rotate(x, a)}, "rotate_2d(x of shape (50, 2), a of shape (50,))")
-    check_rotate({"x'": got["R(a) x"]}, {"x": x, "theta": a, "x'": ref["R(a) x"]}, "rotate_2d(x of shape (50, 2), a of shape (50,))")
-    assert_matches(got["R(b) R(a) x"], matrix_rotate(ref["R(a) x"], b), "R(b) R(a) x", rtol=1e-7, atol=1e-9)
+    # tolerant (the direction of the turn is judged by the exact cases): each vector turned by |a|
+    check_turned_by(got["R(a) x"], x, a, "rotate_2d(x of shape (50, 2), a of shape (50,))")
+    check_turned_by(ref["R(a) x"], x, a, "the reference (grader error if this fails)")
+    assert_matches(ref["R(a) x"], matrix_rotate(x, a), "the reference (grader error if this fails)", rtol=1e-7, atol=1e-9)
 
 
 @suite.case("rotate_2d", points=1, hint="index the coordinates on the last axis and let numpy broadcast the angles against them; convert inputs first and never write into x.")
@@ -195,8 +198,8 @@ def _(got, ref):
         where = f"example {i} (x = {r['x'].tolist()}, a = {r['a']:.4g}, b = {r['b']:.4g})"
         for key in ("R(a)x", "R(b)R(a)x", "R(a+b)x"):
             require_array(g.get(key), (2,), f"{where}: {key}")
-        assert_matches(g["R(a)x"], matrix_rotate(r["x"], r["a"]), path=f"{where}, rotate_2d(x, a)", rtol=1e-7, atol=1e-9)
-        assert_matches(g["R(a)x"], r["R(a)x"], path=f"{where}, rotate_2d(x, a)")
+        check_turned_by(g["R(a)x"], r["x"], r["a"], f"{where}, rotate_2d(x, a)")  # tolerant: the direction is the exact cases'
+        assert_matches(r["R(a)x"], matrix_rotate(r["x"], r["a"]), path="the reference (grader error if this fails)", rtol=1e-7, atol=1e-9)
         if not np.allclose(g["R(b)R(a)x"], g["R(a+b)x"], rtol=1e-7, atol=1e-9):
             raise AssertionError(f"{where}: R(b) R(a) x = {g['R(b)R(a)x']} but R(a + b) x = {g['R(a+b)x']}.")
 
@@ -296,7 +299,8 @@ def _(got, ref):
 
 @suite.case("rope", points=1, hint="every pair at position i turns by i times its frequency, the same rule for queries and keys; then scores depend on j - i only.")
 def relative_positions(student):
-    """d = 8, T = 9: the same q and k at every position give scores depending only on j - i; Q, K shifted by 3 positions give the same scores."""
+    """Tolerant, d = 8, T = 9: the angles rope turns each pair by (checked where it calls rotate_2d), or the scores: the same q and k at every
+    position give scores depending only on j - i; Q, K shifted by 3 positions give the same scores."""
     twin = rope_twin(student, student.seed(165))
     rng = np.random.default_rng(student.seed(65))
     q, k = rng.normal(size=8), rng.normal(size=8)
@@ -330,12 +334,12 @@ def _(got, ref):
         for key in ("tiled q'", "Q'", "shifted K'"):
             assert_matches(got[key], ref[key], key)
 
-    given_callee(check, got, ref, "rotate_2d")
+    rope_angles_or(check, got, ref)  # tolerant: the angles; the pairing is the exact cases'
 
 
 @suite.case("rope", points=1, hint="pair (2j, 2j+1) at position i turns by i times its frequency: lengths are kept, and q_i . k_j depends on j - i only.")
 def relative_position_property(student):
-    """Property (15 hypothesis examples): RoPE keeps lengths, and rope(q)_i . rope(k)_j depends only on j - i."""
+    """Tolerant, 15 hypothesis examples: the angles rope turns each pair by (where it calls rotate_2d), or: lengths kept and q_i . k_j depends on j - i only."""
     twin = rope_twin(student, student.seed(166))
     examples = draw_examples(st.tuples(st.integers(1, 4), st.integers(2, 6), st.integers(0, 2**31)), 15, "rope_relative", seed=student.seed(66))
     out = []
@@ -364,7 +368,7 @@ def _(got, ref):
                 if not np.allclose(diagonal, diagonal[0], rtol=1e-7, atol=1e-9):
                     raise AssertionError(f"example {i}: q_i . k_j is not the same along j - i = {offset}: {np.round(diagonal, 4).tolist()}.")
 
-    given_callee(check, got, ref, "rotate_2d")
+    rope_angles_or(check, got, ref)  # tolerant: the angles; the pairing is the exact cases'
 
 
 # --------------------------------------------------------------------------- #
@@ -449,3 +453,27 @@ def _(got, ref):
     F.cross_entropy(rotated.mean(dim=-2) @ U.T, ref["targets"]).backward()
     for key, expected in (("encode grad", V.grad), ("decode grad", U.grad)):
         assert_matches(got[key].double(), expected, key, **MODEL_TOL)
+
+
+# --------------------------------------------------------------------------- #
+# The same under rope_2d and rope: a rotate_2d that answers otherwise inside them than alone is charged
+# here (they are judged beside a double)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("rotate_2d", points=1, hint=SAME_ALONE_HINT)
+def same_under_rope(student):
+    """Inside your rope_2d and rope, rotate_2d gives what it gives alone on the same vectors and angles (and is right alone)."""
+    rng = np.random.default_rng(student.seed(160))
+    X2, X = rng.normal(size=(4, 2)), rng.normal(size=(3, 4))  # (T, 2), (T, d)
+    x = rng.normal(size=(3, 2))  # (3, 2)
+    student.note("rope_2d(X, 0.4) and rope(X) watching rotate_2d, then rotate_2d alone on the same arguments")
+    calls = under_and_alone(student, "rope_2d", "rotate_2d", lambda: student.get("rope_2d")(X2.copy(), 0.4))
+    calls += under_and_alone(student, "rope", "rotate_2d", lambda: student.get("rope")(X.copy()))
+    return {"x": x, "theta": np.array([0.3, -1.2, 2.0]), "alone": calls, "x'": student.rotate_2d(x.copy(), np.array([0.3, -1.2, 2.0]))}
+
+
+@same_under_rope.verify
+def _(got, ref):
+    check_turned_by(got["x'"], ref["x"], ref["theta"], "rotate_2d(x, theta)")  # tolerant: not a stub
+    check_same_alone(got, "rotate_2d")

@@ -18,13 +18,14 @@ import math
 import numpy as np
 
 from helpers.checking import Suite, assert_matches
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, modules_under_and_alone, under_and_alone
 from helpers.selfcheck.nb06 import (
     TOL,
     attention_probe,
     check_attention_run,
+    check_causal_structure,
     check_head_parameters,
     check_head_run,
-    check_mask,
     check_mha_names,
     check_mha_run,
     check_similarity,
@@ -151,15 +152,6 @@ def reference_head(x, Wq, Wk, Wv, causal: bool):
     return reference_attention(x @ Wq.double().T, x @ Wk.double().T, x @ Wv.double().T, causal)  # (B, T, d_head), (B, T, T)
 
 
-def reference_mha(x, params: dict, n_heads: int, causal: bool):
-    """Multi-head attention from the parameters: heads concatenated in order, then proj."""
-    import torch
-
-    outs = [reference_head(x, params[f"heads.{i}.query.weight"], params[f"heads.{i}.key.weight"], params[f"heads.{i}.value.weight"], causal)[0]
-            for i in range(n_heads)]  # n_heads x (B, T, d_head)
-    return torch.cat(outs, dim=-1) @ params["proj.weight"].double().T + params["proj.bias"].double()  # (B, T, d_model)
-
-
 # --------------------------------------------------------------------------- #
 # self_similarity
 # --------------------------------------------------------------------------- #
@@ -190,16 +182,16 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("causal_mask", points=1, hint="row t of the mask allows exactly the keys 0 .. t (t + 1 of them), for any T.")
+@suite.case("causal_mask", points=1, hint="a token never attends to a later token, for any T: nothing above the diagonal, and the same rule for every row.")
 def long_sequence(student):
-    """causal_mask(33): row t has exactly t + 1 True entries, the first t + 1."""
+    """causal_mask(33) never lets a query see a later key, with the same rule along every diagonal (tolerant: the diagonal itself is judged by the public cases)."""
     return student.causal_mask(33)
 
 
 @long_sequence.verify
 def _(got, ref):
-    check_mask(got, tril_mask(33), "causal_mask(33)")
-    check_mask(got, ref, "causal_mask(33)")
+    check_causal_structure(got, 33, "causal_mask(33)")
+    check_causal_structure(ref, 33, "the reference (grader error if this fails)")
 
 
 # --------------------------------------------------------------------------- #
@@ -354,12 +346,24 @@ def gradient_probe(student, build, x_shape, c_shape, seed_params, seed_x, watch,
                 out[f"{mode}error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
                 continue
         out[f"{mode}grads"] = {name: (None if p.grad is None else p.grad.clone()) for name, p in model.named_parameters()}
+        out[f"{mode}calls"] = len(calls)  # how often the (watched or replaced) callee was called
         out.update({"x": x, "c": c, "parameters": params, "parameter names": sorted(params)})
     return out
 
 
 def check_gradients(got: dict, ref: dict, expected: dict, callee: str) -> None:
-    """Gradients equal autograd of the reference, or (stand-in run) the solution's gradients with the same stand-in."""
+    """Gradients: where the student's module called the double (the stand-in run), the solution's gradients beside the
+    same double, so the student's own callee never decides; otherwise autograd of the reference."""
+    mine, theirs = got.get("stand-in grads"), ref.get("stand-in grads")
+    if isinstance(mine, dict) and isinstance(theirs, dict) and got.get("stand-in calls") and ref.get("stand-in calls"):
+        for name, want in sorted(theirs.items()):
+            if want is None:
+                continue
+            g = mine.get(name)
+            if g is None:
+                raise AssertionError(f"no gradient reached `{name}`: forward must stay differentiable (no detach or numpy before the output).")
+            assert_matches(g.double(), want.double(), f"gradient of {name} (beside a made-up {callee})", **TOL)
+        return
     try:
         if got.get("error"):
             raise AssertionError(f"backward raised {got['error']}")
@@ -416,11 +420,7 @@ def _(got, ref):
 
 
 def check_mha_hidden(got: dict, ref: dict, key: str, causal: bool) -> None:
-    check_mha_run(got, ref, key)
-    expected = reference_mha(ref["x"], ref["parameters"], ref["n_heads"], causal)  # (B, T, d_model)
-    mine = got.get(f"out {key}")
-    if hasattr(mine, "double") and tuple(mine.shape) == tuple(expected.shape) and np.allclose(got[f"out {key}"].double().numpy(), ref[f"out {key}"].double().numpy(), **TOL):
-        assert_matches(got[f"out {key}"].double(), expected, f"mha(x) ({key})", **TOL)
+    check_mha_run(got, ref, key)  # its heads are class doubles (head_double_class): no independent attention reference here
 
 
 @suite.case("MultiHeadAttention", points=1, hint="d_head is independent of d_model: proj maps n_heads * d_head back to d_model.")
@@ -431,7 +431,6 @@ def pico_sizes(student):
 
 @pico_sizes.verify
 def _(got, ref):
-    check_mha_names(got["parameter names"], ref["parameter names"])
     check_mha_hidden(got, ref, "causal (default)", True)
 
 
@@ -473,14 +472,99 @@ class _heads_replaced:
 @suite.case("MultiHeadAttention", points=1, hint="call every head on the same x and keep them in nn.ModuleList so all parameters train.")
 def every_head_used_and_trained(student):
     """MultiHeadAttention(4, 3, 2): every parameter gets the autograd gradient of sum(c * mha(x))."""
+    from helpers.selfcheck.doubles import standing_in
+    from helpers.selfcheck.nb06 import head_double_class
+
     seed = student.seed(634)
-    return gradient_probe(student, lambda: student.MultiHeadAttention(4, 3, 2), (2, 5, 4), (2, 5, 4), student.seed(614), student.seed(615),
+
+    def build():
+        with standing_in(student, "AttentionHead", head_double_class(seed + 1)):  # its heads: class doubles
+            return student.MultiHeadAttention(4, 3, 2)
+
+    return gradient_probe(student, build, (2, 5, 4), (2, 5, 4), student.seed(614), student.seed(615),
                           lambda model: _heads_watched(model), lambda model: _heads_replaced(model, seed, 2))
 
 
 @every_head_used_and_trained.verify
 def _(got, ref):
     check_mha_names(got["parameter names"], ref["parameter names"])
-    leaves = {k: v.double().requires_grad_() for k, v in ref["parameters"].items()}
-    (ref["c"].double() * reference_mha(ref["x"], leaves, 3, causal=True)).sum().backward()
-    check_gradients(got, ref, {k: v.grad for k, v in leaves.items()}, "AttentionHead")
+    if ref.get("grads") is None:
+        raise AssertionError("grader error: the solution's gradients are missing")
+    check_gradients(got, ref, {k: v.double() for k, v in ref["grads"].items() if v is not None}, "AttentionHead")
+
+
+# --------------------------------------------------------------------------- #
+# The same under its callers: a causal_mask (or an attention) that answers otherwise inside its caller than
+# alone is charged here (the callers are judged beside doubles)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("causal_mask", points=1, hint=SAME_ALONE_HINT)
+def same_under_attention(student):
+    """Inside your scaled_dot_product_attention, causal_mask gives what it gives alone for the same T (and is right alone)."""
+    Q, K, V = random_qkv(student.seed(170), (2, 5, 3), (2, 5, 3), (2, 5, 3))
+    student.note("scaled_dot_product_attention(Q, K, V, causal=True) watching causal_mask, then causal_mask alone")
+    calls = under_and_alone(student, "scaled_dot_product_attention", "causal_mask", lambda: student.get("scaled_dot_product_attention")(Q, K, V, causal=True))
+    return {"alone": calls, "mask": student.causal_mask(3)}
+
+
+@same_under_attention.verify
+def _(got, ref):
+    check_causal_structure(got["mask"], 3, "causal_mask(3)")  # tolerant: not a stub, never the future
+    check_same_alone(got, "causal_mask")
+
+
+@suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
+def same_under_attention_head(student):
+    """Inside your AttentionHead, scaled_dot_product_attention gives what it gives alone on the same Q, K, V (and is right alone, not causal)."""
+    import torch
+
+    head = student.AttentionHead(4, 3)
+    set_parameters_by_name(head, student.seed(171))
+    x = torch.tensor(np.random.default_rng(student.seed(172)).normal(size=(2, 5, 4)), dtype=torch.float32)  # (B, T, d_model)
+    Q, K, V = random_qkv(student.seed(173), (2, 4, 3), (2, 4, 3), (2, 4, 3))
+    student.note("AttentionHead(4, 3)(x) watching scaled_dot_product_attention, then it alone on the same arguments")
+    calls = under_and_alone(student, "AttentionHead", "scaled_dot_product_attention", lambda: head(x))
+    return {"alone": calls, "result": student.scaled_dot_product_attention(Q, K, V)}  # not causal: its causal_mask is not judged here
+
+
+@same_under_attention_head.verify
+def _(got, ref):
+    assert_matches(got["result"], ref["result"], "scaled_dot_product_attention(Q, K, V)", **TOL)
+    check_same_alone(got, "scaled_dot_product_attention")
+
+
+@suite.case("AttentionHead", points=1, hint=SAME_ALONE_HINT)
+def same_under_multi_head(student):
+    """Inside your MultiHeadAttention, each AttentionHead gives what it gives alone on the same x (and a head alone, beside an attention double, gives (B, T, d_head))."""
+    import torch
+
+    x = torch.tensor(np.random.default_rng(student.seed(174)).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
+    student.note("MultiHeadAttention(6, 2, 3)(x) watching its heads, then each head alone on the same input")
+    try:
+        mha = student.MultiHeadAttention(6, 2, 3)
+        heads = list(getattr(mha, "heads", []) or [])
+    except Exception:  # noqa: BLE001 - MultiHeadAttention is judged in its own cases
+        mha, heads = None, []
+    calls = modules_under_and_alone(lambda: mha(x.clone()), heads, "AttentionHead", "MultiHeadAttention") if mha is not None else []
+    from helpers.selfcheck.doubles import replacing
+    from helpers.selfcheck.nb06 import attention_stand_in
+
+    head = student.AttentionHead(6, 3)
+    with torch.no_grad(), replacing(student, "AttentionHead", {"scaled_dot_product_attention": attention_stand_in(student.seed(175))}):
+        alone = head(x.clone())  # beside the attention double: the head's own step only
+    return {"alone": calls, "out": alone}
+
+
+@same_under_multi_head.verify
+def _(got, ref):
+    expect_tensor(got["out"], "AttentionHead(6, 3)(x)", tuple(ref["out"].shape))  # tolerant: not a stub
+    if not bool(torch_isfinite(got["out"])):
+        raise AssertionError("AttentionHead(6, 3)(x) holds nan or inf.")
+    check_same_alone(got, "AttentionHead")
+
+
+def torch_isfinite(t) -> bool:
+    import torch
+
+    return bool(torch.isfinite(t).all())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import types
 
 from helpers.checking import Suite, assert_matches
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, modules_under_and_alone
 from helpers.selfcheck.nb07 import (
     as_tensor_or_fail,
     build_gpt,
@@ -36,6 +37,7 @@ from helpers.selfcheck.nb07 import (
     run_generate,
     run_gpt,
     seeded_ids,
+    seeded_randn,
     test_config,
     verify_attention_parameters,
     verify_block_facts_both_norms,
@@ -329,7 +331,7 @@ forward_learned_independent.verify(verify_gpt_independently)
 )
 def non_contiguous_targets_rope(student):
     """RoPE, LayerNorm, 2 stand-in blocks, targets a [:, 1:] slice (not contiguous), ids (4, 3): vs an independent recomputation."""
-    return run_gpt(student, test_config(), k=530, B=4, T=3)
+    return run_gpt(student, test_config(), k=530, B=4, T=3, sliced=True)
 
 
 non_contiguous_targets_rope.verify(verify_gpt_independently)
@@ -475,3 +477,73 @@ def long_run_crops_every_step(student):
 @long_run_crops_every_step.verify
 def _(got, ref):
     check_sampled(got, ref)
+
+
+# --------------------------------------------------------------------------- #
+# The same under its callers: a CausalSelfAttention (or a TransformerBlock) that answers otherwise inside its
+# caller than alone is charged here (the callers are judged beside class doubles)
+# --------------------------------------------------------------------------- #
+
+
+def _same_under(student, build_caller, children, callee: str, caller: str, x_or_ids) -> list:
+    try:
+        parent = build_caller()
+        modules = children(parent)
+    except Exception:  # noqa: BLE001 - the caller is judged in its own cases
+        return []
+    return modules_under_and_alone(lambda: parent(x_or_ids), modules, callee, caller)
+
+
+def _check_tolerant_output(out, shape: tuple, what: str) -> None:
+    import torch
+
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape or not bool(torch.isfinite(out).all()):
+        raise AssertionError(f"{what} should return a finite tensor of shape {shape}, got {out!r:.200}.")
+
+
+@suite.case("CausalSelfAttention", points=1, hint=SAME_ALONE_HINT)
+def same_under_block(student):
+    """Inside your TransformerBlock, its CausalSelfAttention gives what it gives alone on the same input (and alone gives (B, T, d_model))."""
+    import torch
+
+    cfg = test_config()
+    x = seeded_randn((2, 5, cfg.d_model), student.seed(580))  # (B, T, d_model)
+    student.note(f"TransformerBlock({config_text(cfg)})(x) watching block.attn, then block.attn alone on the same input")
+    calls = _same_under(student, lambda: student.TransformerBlock(cfg), lambda block: [getattr(block, "attn", None)],
+                        "CausalSelfAttention", "TransformerBlock", x.clone())
+    with torch.no_grad():
+        out = student.CausalSelfAttention(cfg)(x.clone())
+    return {"alone": calls, "out": out}
+
+
+@same_under_block.verify
+def _(got, ref):
+    _check_tolerant_output(got["out"], tuple(ref["out"].shape), "CausalSelfAttention(config)(x)")
+    check_same_alone(got, "CausalSelfAttention")
+
+
+@suite.case("TransformerBlock", points=1, hint=SAME_ALONE_HINT)
+def same_under_minigpt(student):
+    """Inside your MiniGPT, each TransformerBlock gives what it gives alone on the same input (and alone, beside an attention double, gives (B, T, d_model))."""
+    import torch
+
+    cfg = test_config()
+    ids = seeded_ids((2, 5), cfg.vocab_size, student.seed(581))  # (B, T)
+    x = seeded_randn((2, 5, cfg.d_model), student.seed(582))  # (B, T, d_model)
+    student.note(f"MiniGPT({config_text(cfg)})(ids) watching its blocks, then each block alone on the same input")
+    calls = _same_under(student, lambda: student.MiniGPT(cfg), lambda model: list(getattr(model, "blocks", []) or []),
+                        "TransformerBlock", "MiniGPT", ids)
+    from helpers.selfcheck.doubles import standing_in
+    from helpers.selfcheck.nb07 import stand_in_class
+
+    with standing_in(student, "CausalSelfAttention", stand_in_class("attention", student.seed(583))):
+        block = student.TransformerBlock(cfg)  # beside an attention double: the block's own step only
+    with torch.no_grad():
+        out = block(x.clone())
+    return {"alone": calls, "out": out}
+
+
+@same_under_minigpt.verify
+def _(got, ref):
+    _check_tolerant_output(got["out"], tuple(ref["out"].shape), "TransformerBlock(config)(x)")
+    check_same_alone(got, "TransformerBlock")

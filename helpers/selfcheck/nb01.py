@@ -62,14 +62,17 @@ def assert_int64_ids(got, what: str = "encode") -> None:
         )
 
 
-def assert_one_hot(X, ids, vocab_size: int) -> None:
-    """X is the one-hot matrix of ids: float, (len(ids), vocab_size), one 1 per row at column ids[t]."""
+def assert_one_hot(X, ids, vocab_size: int, need_float: bool = True) -> None:
+    """X is the one-hot matrix of ids: float, (len(ids), vocab_size), one 1 per row at column ids[t].
+
+    ``need_float=False`` (tolerant cases): any numeric dtype; the float dtype costs its own case only.
+    """
     ids = np.asarray(ids, dtype=np.int64)
     if not isinstance(X, np.ndarray):
         raise AssertionError(f"expected a numpy array of shape {(len(ids), vocab_size)}, got {describe(X)}.")
     if X.shape != (len(ids), vocab_size):
         raise AssertionError(f"expected shape (len(ids), vocab_size) = {(len(ids), vocab_size)}, got {X.shape}.")
-    if X.dtype.kind != "f":
+    if X.dtype.kind != "f" and (need_float or X.dtype.kind not in "biu"):
         raise AssertionError(f"expected a float array (ready for X @ E), got dtype {X.dtype}.")
     if not np.all((X == 0) | (X == 1)):
         raise AssertionError(f"a one-hot matrix holds only 0.0 and 1.0, got {describe(X)}.")
@@ -97,7 +100,8 @@ def assert_embedded_shape(out, ref_out, ids) -> None:
 
 
 TOKENIZE_HINT = (
-    "as on the slide: case does not matter (lowercase everything), a word (a run of letters) is one token, each "
+    "as on the slide: case does not matter (lowercase everything), a word (a run of letters or digits, accented "
+    "letters too) is one token, each "
     "punctuation mark is a token of its own even when it touches a word, and spaces and newlines only separate tokens "
     "(they never become tokens, and no token is empty)."
 )
@@ -118,6 +122,23 @@ def _(got, ref):
     assert_str_list(got, "tokenize")
     assert_matches(got, ref)
     assert got == SLIDE_TOKENS, f"expected the slide's 26 tokens {SLIDE_TOKENS}, got {got}."
+
+
+@suite.case(
+    "tokenize",
+    points=1,
+    hint="as the docstring says, a word is a run of letters OR digits, in any alphabet: '66' and 'zürich' are words like "
+    "'dog' (a pattern for word characters covers them; one for a to z does not).",
+)
+def digits_and_accents(student):
+    """Digits and non-ASCII letters are word characters: "Route 66 à Zürich: 3 cafés, 2 naïve dogs!"."""
+    return str_items(student.tokenize("Route 66 à Zürich: 3 cafés, 2 naïve dogs!"))
+
+
+@digits_and_accents.verify
+def _(got, ref):
+    assert_str_list(got, "tokenize")
+    assert_matches(got, ref)
 
 
 @suite.case(
@@ -195,8 +216,9 @@ def slide_ids(student):
 @suite.case(
     "encode",
     points=1,
-    hint="ids are integer indices, returned as a numpy array of dtype int64 (not floats, not a Python list): "
-    "torch's nn.Embedding and cross-entropy want int64 indices.",
+    hint="ids are the positions in the vocabulary exactly as you are given it (never sorted again: here it is not sorted), "
+    "returned as a numpy array of dtype int64 (not floats, not a Python list): torch's nn.Embedding and cross-entropy "
+    "want int64 indices.",
 )
 def ids_are_int64(student):
     """encode returns int64 ids, positions in the vocabulary as given (here not sorted), also for no tokens."""
@@ -307,8 +329,7 @@ def rows_are_basis_vectors(student):
 
 @rows_are_basis_vectors.verify
 def _(got, ref):
-    assert_one_hot(got["X"], ref["ids"], 11)
-    assert_matches(got["X"], ref["X"], "X")
+    assert_one_hot(got["X"], ref["ids"], 11, need_float=False)  # the dtype is slide_sentence's
 
 
 # --------------------------------------------------------------------------- #

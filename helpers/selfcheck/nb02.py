@@ -8,16 +8,13 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_U, SLIDE_V
-from helpers.selfcheck.recording import Callees, close, fix_first, results_of
+from helpers.selfcheck.doubles import Doubled, callee_results_differ, check_doubled, fix_callee_first, same_values
 
 suite = Suite("02")
 
 THE = SLIDE_TABLE_ORDER.index("the")
 DOG = SLIDE_TABLE_ORDER.index("dog")
 ATE = SLIDE_TABLE_ORDER.index("ate")
-
-# The functions a student's generate / next_token_probs may call from the notebook.
-HELPERS_OF_GENERATE = ("dot_scores", "softmax", "next_token_probs", "sample_categorical")
 
 
 # --------------------------------------------------------------------------- #
@@ -87,38 +84,45 @@ def assert_one_draw(got_u, ref_u, seed: int, what: str, expected_draws: int = 1)
     )
 
 
-def _as_float_array(p):
-    try:
-        return np.array(p, dtype=float)
-    except Exception:  # noqa: BLE001 - whatever the student passed
-        return None
+# --------------------------------------------------------------------------- #
+# Doubles: seeded stand-ins for the callees of next_token_probs and generate
+# --------------------------------------------------------------------------- #
 
 
-def uniform_like(s, axis=-1):
-    """A neutral stand-in for a softmax that failed: the uniform distribution (not softmax)."""
-    s = np.asarray(s, dtype=float)
-    return np.ones_like(s) / s.shape[axis]
+def sampling_doubles(seed: int) -> dict:
+    """Seeded doubles of dot_scores, softmax, next_token_probs and sample_categorical: NOT the graded functions.
 
+    Each keeps its callee's signature, shapes and contract (one score per row of U; a
+    distribution along ``axis``; one rng.random() per draw) and depends on every argument, so
+    a caller that passes the wrong table, forgets or misapplies the temperature, draws twice or
+    appends something else gives other results than the solution's caller beside the same
+    doubles. The next_token_probs double is the softmax double of the dot_scores double, so a
+    generate built on next_token_probs meets what one built on dot_scores and softmax meets.
+    """
+    rng = np.random.default_rng(seed)
+    a, c, phase, b, phase2 = rng.uniform(0.5, 1.5), rng.uniform(0.2, 0.6), rng.uniform(0, 6.3), rng.uniform(0.6, 1.4), rng.uniform(0, 6.3)
 
-def zero_scores(U, v):
-    """A neutral stand-in for a dot_scores that failed: a score of 0 for every token."""
-    return np.zeros(len(U))
+    def dot_scores(U, v):
+        U, v = np.asarray(U, dtype=float), np.asarray(v, dtype=float)  # (vocab_size, M), (M,)
+        return np.tanh(a * U) @ v + c * np.cos(np.arange(len(U)) + phase)  # (vocab_size,) made-up scores
 
+    def softmax(s, axis=-1):
+        s = np.asarray(s, dtype=float)
+        w = np.exp(1.5 * np.sin(b * np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0) + phase2))  # positive weights
+        w = np.where(np.isneginf(s), 0.0, w)
+        return w / np.sum(w, axis=axis, keepdims=True)  # a made-up distribution along axis
 
-def first_possible(p, rng):
-    """A neutral stand-in for a sampler that failed: the first token with p > 0 (no random number drawn)."""
-    p = _as_float_array(p)
-    if p is None or p.ndim != 1 or not np.any(p > 0):
-        return 0
-    return int(np.flatnonzero(p > 0)[0])
+    def next_token_probs(V, U, prev_id):
+        return softmax(dot_scores(U, np.asarray(V)[int(prev_id)]))  # (vocab_size,)
 
+    def sample_categorical(p, rng):
+        p = np.asarray(p, dtype=float)  # (vocab_size,)
+        order = np.random.default_rng([seed, p.size]).permutation(p.size)  # the pieces of [0, 1) in a made-up order
+        u = rng.random()  # exactly one draw, like the graded sampler
+        i = min(int(np.searchsorted(np.cumsum(p[order]), u, side="right")), p.size - 1)
+        return int(order[i])
 
-def _is_array(out, *args, **kwargs) -> bool:
-    return isinstance(out, np.ndarray) and out.dtype.kind == "f"
-
-
-def _valid_id(vocab_size: int):
-    return lambda out, *args, **kwargs: is_int(out) and 0 <= int(out) < vocab_size
+    return {"dot_scores": dot_scores, "softmax": softmax, "next_token_probs": next_token_probs, "sample_categorical": sample_categorical}
 
 
 # --------------------------------------------------------------------------- #
@@ -276,65 +280,39 @@ NTP_HINT = (
 )
 
 
-def observe_next_token_probs(student, V, U, prev_ids) -> dict:
-    """next_token_probs(V, U, prev) for each prev, with the calls it makes to the student's dot_scores and softmax.
-
-    The scores of every prev are also taken with dot_scores outside the call: in the
-    solution's run of this probe they are the reference the verify compares with.
-    """
-    ntp = student.get("next_token_probs")
-    out, calls = [], []
-    for prev in prev_ids:
-        callees = Callees(student, {"dot_scores": zero_scores, "softmax": uniform_like}, valid={"dot_scores": _is_array, "softmax": _is_array})
-        with callees:
-            out.append(ntp(V.copy(), U.copy(), prev))
-        calls.append(callees.plain())
+def observe_next_token_probs(student, V, U, prev_ids, seed_k: int = 300) -> dict:
+    """next_token_probs(V, U, prev) for each prev, run twice (helpers/selfcheck/doubles.py): beside seeded doubles
+    of dot_scores and softmax (the run it is judged on when it calls them), and as is, its own callees watched."""
+    doubles = sampling_doubles(student.seed(seed_k))
+    doubled = Doubled(student, "next_token_probs", {k: doubles[k] for k in ("dot_scores", "softmax")})
+    p = [doubled(f"prev={int(prev)}", V.copy(), U.copy(), prev) for prev in prev_ids]
     student.note(f"next_token_probs(V, U, prev_id) for prev_id in {[int(i) for i in prev_ids]}")
-    scores, dot_scores = [], student._namespace.get("dot_scores")
-    for prev in prev_ids:
-        try:
-            scores.append(np.asarray(dot_scores(U.copy(), V[int(prev)].copy()), dtype=float))
-        except Exception:  # noqa: BLE001 - only the solution's scores are used (as the reference)
-            scores.append(None)
-    return {"V": V, "U": U, "prev_ids": [int(i) for i in prev_ids], "p": out, "calls": calls, "scores": scores}
+    return {"V": V, "U": U, "prev_ids": [int(i) for i in prev_ids], "p": p, **doubled.facts()}
 
 
-def _right_scores(s, calls: dict, V, U, prev: int, expected) -> bool:
-    """s is the solution's scores after prev, or what the student's own dot_scores returned for (U, V[prev])."""
-    if close(s, expected, rtol=1e-6, atol=1e-9):
-        return True
-    return any(
-        len(d["args"]) == 2 and close(d["args"][0], U, 0, 0) and close(d["args"][1], V[prev], 0, 0) and close(d["used"], s, 1e-9, 1e-12)
-        for d in calls.get("dot_scores", [])
-    )
+def _compare_probs(mine, theirs, what: str) -> None:
+    if isinstance(mine, np.ndarray) and isinstance(theirs, np.ndarray) and mine.shape != theirs.shape:
+        raise AssertionError(f"{what}: expected one probability per token, shape {theirs.shape}, got shape {mine.shape}.")
+    assert_matches(mine, theirs, what, rtol=1e-5, atol=1e-8)
 
 
 def check_next_token_probs(got, ref) -> None:
-    """Each p is the solution's, or is what the student's softmax returned for the right scores.
-
-    So next_token_probs keeps its points when only dot_scores or softmax is wrong.
-    """
-    V, U = ref["V"], ref["U"]
+    """next_token_probs is judged on its runs beside the doubles of dot_scores and softmax (so it keeps its points
+    when only they are wrong, and a stub beside them earns nothing); one that calls neither (or only one) of them
+    is compared with the solution as is."""
+    if check_doubled(got, ref, "dot_scores and softmax", compare=lambda m, t, key: _compare_probs(m, t, f"next_token_probs(V, U, {key[5:]})")):
+        return
     if not isinstance(got["p"], list) or len(got["p"]) != len(ref["p"]):
         raise AssertionError(f"expected {len(ref['p'])} results, got {describe(got['p'])}.")
     for k, prev in enumerate(ref["prev_ids"]):
-        p, expected = got["p"][k], ref["p"][k]
         what = f"next_token_probs(V, U, {prev})"
-        if isinstance(p, np.ndarray) and p.shape != expected.shape:
-            raise AssertionError(f"{what}: expected one probability per token, shape {expected.shape}, got shape {p.shape}.")
-        if close(p, expected, rtol=1e-5, atol=1e-8):
-            continue
-        calls = got["calls"][k] if isinstance(got.get("calls"), list) and k < len(got["calls"]) else {}
-        found = results_of(calls.get("softmax", []), p) if isinstance(calls, dict) else []
-        if any(call["args"] and _right_scores(call["args"][0], calls, V, U, prev, ref["scores"][k]) for call in found):
-            continue  # the right step with the student's own callees: their mistakes are theirs
-        assert_distribution(p, what)
-        note = ""
-        for name in ("dot_scores", "softmax"):
-            if isinstance(calls, dict) and any(c.get("error") or c.get("stand_in") for c in calls.get(name, [])):
-                note = "\n  " + fix_first("next_token_probs", name)
+        error = (got.get("errors") or {}).get(f"prev={prev}")
+        if error:
+            raise AssertionError(f"{what}: {error}")
+        note = fix_callee_first("dot_scores or softmax") if callee_results_differ(got.get("callee calls"), ref.get("callee calls"), same_values) else ""
         try:
-            assert_matches(p, expected, what)
+            _compare_probs(got["p"][k], ref["p"][k], what)
+            assert_distribution(got["p"][k], what)
         except AssertionError as exc:
             raise AssertionError(f"{exc}{note}") from None
 
@@ -520,157 +498,69 @@ GREEDY_HINT = "with greedy=True each step takes the highest-scoring next token (
 
 
 def observe_generate(student, V, U, start, n_new: int, seed_k: int, **kwargs) -> dict:
-    """Run the student's generate, recording what it passes to and gets from their own helpers.
-
-    Also records, for every previous token, the scores and the probabilities at this
-    temperature taken with the student's dot_scores and softmax outside the call: in the
-    solution's run of this probe they are the reference each step is checked against.
-    """
+    """generate(V, U, start, n_new, rng, **kwargs) run twice (helpers/selfcheck/doubles.py): beside seeded doubles of
+    dot_scores, softmax, next_token_probs and sample_categorical (the run it is judged on when it calls them), and
+    as is, its own callees watched. Each run's rng is default_rng(seed); its next draw after the call is kept."""
     seed = student.seed(seed_k)
+    doubled = Doubled(student, "generate", sampling_doubles(student.seed(seed_k + 400)), keep_calls=3)
     gen = np.random.default_rng(seed)
-    vocab_size = len(V)
-    state = {"last": gen.bit_generator.state}
-
-    def keep_sampler(p, rng, *args, **kw):
-        untouched = rng is gen and gen.bit_generator.state == state["last"]
-        return {"p": _as_float_array(p), "same_rng": rng is gen, "drew_before": not untouched}
-
-    def after_sampler(entry):
-        state["last"] = gen.bit_generator.state
-
-    callees = Callees(
-        student,
-        {"dot_scores": zero_scores, "softmax": uniform_like, "next_token_probs": lambda V_, U_, i: np.ones(len(U_)) / len(U_),
-         "sample_categorical": first_possible},
-        valid={"dot_scores": _is_array, "softmax": _is_array, "next_token_probs": _is_array, "sample_categorical": _valid_id(vocab_size)},
-        keep={"sample_categorical": keep_sampler},
-        after={"sample_categorical": after_sampler},
-    )
-    fn = student.get("generate")
     student.note(f"generate(V, U, {describe(start)}, {n_new}, rng{''.join(f', {k}={v!r}' for k, v in kwargs.items())})")
-    with callees:
-        ids = fn(V.copy(), U.copy(), start, n_new, gen, **kwargs)
-    drew_after = gen.bit_generator.state != state["last"]
-    next_u = gen.random()
-    temperature = float(kwargs.get("temperature", 1.0))
-    scores, probs = [], []
-    dot_scores, softmax = student._namespace.get("dot_scores"), student._namespace.get("softmax")
-    for i in range(vocab_size):  # in the solution's run: the reference of every step
-        try:
-            s = np.asarray(dot_scores(U.copy(), V[i].copy()), dtype=float)  # (vocab_size,)
-            scores.append(s)
-            probs.append(np.asarray(softmax(s / temperature), dtype=float))
-        except Exception:  # noqa: BLE001 - only the solution's table is used
-            scores.append(None)
-            probs.append(None)
+    ids = doubled("ids", V.copy(), U.copy(), start, n_new, gen, after=lambda args, kw: float(args[4].random()), **kwargs)
     return {
-        "V": V, "U": U, "start": [int(i) for i in start], "n_new": int(n_new), "seed": seed, "temperature": temperature,
-        "greedy": bool(kwargs.get("greedy", False)), "ids": ids, "calls": callees.plain(), "drew_outside_sampler": bool(drew_after),
-        "next_u": next_u, "scores": scores, "probs": probs,
+        "V": V, "U": U, "start": [int(i) for i in start], "n_new": int(n_new), "seed": seed,
+        "temperature": float(kwargs.get("temperature", 1.0)), "greedy": bool(kwargs.get("greedy", False)),
+        "ids": ids, "next_u": float(gen.random()), **doubled.facts(),
     }  # fmt: skip
 
 
-def _step_probs_ok(got_calls: dict, p, prev: int, ref) -> bool:
-    """p (given to the sampler at a step after ``prev``) is right, or is what the student's own softmax
-    (or, at temperature 1, next_token_probs) returned for the right input."""
-    V, U, T = ref["V"], ref["U"], ref["temperature"]
-    if close(p, ref["probs"][prev]):
-        return True
-    for call in results_of(got_calls.get("softmax", []), p):
-        x = _as_float_array(call["args"][0]) if call["args"] else None
-        if x is not None and x.ndim == 1 and _right_scores(x * T, got_calls, V, U, prev, ref["scores"][prev]):
-            return True  # the student's own softmax (maybe wrong) of the right, scaled scores
-    if T == 1.0:
-        for c in got_calls.get("next_token_probs", []):
-            args = c["args"]
-            if len(args) == 3 and is_int(args[2]) and int(args[2]) == prev and close(c["used"], p, 0, 0):
-                if close(args[0], V, 0, 0) and close(args[1], U, 0, 0):
-                    return True
-    return False
-
-
-def _greedy_step_ok(got_calls: dict, token: int, prev: int, ref) -> bool:
-    scores = ref["scores"][prev]
-    if token == int(np.argmax(scores)):
-        return True
-    for d in got_calls.get("dot_scores", []):
-        if len(d["args"]) == 2 and close(d["args"][1], ref["V"][prev], 0, 0) and _as_float_array(d["used"]) is not None:
-            used = _as_float_array(d["used"])
-            if used.ndim == 1 and used.size and token == int(np.argmax(used)):
-                return True
-    return False
-
-
-def _wrong_callees(got_calls: dict) -> str:
-    names = [n for n, calls in got_calls.items() if any(c.get("error") or c.get("stand_in") for c in calls)]
-    return "".join(f"\n  {fix_first('generate', n)}" for n in names)
-
-
-def check_generate(got, ref) -> None:
-    """Each new token is what the student's sampler drew from the right probabilities (or, greedy, the best score).
-
-    The probabilities may come from the student's own softmax / dot_scores: their mistakes
-    are charged to them, not to generate.
-    """
+def check_id_list(ids, ref) -> list:
+    """ids is a list of len(start) + n_new int token ids that begins with start; returns them as ints."""
     start, n_new, vocab_size = ref["start"], ref["n_new"], len(ref["V"])
-    ids = got["ids"]
     assert_id_list(ids)
     if len(ids) != len(start) + n_new:
-        raise AssertionError(
-            f"expected len(start_ids) + n_new = {len(start)} + {n_new} = {len(start) + n_new} ids, got {len(ids)}: {show_ids(ids)}."
-        )
+        raise AssertionError(f"expected len(start_ids) + n_new = {len(start)} + {n_new} = {len(start) + n_new} ids, got {len(ids)}: {show_ids(ids)}.")
     if [int(i) for i in ids[: len(start)]] != start:
         raise AssertionError(f"the result must begin with start_ids {start}, got {show_ids(ids)}.")
     ids = [int(i) for i in ids]
     if any(not 0 <= i < vocab_size for i in ids):
         raise AssertionError(f"every id must be a token id in 0..{vocab_size - 1}, got {show_ids(ids)}.")
-    calls = got["calls"] if isinstance(got.get("calls"), dict) else {}
-    sampled = calls.get("sample_categorical", [])
-    if ref["greedy"]:
-        if got["next_u"] != ref["next_u"] or sampled:
-            raise AssertionError("greedy=True must not draw random numbers, but generate used the rng (or called sample_categorical).")
-        for k in range(n_new):
-            prev, token = ids[len(start) - 1 + k], ids[len(start) + k]
-            if not _greedy_step_ok(calls, token, prev, ref):
-                raise AssertionError(
-                    f"greedy step {k} (previous token {prev}): appended {token}, but the highest score after {prev} is token "
-                    f"{int(np.argmax(ref['scores'][prev]))}.\n  expected: {show_ids(ref['ids'])}\n  got:      {show_ids(ids)}"
-                    + _wrong_callees(calls)
-                )
-        return
-    if not sampled:  # the student sampled without calling sample_categorical: compare with the solution
-        if ids != [int(i) for i in ref["ids"]]:
-            raise AssertionError(
-                "generate did not call sample_categorical, and its tokens differ from the solution's:"
-                f"\n  expected: {show_ids(ref['ids'])}\n  got:      {show_ids(ids)}" + _wrong_callees(calls)
-            )
-        assert_one_draw(got["next_u"], ref["next_u"], ref["seed"], "generate", expected_draws=n_new)
-        return
-    if len(sampled) != n_new:
-        raise AssertionError(f"generate should call sample_categorical once per new token (n_new = {n_new} times); it called it {len(sampled)} times.")
-    if got["drew_outside_sampler"] or any(c["args"].get("drew_before") for c in sampled if isinstance(c["args"], dict)):
+    return ids
+
+
+def _compare_generate(mine, theirs, got, ref) -> None:
+    """generate's run beside the doubles against the solution's: the ids, the softmax input of the first step that
+    differs, and how many numbers were drawn (only the sampler draws, once per new token; none when greedy)."""
+    if not isinstance(mine, dict) or "result" not in mine:
+        raise AssertionError(f"generate returned {describe(mine)}.")
+    ids, expected = check_id_list(mine["result"], ref), [int(i) for i in theirs["result"]]
+    if ids != expected:
+        k = next(j for j in range(len(expected)) if ids[j] != expected[j]) - len(ref["start"])
+        detail = ""
+        inputs = [((got.get("stand-in calls") or {}).get("ids") or {}).get("softmax"), ((ref.get("stand-in calls") or {}).get("ids") or {}).get("softmax")]
+        if all(isinstance(x, list) and len(x) > k for x in inputs) and not same_values(inputs[0][k], inputs[1][k]):
+            detail = f"\n  at that step generate gave softmax {describe(inputs[0][k][0])}, expected {describe(inputs[1][k][0])} (the scores divided by the temperature)."
         raise AssertionError(
-            "generate drew random numbers itself besides its calls to sample_categorical, or gave sample_categorical another "
-            "generator than the rng it was given; only the sampler draws, and only from that rng."
+            f"new token {k} (after token {ids[len(ref['start']) + k - 1]}) differs:\n  expected: {show_ids(expected)}\n  got:      {show_ids(ids)}{detail}"
         )
-    for k, call in enumerate(sampled):
-        prev = ids[len(start) - 1 + k]
-        args = call["args"] if isinstance(call["args"], dict) else {}
-        if not args.get("same_rng"):
-            raise AssertionError(f"step {k}: pass the rng you were given to sample_categorical (not a new generator).")
-        p = args.get("p")
-        if not _step_probs_ok(calls, p, prev, ref):
-            raise AssertionError(
-                f"step {k} (previous token id {prev}): generate passed p = {describe(p)} to sample_categorical, "
-                f"expected {describe(ref['probs'][prev])}, the probabilities of the scores after token {prev} "
-                f"at temperature {ref['temperature']:g}." + _wrong_callees(calls)
-            )
-        used = call.get("used")
-        if not is_int(used) or int(used) != ids[len(start) + k]:
-            raise AssertionError(
-                f"step {k}: sample_categorical returned {describe(used)} but generate appended "
-                f"{ids[len(start) + k]}; append the drawn id (it becomes the previous token of the next step)."
-            )
+    assert_one_draw(mine.get("after"), theirs["after"], ref["seed"], "generate", expected_draws=0 if ref["greedy"] else ref["n_new"])
+
+
+def check_generate(got, ref) -> None:
+    """generate is judged on its run beside the doubles of its callees, so the student's own callees never decide
+    (a wrong one costs generate nothing, a stub earns it nothing); one built without them is compared as is."""
+    if check_doubled(got, ref, "dot_scores, softmax and sample_categorical", compare=lambda m, t, key: _compare_generate(m, t, got, ref)):
+        return
+    error = (got.get("errors") or {}).get("ids")
+    note = fix_callee_first("dot_scores, softmax or sample_categorical") if callee_results_differ(got.get("callee calls"), ref.get("callee calls"), same_values) else ""
+    try:
+        if error:
+            raise AssertionError(error)
+        ids = check_id_list(got["ids"], ref)
+        if ids != [int(i) for i in ref["ids"]]:
+            raise AssertionError(f"the tokens differ from the solution's:\n  expected: {show_ids(ref['ids'])}\n  got:      {show_ids(ids)}")
+        assert_one_draw(got["next_u"], ref["next_u"], ref["seed"], "generate", expected_draws=0 if ref["greedy"] else ref["n_new"])
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}{note}") from None
 
 
 @suite.case("generate", points=1, hint=GENERATE_HINT)

@@ -103,6 +103,22 @@ def rotate_stand_in(seed: int):
 # --------------------------------------------------------------------------- #
 
 
+def check_turned_by(out, x, theta, what: str) -> None:
+    """Tolerant: out keeps every vector's length and turns it by the angle |theta| (x . x' = |x|^2 cos theta), in
+    either direction: a clockwise turn passes (the direction is judged by the exact cases); a stub, a vector left as
+    it was, or a stretch does not."""
+    x = np.asarray(x, dtype=float)
+    theta = np.asarray(theta, dtype=float)
+    shape = np.broadcast_shapes(x.shape[:-1], theta.shape) + (2,)
+    require_array(out, shape, what)
+    X = np.broadcast_to(x, shape)
+    lengths = np.linalg.norm(X, axis=-1)
+    if not np.allclose(np.linalg.norm(out, axis=-1), lengths, rtol=1e-7, atol=1e-9):
+        raise AssertionError(f"{what}: a rotation keeps every vector's length, but the lengths changed.")
+    if not np.allclose(np.sum(X * out, axis=-1), lengths**2 * np.cos(theta), rtol=1e-7, atol=1e-9):
+        raise AssertionError(f"{what}: each vector should turn by its angle theta (in radians), but the angle between x and x' is another.")
+
+
 def check_rotate(got: dict, ref: dict, what: str) -> None:
     """The student's x' for the solution's inputs (x, theta) against the solution's x'."""
     x, expected, out = ref["x"], ref["x'"], got.get("x'")
@@ -178,8 +194,8 @@ def plain_inputs_x_unchanged(student):
 def _(got, ref):
     if got.get("x unchanged") is not True:
         raise AssertionError("rotate_2d changed the array x it was given; compute a new array instead.")
-    for key in ("list", "array"):
-        check_rotate(got[key], ref[key], f"rotate_2d ({key})")
+    for key in ("list", "array"):  # tolerant: the direction of the turn is quarter_turns'
+        check_turned_by(got[key].get("x'") if isinstance(got[key], dict) else None, ref[key]["x"], ref[key]["theta"], f"rotate_2d ({key})")
 
 
 # --------------------------------------------------------------------------- #
@@ -270,6 +286,28 @@ def check_rope(out, X: np.ndarray, base: float, expected: np.ndarray) -> None:
     split = (*X.shape[:-1], d // 2, 2)  # (..., T, d/2, 2)
     check_turns(X.reshape(split), out.reshape(split), expected.reshape(split), what, pairs=d > 2)
     assert_matches(out, expected, what)
+
+
+def rope_angles_or(check, got: dict, ref: dict) -> None:
+    """Tolerant rope cases: where the student's rope turns its pairs with rotate_2d (its run beside the double), it
+    passes when it hands rotate_2d the solution's angles, i * theta_j for pair j at position i, whichever coordinates
+    it pairs up (the pairing is the exact cases'); a rope that does not call rotate_2d is judged by ``check()``."""
+    from helpers.selfcheck.doubles import doubled_keys, given_callee
+
+    keys = doubled_keys(got, ref)
+    if not keys or len(keys) != len(ref.get("stand-in") or {}):
+        given_callee(check, got, ref, "rotate_2d")
+        return
+    for key in keys:
+        mine = ((got.get("stand-in calls") or {}).get(key) or {}).get("rotate_2d") or []
+        theirs = ((ref.get("stand-in calls") or {}).get(key) or {}).get("rotate_2d") or []
+        try:
+            angles = [np.broadcast_to(np.asarray(c[1], dtype=float), np.shape(t[1])) for c, t in zip(mine, theirs)]
+        except (TypeError, ValueError, IndexError):
+            angles = None
+        if angles is None or len(mine) != len(theirs) or not all(np.allclose(a, t[1], rtol=1e-9, atol=1e-12) for a, t in zip(angles, theirs)):
+            raise AssertionError(f"{key}: the angles rope hands rotate_2d should be i * theta_j for pair j at position i, "
+                                 f"theta_j = base ** (-2j / d); got {describe(mine[0][1] if mine and len(mine[0]) > 1 else mine)}.")
 
 
 def rope_twin(student, seed: int) -> Twin:

@@ -23,7 +23,7 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_V
-from helpers.selfcheck.doubles import callee_results_differ, fix_callee_first, run_watched, same_values
+from helpers.selfcheck.doubles import callee_results_differ, fix_callee_first, run_watched, same_values, standing_in
 
 suite = Suite("06")
 
@@ -97,6 +97,26 @@ def check_mask(got, expected, what: str) -> None:
     raise AssertionError(f"{what}: entry {tuple(bad)} should be {bool(expected[tuple(bad)])}.\n  expected: {describe(expected)}\n  got:      {describe(got)}")
 
 
+def check_causal_structure(got, T: int, what: str) -> None:
+    """Tolerant: a bool (T, T) tensor that never lets a query see a later key (nothing above the diagonal), with the
+    same pattern along every diagonal and at least one key allowed. A wrong diagonal passes; a stub, an upper
+    triangle or a mask of all True or all False does not."""
+    import torch
+
+    expect_tensor(got, what, (T, T))
+    if got.dtype != torch.bool:
+        raise AssertionError(f"{what}: expected dtype torch.bool (True = may attend), got {got.dtype}.")
+    if got.triu(1).any():
+        raise AssertionError(f"{what}: a query may never see a later key (s > t): everything above the diagonal must be False.")
+    offsets = torch.arange(T)[:, None] - torch.arange(T)[None, :]  # (T, T): t - s
+    for k in range(T):
+        values = got[offsets == k]
+        if values.numel() and not (values.all() or (~values).all()):
+            raise AssertionError(f"{what}: whether query t may see key s depends only on how far back s is (t - s); the diagonal t - s = {k} is mixed.")
+    if not got.any():
+        raise AssertionError(f"{what}: no query may attend to anything; query t may see the keys s <= t.")
+
+
 def check_weights_invariants(weights, what: str, causal: bool) -> None:
     """Rows sum to 1, finite, and (causal) nothing above the diagonal."""
     import torch
@@ -144,14 +164,17 @@ def random_qkv(seed: int, q_shape: tuple, k_shape: tuple, v_shape: tuple, scale:
     return [t.to(dtype) for t in tensors] if dtype is not None else tensors
 
 
-def set_parameters_by_name(model, seed: int, scale: float = 0.6) -> dict:
-    """Fill every parameter, in sorted name order, from a seeded generator; return {name: value}."""
+def set_parameters_by_name(model, seed: int, scale: float = 0.6, skip: str | None = None) -> dict:
+    """Fill every parameter (but those whose name starts with ``skip``), in sorted name order, from a seeded
+    generator; return {name: value}."""
     import torch
 
     rng = np.random.default_rng(seed)
     values = {}
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
+            if skip and name.startswith(skip):
+                continue
             p.copy_(torch.as_tensor(rng.normal(size=tuple(p.shape)) * scale, dtype=p.dtype))
             values[name] = p.detach().clone()
     return values
@@ -187,6 +210,46 @@ def attention_stand_in(seed: int):
         return out, weights  # (..., T_q, d_v), (..., T_q, T_k)
 
     return stand_in
+
+
+def head_double_class(seed: int):
+    """A class double of AttentionHead for building a MultiHeadAttention: NOT attention, but its interface.
+
+    ``AttentionHead(d_model, d_head)`` with bias-free ``query``, ``key``, ``value`` layers (so the
+    parameter names and counts are the real head's) and a differentiable, made-up, seeded
+    ``forward(x, causal=True)`` of all three that depends on the causal flag: a running mean of
+    the keys when causal, their full mean when not. MultiHeadAttention is built and judged with
+    it, so the student's own AttentionHead (right, wrong or a stub) never decides its points.
+    """
+    import torch
+
+    class AttentionHead(torch.nn.Module):
+        made: list = []
+
+        def __init__(self, d_model, d_head):
+            super().__init__()
+            self.query = torch.nn.Linear(d_model, d_head, bias=False)
+            self.key = torch.nn.Linear(d_model, d_head, bias=False)
+            self.value = torch.nn.Linear(d_model, d_head, bias=False)
+            g = np.random.default_rng([seed, len(AttentionHead.made)])
+            self.shift, self.scale = float(g.normal()), float(g.uniform(0.5, 1.5))
+            with torch.no_grad():  # seeded weights: a head's output does not depend on how its MultiHeadAttention holds it
+                for layer in (self.query, self.key, self.value):
+                    layer.weight.copy_(torch.as_tensor(g.normal(size=tuple(layer.weight.shape)) * 0.6, dtype=layer.weight.dtype))
+            self.last_weights = None
+            AttentionHead.made.append(self)
+
+        def forward(self, x, causal=True):
+            q, k, v = self.query(x), self.key(x), self.value(x)  # (B, T, d_head) each
+            T = x.shape[-2]
+            if causal:
+                mix = torch.cumsum(k, dim=-2) / torch.arange(1, T + 1, dtype=k.dtype)[:, None]  # (B, T, d_head): running mean
+            else:
+                mix = k.mean(dim=-2, keepdim=True).expand_as(k)  # (B, T, d_head): the full mean
+            return torch.tanh(q) * torch.sigmoid(mix + self.shift) + self.scale * v  # (B, T, d_head)
+
+    AttentionHead.made = []
+    return AttentionHead
 
 
 def head_stand_in(seed: int, index: int, d_head: int, records: list):
@@ -331,6 +394,20 @@ def check_attention_run(got: dict, ref: dict, causal: bool, what: str, mask_chec
     ``mask_check(got, ref, key)`` (hidden suites): an extra check against a reference computed with the student's mask.
     """
     key = f"causal={causal}"
+    if causal and got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
+        # judged beside the mask double only (helpers/selfcheck/doubles.py): the student's causal_mask never decides
+        mine, theirs = got[f"stand-in weights {key}"], ref[f"stand-in weights {key}"]
+        note = ("\n  (this run of your attention met a made-up causal_mask: a seeded random pattern, so that it is judged on its "
+                "own steps whatever your causal_mask does)")  # fmt: skip
+        try:
+            check_attention_pair(got[f"stand-in out {key}"], mine, ref[f"stand-in out {key}"], theirs, what, causal, invariants=False)
+            if hasattr(mine, "shape") and tuple(mine.shape) == tuple(theirs.shape) and bool(((theirs == 0) & (mine != 0)).any()):
+                raise AssertionError(f"`weights` ({what}): a masked-out key must get weight exactly 0 (mask the scores with -inf before the softmax).")
+        except AssertionError as exc:
+            if callee_results_differ(got.get(f"masks {key}"), ref.get(f"masks {key}"), same_values):
+                note += fix_callee_first("causal_mask")
+            raise AssertionError(f"{str(exc).strip()}{note}") from None
+        return
     try:
         if got.get(f"error {key}"):
             raise AssertionError(f"`weights` ({what}): {got[f'error {key}']}")
@@ -338,13 +415,6 @@ def check_attention_run(got: dict, ref: dict, causal: bool, what: str, mask_chec
     except AssertionError as first:
         if not causal:
             raise
-        if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
-            try:  # right given the mask it was handed: the mistake is causal_mask's alone
-                check_attention_pair(got[f"stand-in out {key}"], got[f"stand-in weights {key}"],
-                                     ref[f"stand-in out {key}"], ref[f"stand-in weights {key}"], what, causal, invariants=False)
-                return
-            except AssertionError:
-                pass
         if mask_check is not None and mask_check(got, ref, key):
             return
         wrong_mask = callee_results_differ(got.get(f"masks {key}"), ref.get(f"masks {key}"), same_values)
@@ -555,18 +625,20 @@ def check_head_run(got: dict, ref: dict, key: str, causal: bool) -> None:
                 else:
                     assert_matches(a.double() if hasattr(a, "double") else a, b.double(), f"the {name} that head(x) ({key}) passed to scaled_dot_product_attention", **TOL)
 
+    if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
+        # judged beside the attention double only: the student's scaled_dot_product_attention never decides
+        try:
+            compare_inputs("stand-in ")
+            compare("stand-in ", False)
+        except AssertionError as exc:
+            wrong = callee_results_differ(got.get(f"calls {key}"), ref.get(f"calls {key}"), same_values)
+            raise AssertionError(str(exc) + (fix_callee_first("scaled_dot_product_attention") if wrong else "")) from None
+        return
     try:
         if got.get(f"error {key}"):
             raise AssertionError(f"head(x) ({key}): {got[f'error {key}']}")
         compare("", True)
     except AssertionError as first:
-        if got.get(f"stand-in used {key}") and ref.get(f"stand-in used {key}"):
-            try:  # right given what its attention function returned: the mistake is not the head's
-                compare_inputs("stand-in ")
-                compare("stand-in ", False)
-                return
-            except AssertionError:
-                pass
         wrong = callee_results_differ(got.get(f"calls {key}"), ref.get(f"calls {key}"), same_values)
         raise AssertionError(str(first) + (fix_callee_first("scaled_dot_product_attention") if wrong else "")) from None
 
@@ -615,8 +687,9 @@ def mha_probe(student, d_model: int, n_heads: int, d_head: int, shape: tuple, se
     head's forward replaced by a seeded stand-in (so a wrong AttentionHead costs nothing here)."""
     import torch
 
-    mha = student.MultiHeadAttention(d_model, n_heads, d_head)
-    params = set_parameters_by_name(mha, seed_params)
+    with standing_in(student, "AttentionHead", head_double_class(seed_stand_in + 1)):
+        mha = student.MultiHeadAttention(d_model, n_heads, d_head)  # its heads: class doubles (head_double_class)
+    params = set_parameters_by_name(mha, seed_params, skip="heads.")  # the heads keep their seeded weights
     x = torch.tensor(np.random.default_rng(seed_x).normal(size=shape), dtype=torch.float32)  # (B, T, d_model)
     student.note(f"mha = MultiHeadAttention({d_model}, {n_heads}, {d_head}), parameters set in sorted name order from a seeded generator; x: {shape}")
     out = {"x": x, "n_heads": n_heads, "parameters": params, "parameter names": sorted(params)}
@@ -680,8 +753,8 @@ def check_mha_names(got_names, expected) -> None:
 
 
 def check_mha_run(got: dict, ref: dict, key: str) -> None:
-    """One flag of a multi-head probe: right against the solution, or right given the student's own heads."""
-    check_mha_names(got["parameter names"], ref["parameter names"])
+    """One flag of a multi-head probe (its heads are class doubles): right against the solution. The parameter names
+    (how the heads are held) are the structure case's and the gradient case's, not this one's."""
     try:
         if got.get(f"error {key}"):
             raise AssertionError(f"mha(x) ({key}): {got[f'error {key}']}")
@@ -724,8 +797,9 @@ def structure(student):
     """MultiHeadAttention(8, 3, 4): heads is an nn.ModuleList of 3 AttentionHead(8, 4); proj = nn.Linear(12, 8) with bias."""
     import torch
 
-    mha = student.MultiHeadAttention(8, 3, 4)
-    head_cls = student.get("AttentionHead")
+    head_cls = head_double_class(student.seed(167))
+    with standing_in(student, "AttentionHead", head_cls):  # the student's AttentionHead never decides these points
+        mha = student.MultiHeadAttention(8, 3, 4)
     heads, proj = getattr(mha, "heads", None), getattr(mha, "proj", None)
     return {
         "is an nn.Module": isinstance(mha, torch.nn.Module),
