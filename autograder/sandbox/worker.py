@@ -52,6 +52,25 @@ def _on_alarm(signum, frame):
     raise CaseTimeout("the function took too long (is there an infinite loop?)")
 
 
+WALL_FACTOR = 3.0  # wall clock allowed per second of a case's CPU limit (code that sleeps uses no CPU)
+
+
+def _arm(seconds: float) -> None:
+    """Stop the running case after ``seconds`` of this process's CPU time, or ``WALL_FACTOR``
+    times that of wall time. CPU time, not wall time: a loaded machine (other students,
+    another job) slows a correct function without making it use more CPU, so the same
+    submission gets the same marks on an idle and on a busy machine."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def _warm_imports() -> None:
     """Import what every notebook needs once, before forking (shared copy-on-write)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -151,19 +170,20 @@ def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[di
     for cell, text in extraction.cells.items():
         name = f"<notebook {notebook}, cell {cell}>"
         linecache.cache[name] = (len(text), None, [line + "\n" for line in text.splitlines()], name)
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    previous = signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGPROF)
     for chunk in extraction.chunks:
         name = f"<notebook {notebook}, cell {chunk.cell}>"
         padded = "\n" * chunk.line_offset + chunk.source
-        signal.setitimer(signal.ITIMER_REAL, load_timeout)
+        _arm(load_timeout)
         try:
             exec(compile(padded, name, "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 - the student's top level may raise anything
             first_line = chunk.source.strip().splitlines()[0][:80] if chunk.source.strip() else ""
             status.load_errors.append(f"the cell starting `{first_line}`: {type(exc).__name__}: {str(exc)[:300]}")
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+            _disarm()
+    signal.signal(signal.SIGALRM, previous[0])
+    signal.signal(signal.SIGPROF, previous[1])
     status.definitions = sorted(k for k in namespace if not k.startswith("__"))[:200]
     return namespace, status
 
@@ -172,17 +192,16 @@ def run_cases(cases: list, namespace: dict, seeds: dict[str, int], fd: int) -> N
     """In the child: run ``cases`` on one notebook's definitions and stream their observations to ``fd``."""
     from helpers.checking import run_case
 
-    signal.signal(signal.SIGALRM, _on_alarm)
     for case in cases:
-        signal.setitimer(signal.ITIMER_REAL, case.timeout)
+        _arm(case.timeout)
         try:
             observation = run_case(case, namespace, seeds.get(case.id))
         except CaseTimeout:  # raised outside the probe's own try (rare)
             observation = {"value": None, "calls": [], "error": {"type": "CaseTimeout", "message": "", "where": ""}, "seconds": case.timeout}
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _disarm()
         if observation["error"] and observation["error"]["type"] == "CaseTimeout":
-            observation["error"]["message"] = f"stopped after {case.timeout:g} s: the function took too long (is there an infinite loop?)"
+            observation["error"]["message"] = f"stopped after {case.timeout:g} s of CPU time: the function took too long (is there an infinite loop?)"
         _emit(fd, CaseResult(case.id, Observation(**observation)))
 
 
