@@ -268,7 +268,7 @@ class Cgroup:
 
     A worker serves one student at a time, so its limits are that student's: with a CPU
     quota of ``cpus`` cores, a student who starts 40 CPU burners shares those cores among
-    them and the students in the other workers keep theirs. cgroup v2 (cpu.max, pids.max,
+    them and the students in the other workers keep theirs (``cpus`` 0: no CPU limit). cgroup v2 (cpu.max, pids.max,
     memory.max, in a child of the grader's own cgroup whose controllers it may enable)
     or v1 (cpu.cfs_quota_us, pids.max, memory.limit_in_bytes, one hierarchy each).
     Creating them needs a writable cgroup filesystem (root on most machines, not an
@@ -290,6 +290,8 @@ class Cgroup:
             "pids": ({"pids.max": str(max_processes)}, {"pids.max": str(max_processes)}),
             "memory": ({"memory.max": str(memory_bytes), "memory.swap.max": "0"}, {"memory.limit_in_bytes": str(memory_bytes)}),
         }
+        if cpus <= 0:  # no CPU limit asked for
+            del wanted["cpu"]
         dirs, limits = [], {}
         v2 = _cgroup2_parent(list(wanted))
         if v2 is not None:

@@ -4,12 +4,14 @@
 
 Gradescope unzips it into /autograder/source. It holds ``setup.sh`` (run once when
 Gradescope builds the image), ``run_autograder`` (run per submission),
-``requirements.txt`` (the course's dependencies, from pyproject.toml), helpers/,
+``requirements.txt`` (what grading imports, ``GRADING_PACKAGES``, pinned as in
+pyproject.toml: not the authoring stack), helpers/,
 autograder/ with the hidden tests, and ``references.json``: the solution's results for
 every case, computed now. The solutions themselves are not shipped.
 
-setup.sh installs only the dependencies into the venv /opt/course-kit, never the course
-itself: the sandbox mounts that venv's site-packages read-only, so whatever is installed
+setup.sh uses the image's python3 where it is 3.10 to 3.13 (else a 3.12 from uv), takes
+torch's CPU-only build from PyTorch's own index, and installs only the dependencies into
+the venv /opt/course-kit, never the course itself: the sandbox mounts that venv's site-packages read-only, so whatever is installed
 there (hidden tests included) would be readable by student code. The course runs from
 /autograder/source with PYTHONPATH, which the sandbox does not mount (it binds helpers/
 and the worker's own modules only). setup.sh also makes /autograder/source readable by
