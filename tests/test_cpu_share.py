@@ -86,3 +86,46 @@ def test_cpu_burners_slow_an_honest_student_beside_them_at_most_twice(tmp_path):
     ratio = honest["seconds"] / baseline
     print(f"honest alone {alone['seconds']:.1f} s and {again['seconds']:.1f} s, beside 40 burners {honest['seconds']:.1f} s: {ratio:.2f}x")
     assert ratio <= 2.0
+
+
+CASE_LIMITS = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from autograder.sandbox.worker import run_cases
+    from helpers.checking import Case
+
+    def sleeps(student):  # 1.5 s of wall time, almost no CPU: what a loaded machine does to a correct function
+        time.sleep(1.5)
+        return "done"
+
+    def spins(student):  # an infinite loop
+        while True:
+            pass
+
+    def hangs(student):  # an infinite loop that sleeps
+        while True:
+            time.sleep(0.1)
+
+    cases = [Case("01", "embed", probe.__name__, 1.0, "public", probe, timeout=1.0) for probe in (sleeps, spins, hangs)]
+    read, write = os.pipe()
+    start = time.monotonic()
+    run_cases(cases, {}, {}, write)
+    os.close(write)
+    lines = os.read(read, 1 << 20).decode().splitlines()
+    print("RESULTS" + json.dumps({"lines": [json.loads(l) for l in lines], "seconds": time.monotonic() - start}))
+    """
+)
+
+
+def test_a_case_limit_counts_cpu_time_not_wall_time():
+    """A case's limit is the probe's CPU time, so load (which stretches wall time, not CPU
+    time) cannot make a correct function time out; code that sleeps forever still stops, at
+    3x the limit of wall time."""
+    proc = subprocess.run([sys.executable, "-c", CASE_LIMITS], cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULTS"))[len("RESULTS") :])
+    by_name = {line["id"].rsplit("/", 1)[1]: line["obs"] for line in out["lines"]}
+    print(f"three cases with a 1 s limit took {out['seconds']:.1f} s")
+    assert by_name["sleeps"]["error"] is None and by_name["sleeps"]["value"] == "done"  # 1.5 s of wall time is within the limit
+    assert by_name["spins"]["error"]["type"] == "CaseTimeout" and "CPU time" in by_name["spins"]["error"]["message"]
+    assert by_name["hangs"]["error"]["type"] == "CaseTimeout"
