@@ -521,9 +521,23 @@ def _recv_message(control: socket.socket, with_fds: bool = False):
 
 
 def _safe_sys_path() -> None:
-    """No writable folder (the working directory, /tmp) may come before the standard library."""
+    """No writable folder (the working directory, /tmp) may be on sys.path.
+
+    Kept even where this user could write them: the interpreter's own folders (standard
+    library, site-packages) and the grader's PYTHONPATH (the staged package). In the
+    sandbox and under uid 65534 they are read-only anyway; a plain worker run by their
+    owner (root whose Python uid 65534 cannot read, a laptop's own venv) needs them to
+    import anything, and its isolation is partial (the grader says so).
+    """
     cwd = os.getcwd()
-    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd) and not (os.path.isdir(p) and os.access(p, os.W_OK))]
+    trusted = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    trusted |= {os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+
+    def installed(path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(real == top or real.startswith(top.rstrip(os.sep) + os.sep) for top in trusted)
+
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd) and (installed(p) or not (os.path.isdir(p) and os.access(p, os.W_OK)))]
 
 
 def main() -> int:
