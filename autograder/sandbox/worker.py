@@ -179,7 +179,11 @@ def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[di
             exec(compile(padded, name, "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 - the student's top level may raise anything
             first_line = chunk.source.strip().splitlines()[0][:80] if chunk.source.strip() else ""
-            status.load_errors.append(f"the cell starting `{first_line}`: {type(exc).__name__}: {str(exc)[:300]}")
+            if isinstance(exc, CaseTimeout):  # the grader's words, not the student's
+                why = f"stopped at the time limit for loading a cell ({load_timeout:g} s of CPU time): is there an infinite loop at its top level?"
+            else:
+                why = f"{type(exc).__name__}: {str(exc)[:300]}"
+            status.load_errors.append(f"the cell starting `{first_line}`: {why}")
         finally:
             _disarm()
     signal.signal(signal.SIGALRM, previous[0])
