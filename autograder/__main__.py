@@ -66,6 +66,9 @@ def cmd_grade(args) -> int:
 
     start = time.monotonic()
     results = grade_submissions({folder.name: folder}, verbose=args.verbose, reveal_hidden=getattr(args, "reveal_hidden", False))[folder.name]
+    from autograder.grading.launch import sandbox_report
+
+    results.setdefault("extra_data", {})["sandbox"] = sandbox_report()  # the instructor's: Gradescope shows students no extra_data
     if args.results:
         Path(args.results).write_text(json.dumps(results, indent=1))
     print(score_table(results))

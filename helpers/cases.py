@@ -157,7 +157,7 @@ class Case:
     visibility: str  # "public" (self-check + grader) or "hidden" (grader only)
     probe: Callable[[Student], Any]
     hint: str = ""
-    timeout: float = 10.0  # seconds of wall time for the probe in the grader's worker
+    timeout: float = 10.0  # seconds of CPU time for the probe in the grader's worker (3x that of wall time: sleeping code)
     verify_fn: Callable[[Any, Any], None] | None = None
 
     @property

@@ -31,6 +31,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 TOKEN = "course-kit-test"
+# Waits are generous (a loaded machine starts JupyterLab and a kernel many times slower); none is what a test asserts.
+LAB_WAIT_MS = 300_000
 
 
 def _free_port() -> int:
@@ -61,7 +63,7 @@ def lab(tmp_path_factory):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=course,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + LAB_WAIT_MS / 1000
     while True:
         try:
             urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
@@ -91,9 +93,10 @@ def browser():
 
 
 def run_all_in_lab(page, url: str, name: str, timeout_s: float) -> dict:
-    page.goto(f"{url}/lab/tree/work/{name}?reset&token={TOKEN}")  # reset: no tabs from an earlier test
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle' || !!document.querySelector('.jp-Notebook')", timeout=60_000)
+    page.set_default_timeout(LAB_WAIT_MS)  # clicks and menus too (Playwright's default is 30 s)
+    page.goto(f"{url}/lab/tree/work/{name}?reset&token={TOKEN}", timeout=LAB_WAIT_MS)  # reset: no tabs from an earlier test
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LAB_WAIT_MS)
+    page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle' || !!document.querySelector('.jp-Notebook')", timeout=LAB_WAIT_MS)
     page.locator(".jp-Notebook:visible").first.click()
     page.click(".lm-MenuBar-item:has-text('Run')")
     page.click(".lm-Menu-item:has-text('Run All Cells')")
@@ -126,7 +129,7 @@ def test_finished_notebook_runs_all_in_jupyterlab(lab, browser, notebook):
     shutil.copy(SOLUTIONS / f"{stem}.ipynb", course / "work" / f"{stem}.ipynb")
     page = browser.new_page(viewport={"width": 1300, "height": 2000})
     try:
-        state = run_all_in_lab(page, url, f"{stem}.ipynb", timeout_s=240)
+        state = run_all_in_lab(page, url, f"{stem}.ipynb", timeout_s=900)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         images = page.locator(".jp-OutputArea-output img")
         for which, suffix in ((images.count() // 2, ""), (images.count() - 1, "-last-figure")):
@@ -307,14 +310,15 @@ def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
     (course / "work" / "live.ipynb").write_text(json.dumps(nb))
     page = browser.new_page(viewport={"width": 1300, "height": 1200})
     try:
-        page.goto(f"{url}/lab/tree/work/live.ipynb?reset&token={TOKEN}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.set_default_timeout(LAB_WAIT_MS)
+        page.goto(f"{url}/lab/tree/work/live.ipynb?reset&token={TOKEN}", timeout=LAB_WAIT_MS)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LAB_WAIT_MS)
         page.locator(".jp-Notebook:visible").first.click()
         page.click(".lm-MenuBar-item:has-text('Run')")
         page.click(".lm-Menu-item:has-text('Run All Cells')")
         try:  # the replaced cell loses its prompt number, so wait for its text instead
             page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))", timeout=120_000
+                "() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))", timeout=LAB_WAIT_MS
             )
         finally:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -288,10 +288,12 @@ def test_full_history_floor_is_reached_by_a_long_enough_context():
 
 def test_floors_are_fast():
     g._CACHE.clear()
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a loaded machine does not make it larger
     for T in range(1, 5):
         g.floors(T)
-    assert time.perf_counter() - start < 1.0
+    seconds = time.process_time() - start
+    print(f"floors(1..4) took {seconds:.2f} s of CPU time")
+    assert seconds < 10.0  # generous (about 0.1 s here): the exact floors must stay cheap enough to compute in a notebook
 
 
 @pytest.mark.parametrize("T", [1, 2, 3, None])

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import functools
 import os
+import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -37,22 +39,60 @@ class PartialIsolationWarning(UserWarning):
 
 
 @functools.lru_cache(maxsize=1)
-def bwrap_path() -> str | None:
-    """The bwrap binary if it exists and can actually create a sandbox here."""
+def _say_once(message: str) -> None:
+    """The partial-isolation warning, once per grader process (the log; results.json has sandbox_report)."""
+    print(f"course-kit: {message}", file=sys.stderr, flush=True)
+    warnings.warn(message, PartialIsolationWarning, stacklevel=3)
+
+
+def _bwrap_binary() -> str | None:
+    """The bwrap on PATH, unless ``COURSE_KIT_SANDBOX=plain`` asks for the plain worker."""
     if os.environ.get("COURSE_KIT_SANDBOX", "").lower() in ("0", "off", "plain"):
         return None
-    path = shutil.which("bwrap")
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_check() -> tuple[str | None, str]:
+    """(the bwrap binary, or None; why not), decided once per grader process.
+
+    Installed is not enough: in an unprivileged container (Docker's default, as
+    Gradescope's can be) bwrap exists but cannot create user namespaces or mount a fresh
+    /proc ("bwrap: Can't mount proc on /newroot/proc"). So the probe starts this Python
+    under the exact arguments a worker gets (namespaces, --proc /proc, --dev /dev, the
+    tmpfs mounts and binds); if that fails, the grader says so once and uses the plain
+    worker instead of failing every notebook.
+    """
+    path = _bwrap_binary()
     if path is None:
-        return None
-    try:
-        probe = subprocess.run(
-            [path, *_system_binds(), "--unshare-all", "--die-with-parent", "--uid", "65534", "--gid", "65534", "/bin/true"],
-            capture_output=True,
-            timeout=20,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return path if probe.returncode == 0 else None
+        why = "COURSE_KIT_SANDBOX asks for the plain worker" if shutil.which("bwrap") else "bubblewrap (bwrap) is not installed"
+        return None, why
+    with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as course_dir:
+        argv = _bwrap_argv(path, Path(course_dir))
+        try:
+            probe = subprocess.run(
+                [*argv, sys.executable, "-c", "import os; os.listdir('/proc/self/fd')"],
+                stdin=subprocess.DEVNULL, capture_output=True, timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"bubblewrap is installed but could not start a sandbox here ({type(exc).__name__}: {exc})"
+    if probe.returncode != 0:
+        said = (probe.stderr or probe.stdout).decode("utf-8", "replace").strip().splitlines()
+        return None, f"bubblewrap is installed but cannot start a sandbox here ({said[-1] if said else f'exit status {probe.returncode}'})"
+    return path, ""
+
+
+def bwrap_path() -> str | None:
+    """The bwrap binary if it exists and can actually create a sandbox here."""
+    return sandbox_check()[0]
+
+
+def sandbox_report() -> dict[str, str]:
+    """How this grader isolates student code, for the instructor's part of results.json."""
+    path, why = sandbox_check()
+    if path is not None:
+        return {"isolation": "bubblewrap", "bwrap": path}
+    return {"isolation": "plain worker (uid 65534)" if unprivileged_python_works() else "plain worker", "reason": why}
 
 
 def _system_binds() -> list[str]:
@@ -157,7 +197,7 @@ TMPFS_BYTES = {"/tmp": 256 * 1024**2, "/dev/shm": 64 * 1024**2, "/mplconfig": 64
 @functools.lru_cache(maxsize=None)
 def _bwrap_supports(option: str) -> bool:
     """Whether this bwrap knows ``option`` (``--size`` came in 0.8; Ubuntu 22.04 has 0.6)."""
-    path = bwrap_path()
+    path = _bwrap_binary()
     try:
         return path is not None and option in subprocess.run([path, "--help"], capture_output=True, text=True, timeout=20).stdout
     except (OSError, subprocess.TimeoutExpired):
@@ -169,28 +209,10 @@ def _tmpfs(dest: str) -> list[str]:
     return (["--size", str(TMPFS_BYTES[dest])] if _bwrap_supports("--size") else []) + ["--tmpfs", dest]
 
 
-def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[str, str], bool, object]:
-    """(argv, env, sandboxed, demote) to start one worker that listens on ``control_fd``.
-
-    ``course_dir`` is the staged sandbox package (autograder.grading.staging), the worker's only
-    view of the course.
-
-    ``demote`` is None or a function to call in the new process before exec (drop root).
-    """
-    bwrap = bwrap_path()
-    worker = [sys.executable, "-m", "autograder.sandbox.worker", "--control-fd", str(control_fd)]
-    if bwrap is None:
-        demote = _become_unprivileged if unprivileged_python_works() else None
-        warnings.warn(
-            "bubblewrap (bwrap) is not available: student code runs in a separate process with resource "
-            + ("limits as uid 65534 (files readable by everyone stay readable to it)" if demote else "limits, but it can read this machine's files")
-            + ". Isolation is partial; install bubblewrap (apt-get install bubblewrap) to grade untrusted work.",
-            PartialIsolationWarning,
-            stacklevel=2,
-        )
-        return worker, plain_env(course_dir), False, demote
+def _bwrap_argv(path: str, course_dir: Path) -> list[str]:
+    """bwrap's arguments for a sandbox that sees ``course_dir`` at /course (the command follows)."""
     argv = [
-        bwrap,
+        path,
         *_tmpfs("/tmp"),  # first: the binds below may live under /tmp (a CI checkout) and go on top
         *_system_binds(),
         *_python_binds(),
@@ -214,49 +236,105 @@ def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[s
     ]
     for key, value in sandbox_env().items():
         argv += ["--setenv", key, value]
-    return [*argv, *worker, "--sandboxed"], sandbox_env(), True, None
+    return argv
+
+
+def worker_command(control_fd: int, course_dir: Path) -> tuple[list[str], dict[str, str], bool, object]:
+    """(argv, env, sandboxed, demote) to start one worker that listens on ``control_fd``.
+
+    ``course_dir`` is the staged sandbox package (autograder.grading.staging), the worker's only
+    view of the course.
+
+    ``demote`` is None or a function to call in the new process before exec (drop root).
+    """
+    bwrap = bwrap_path()
+    worker = [sys.executable, "-m", "autograder.sandbox.worker", "--control-fd", str(control_fd)]
+    if bwrap is None:
+        demote = _become_unprivileged if unprivileged_python_works() else None
+        _say_once(
+            f"{sandbox_check()[1]}: student code runs in a separate process with resource "
+            + ("limits as uid 65534 (files readable by everyone stay readable to it)" if demote else "limits, but it can read this machine's files")
+            + ". Isolation is partial; install bubblewrap (apt-get install bubblewrap) where it can run to grade untrusted work."
+        )
+        return worker, plain_env(course_dir), False, demote
+    return [*_bwrap_argv(bwrap, course_dir), *worker, "--sandboxed"], sandbox_env(), True, None
+
+
+CPU_PERIOD_US = 100_000  # the scheduler period a cgroup's CPU quota is counted in
 
 
 class Cgroup:
-    """A v1/v2 cgroup for one worker: a process-count and memory limit, and a kill switch.
+    """The cgroups of one worker: a CPU, process-count and memory limit, and a kill switch.
 
-    Creating it needs a writable cgroup filesystem (root on most machines); when that
-    is not there, ``Cgroup.create`` returns None and rlimits are the only limits.
+    A worker serves one student at a time, so its limits are that student's: with a CPU
+    quota of ``cpus`` cores, a student who starts 40 CPU burners shares those cores among
+    them and the students in the other workers keep theirs (``cpus`` 0: no CPU limit). cgroup v2 (cpu.max, pids.max,
+    memory.max, in a child of the grader's own cgroup whose controllers it may enable)
+    or v1 (cpu.cfs_quota_us, pids.max, memory.limit_in_bytes, one hierarchy each).
+    Creating them needs a writable cgroup filesystem (root on most machines, not an
+    unprivileged container); where a controller is not there, ``Cgroup.create`` leaves its
+    limit out, ``limits`` says which apply, and rlimits remain (RLIMIT_CPU per process,
+    RLIMIT_NPROC under uid 65534, the wall clock per notebook).
     """
 
-    def __init__(self, dirs: list[Path]):
+    def __init__(self, dirs: list[Path], limits: dict[str, str]):
         self.dirs = dirs
+        self.limits = limits  # controller -> the limit written (what is really enforced)
 
     @classmethod
-    def create(cls, max_processes: int, memory_bytes: int) -> "Cgroup | None":
+    def create(cls, max_processes: int, memory_bytes: int, cpus: float = 1.0) -> "Cgroup | None":
         name = f"llm-course-kit-{uuid.uuid4().hex[:12]}"
-        dirs = []
-        try:
-            for controller, settings in (("pids", {"pids.max": max_processes}), ("memory", {"memory.limit_in_bytes": memory_bytes})):
-                base = Path("/sys/fs/cgroup") / controller
-                if not (base / "cgroup.procs").exists():
-                    continue
-                own = _own_cgroup(controller)
-                path = base / own.lstrip("/") / name
-                path.mkdir()
+        quota = str(max(1000, int(cpus * CPU_PERIOD_US)))
+        wanted = {
+            "cpu": ({"cpu.max": f"{quota} {CPU_PERIOD_US}"}, {"cpu.cfs_period_us": str(CPU_PERIOD_US), "cpu.cfs_quota_us": quota}),
+            "pids": ({"pids.max": str(max_processes)}, {"pids.max": str(max_processes)}),
+            "memory": ({"memory.max": str(memory_bytes), "memory.swap.max": "0"}, {"memory.limit_in_bytes": str(memory_bytes)}),
+        }
+        if cpus <= 0:  # no CPU limit asked for
+            del wanted["cpu"]
+        dirs, limits = [], {}
+        v2 = _cgroup2_parent(list(wanted))
+        if v2 is not None:
+            parent, controllers = v2
+            path = _make(parent / name)
+            if path is not None:
                 dirs.append(path)
-                for key, value in settings.items():
-                    (path / key).write_text(str(value))
-        except OSError:
+                for controller in controllers:
+                    if _write_all(path, wanted[controller][0], optional={"memory.swap.max"}):
+                        limits[controller] = " ".join(wanted[controller][0].values())
+        for controller, (_, v1) in wanted.items():
+            if controller in limits:
+                continue
+            base = Path("/sys/fs/cgroup") / controller
+            if not (base / "cgroup.procs").exists() or (base / "cgroup.subtree_control").exists():
+                continue  # not a v1 hierarchy of its own
+            path = _make(base / _own_cgroup(controller).lstrip("/") / name)
+            if path is None:
+                continue
+            dirs.append(path)
+            if _write_all(path, v1):
+                limits[controller] = " ".join(v1.values())
+        if not limits:
             for path in dirs:
                 _rmdir(path)
             return None
-        return cls(dirs) if dirs else None
+        return cls(dirs, limits)
 
     def attach_self(self) -> None:
-        """Move the calling process into the cgroup (from preexec_fn, before exec)."""
+        """Move the calling process into the cgroups (from preexec_fn, before exec)."""
         for path in self.dirs:
             (path / "cgroup.procs").write_text("0")
 
     def kill_all_and_remove(self) -> None:
         import signal
+        import time
 
         for path in self.dirs:
+            if (path / "cgroup.kill").exists():  # v2 (Linux 5.14): the kernel kills every member at once
+                try:
+                    (path / "cgroup.kill").write_text("1")
+                except OSError:
+                    pass
             for _ in range(50):
                 try:
                     pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
@@ -269,17 +347,73 @@ class Cgroup:
                         os.kill(pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
                         pass
-                import time
-
                 time.sleep(0.02)
             _rmdir(path)
 
 
+def _cgroup2_parent(controllers: list[str]) -> tuple[Path, list[str]] | None:
+    """(the grader's own v2 cgroup, the wanted controllers its children can have), or None.
+
+    A controller reaches a child only when the parent's cgroup.subtree_control lists it;
+    the grader enables the ones its cgroup offers. The kernel refuses that in a cgroup that
+    holds processes itself (other than the root), so in many containers only what is
+    already enabled is used.
+    """
+    mount = None
+    try:
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split(" - ", 1)
+            if len(fields) == 2 and fields[1].split()[0] == "cgroup2":
+                mount = Path(fields[0].split()[4])
+                break
+    except OSError:
+        return None
+    if mount is None:
+        return None
+    parent = mount / _own_cgroup("").lstrip("/")
+    try:
+        offered = (parent / "cgroup.controllers").read_text().split()
+        enabled = set((parent / "cgroup.subtree_control").read_text().split())
+    except OSError:
+        return None
+    usable = []
+    for controller in controllers:
+        if controller in offered and controller not in enabled:
+            try:
+                (parent / "cgroup.subtree_control").write_text(f"+{controller}")
+                enabled.add(controller)
+            except OSError:
+                pass
+        if controller in enabled:
+            usable.append(controller)
+    return (parent, usable) if usable else None
+
+
+def _make(path: Path) -> Path | None:
+    try:
+        path.mkdir()
+    except OSError:
+        return None
+    return path
+
+
+def _write_all(path: Path, settings: dict[str, str], optional: set[str] = frozenset()) -> bool:
+    """Write every setting; False (and nothing claimed) if a required one is refused."""
+    for key, value in settings.items():
+        try:
+            (path / key).write_text(value)
+        except OSError:
+            if key not in optional:
+                return False
+    return True
+
+
 def _own_cgroup(controller: str) -> str:
+    """This process's cgroup path for a v1 ``controller`` ("" for the v2 hierarchy)."""
     try:
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, controllers, path = line.split(":", 2)
-            if controller in controllers.split(","):
+            if (controller in controllers.split(",")) if controller else (controllers == ""):
                 return path
     except OSError:
         pass

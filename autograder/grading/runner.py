@@ -55,6 +55,7 @@ class Limits:
     file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE: largest file a child may write
     processes: int = 64  # processes per worker (cgroup pids.max; RLIMIT_NPROC when not root)
     worker_memory_bytes: int = 4 * 1024**3  # cgroup memory limit of a whole worker
+    cpus: float = 1.0  # cgroup CPU quota of a whole worker, in cores (0: none): one student's burners slow no other student
     notebook_seconds: float = 60.0  # wall clock per notebook
     load_seconds: float = 20.0  # wall clock for loading one chunk of definitions
     start_seconds: float = 120.0  # wall clock for a worker to start and import torch
@@ -87,7 +88,7 @@ class Worker:
         self._scratch = None if course_dir is None else Path(tempfile.mkdtemp(prefix="worker-", dir=course_dir.parent))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         argv, env, self.sandboxed, demote = worker_command(theirs.fileno(), course_dir)
-        self.cgroup = Cgroup.create(limits.processes, limits.worker_memory_bytes)
+        self.cgroup = Cgroup.create(limits.processes, limits.worker_memory_bytes, limits.cpus)
         if not self.sandboxed:
             os.chmod(self._scratch, 0o777)  # plain mode: the (demoted) worker's own scratch folder
 

@@ -4,12 +4,14 @@
 
 Gradescope unzips it into /autograder/source. It holds ``setup.sh`` (run once when
 Gradescope builds the image), ``run_autograder`` (run per submission),
-``requirements.txt`` (the course's dependencies, from pyproject.toml), helpers/,
+``requirements.txt`` (what grading imports, ``GRADING_PACKAGES``, pinned as in
+pyproject.toml: not the authoring stack), helpers/,
 autograder/ with the hidden tests, and ``references.json``: the solution's results for
 every case, computed now. The solutions themselves are not shipped.
 
-setup.sh installs only the dependencies into the venv /opt/course-kit, never the course
-itself: the sandbox mounts that venv's site-packages read-only, so whatever is installed
+setup.sh uses the image's python3 where it is 3.10 to 3.13 (else a 3.12 from uv), takes
+torch's CPU-only build from PyTorch's own index, and installs only the dependencies into
+the venv /opt/course-kit, never the course itself: the sandbox mounts that venv's site-packages read-only, so whatever is installed
 there (hidden tests included) would be readable by student code. The course runs from
 /autograder/source with PYTHONPATH, which the sandbox does not mount (it binds helpers/
 and the worker's own modules only). setup.sh also makes /autograder/source readable by
@@ -32,17 +34,30 @@ from autograder.course import ROOT
 from autograder.grading.references import freeze
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope image build: system packages and the course's pinned dependencies.
+# Gradescope image build: Python, bubblewrap and what grading imports (requirements.txt),
+# nothing of the course's authoring stack (JupyterLab, nbgrader, RISE, widgets).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SOURCE=/autograder/source
+VENV=/opt/course-kit
 apt-get update -qq
-apt-get install -y -qq python3 python3-pip python3-venv bubblewrap >/dev/null
-python3 -m venv /opt/course-kit
-/opt/course-kit/bin/pip install -q "torch==2.13.0"
+apt-get install -y -qq python3 python3-pip python3-venv bubblewrap ca-certificates >/dev/null
+# The kit runs on Python 3.10 to 3.13 (Ubuntu 22.04 has 3.10, 24.04 has 3.12). An image whose
+# python3 is outside that range gets a 3.12 from uv (a standalone build), not a source build.
+if python3 -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))'; then
+  python3 -m venv "$VENV"
+else
+  python3 -m pip install -q uv || python3 -m pip install -q --break-system-packages uv
+  python3 -m uv venv --python 3.12 --seed "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# torch's CPU-only build, from PyTorch's own index: PyPI's torch wheel brings the CUDA stack
+# (cuDNN, cuBLAS, NCCL, triton: several GB) into a container that has no GPU.
+"$VENV/bin/python" -m pip install -q "torch==TORCH_VERSION+cpu" --index-url https://download.pytorch.org/whl/cpu
 # Only the dependencies: the course itself (grader, hidden tests) is NOT installed into the
 # venv, whose site-packages the sandbox mounts; it runs from $SOURCE with PYTHONPATH.
-/opt/course-kit/bin/pip install -q -r "$SOURCE/requirements.txt"
+# (requirements.txt pins torch==TORCH_VERSION, which the +cpu build above satisfies.)
+"$VENV/bin/python" -m pip install -q -r "$SOURCE/requirements.txt"
 # The course source is for the grader (root) only; the worker (uid 65534 when the container
 # cannot run bubblewrap) may read helpers/ and autograder/sandbox/ (what runs in the sandbox),
 # nothing else: not autograder/grading/, not autograder/hidden/, not references.json.
@@ -73,12 +88,25 @@ fi
 """
 
 
+# What the grader and the worker import, and what a student's definitions may import from
+# the release (torch, numpy, matplotlib, tqdm): tests/test_containers.py grades in a root
+# whose site-packages hold these and their dependencies only.
+GRADING_PACKAGES = ("torch", "numpy", "matplotlib", "pytest", "hypothesis", "tqdm")
+
+
 def requirements() -> list[str]:
-    """The course's dependencies (pyproject.toml's ``dependencies``), torch first."""
+    """The grading dependencies, as pyproject.toml's ``dependencies`` pins them, torch first."""
     text = (ROOT / "pyproject.toml").read_text()
     block = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", text, re.M | re.S).group(1)
-    deps = re.findall(r'"([^"]+)"', block)
-    return sorted(deps, key=lambda d: not d.startswith("torch"))
+    deps = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower(): d for d in re.findall(r'"([^"]+)"', block)}
+    return [deps[name] for name in GRADING_PACKAGES]
+
+
+def setup_sh() -> str:
+    """setup.sh, with torch's version from pyproject.toml."""
+    torch = requirements()[0]
+    assert torch.startswith("torch=="), "torch must stay pinned exactly (an unpinned torch pulls a CUDA build)"
+    return SETUP_SH.replace("TORCH_VERSION", torch.removeprefix("torch=="))
 
 
 SHIPPED = ["helpers", "autograder", "pyproject.toml", "README.md"]
@@ -98,7 +126,7 @@ def build_zip(out: Path) -> Path:
         freeze(references)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as zf:
-            _add(zf, "setup.sh", SETUP_SH.encode(), executable=True)
+            _add(zf, "setup.sh", setup_sh().encode(), executable=True)
             _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
             _add(zf, "references.json", references.read_bytes())
             _add(zf, "requirements.txt", ("\n".join(requirements()) + "\n").encode())

@@ -52,6 +52,25 @@ def _on_alarm(signum, frame):
     raise CaseTimeout("the function took too long (is there an infinite loop?)")
 
 
+WALL_FACTOR = 3.0  # wall clock allowed per second of a case's CPU limit (code that sleeps uses no CPU)
+
+
+def _arm(seconds: float) -> None:
+    """Stop the running case after ``seconds`` of this process's CPU time, or ``WALL_FACTOR``
+    times that of wall time. CPU time, not wall time: a loaded machine (other students,
+    another job) slows a correct function without making it use more CPU, so the same
+    submission gets the same marks on an idle and on a busy machine."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def _warm_imports() -> None:
     """Import what every notebook needs once, before forking (shared copy-on-write)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -151,19 +170,24 @@ def load_definitions(notebook: str, raw: bytes, load_timeout: float) -> tuple[di
     for cell, text in extraction.cells.items():
         name = f"<notebook {notebook}, cell {cell}>"
         linecache.cache[name] = (len(text), None, [line + "\n" for line in text.splitlines()], name)
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    previous = signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGPROF)
     for chunk in extraction.chunks:
         name = f"<notebook {notebook}, cell {chunk.cell}>"
         padded = "\n" * chunk.line_offset + chunk.source
-        signal.setitimer(signal.ITIMER_REAL, load_timeout)
+        _arm(load_timeout)
         try:
             exec(compile(padded, name, "exec"), namespace)
         except BaseException as exc:  # noqa: BLE001 - the student's top level may raise anything
             first_line = chunk.source.strip().splitlines()[0][:80] if chunk.source.strip() else ""
-            status.load_errors.append(f"the cell starting `{first_line}`: {type(exc).__name__}: {str(exc)[:300]}")
+            if isinstance(exc, CaseTimeout):  # the grader's words, not the student's
+                why = f"stopped at the time limit for loading a cell ({load_timeout:g} s of CPU time): is there an infinite loop at its top level?"
+            else:
+                why = f"{type(exc).__name__}: {str(exc)[:300]}"
+            status.load_errors.append(f"the cell starting `{first_line}`: {why}")
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+            _disarm()
+    signal.signal(signal.SIGALRM, previous[0])
+    signal.signal(signal.SIGPROF, previous[1])
     status.definitions = sorted(k for k in namespace if not k.startswith("__"))[:200]
     return namespace, status
 
@@ -172,17 +196,16 @@ def run_cases(cases: list, namespace: dict, seeds: dict[str, int], fd: int) -> N
     """In the child: run ``cases`` on one notebook's definitions and stream their observations to ``fd``."""
     from helpers.checking import run_case
 
-    signal.signal(signal.SIGALRM, _on_alarm)
     for case in cases:
-        signal.setitimer(signal.ITIMER_REAL, case.timeout)
+        _arm(case.timeout)
         try:
             observation = run_case(case, namespace, seeds.get(case.id))
         except CaseTimeout:  # raised outside the probe's own try (rare)
             observation = {"value": None, "calls": [], "error": {"type": "CaseTimeout", "message": "", "where": ""}, "seconds": case.timeout}
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _disarm()
         if observation["error"] and observation["error"]["type"] == "CaseTimeout":
-            observation["error"]["message"] = f"stopped after {case.timeout:g} s: the function took too long (is there an infinite loop?)"
+            observation["error"]["message"] = f"stopped after {case.timeout:g} s of CPU time: the function took too long (is there an infinite loop?)"
         _emit(fd, CaseResult(case.id, Observation(**observation)))
 
 
@@ -502,9 +525,23 @@ def _recv_message(control: socket.socket, with_fds: bool = False):
 
 
 def _safe_sys_path() -> None:
-    """No writable folder (the working directory, /tmp) may come before the standard library."""
+    """No writable folder (the working directory, /tmp) may be on sys.path.
+
+    Kept even where this user could write them: the interpreter's own folders (standard
+    library, site-packages) and the grader's PYTHONPATH (the staged package). In the
+    sandbox and under uid 65534 they are read-only anyway; a plain worker run by their
+    owner (root whose Python uid 65534 cannot read, a laptop's own venv) needs them to
+    import anything, and its isolation is partial (the grader says so).
+    """
     cwd = os.getcwd()
-    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd) and not (os.path.isdir(p) and os.access(p, os.W_OK))]
+    trusted = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    trusted |= {os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+
+    def installed(path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(real == top or real.startswith(top.rstrip(os.sep) + os.sep) for top in trusted)
+
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd) and (installed(p) or not (os.path.isdir(p) and os.access(p, os.W_OK)))]
 
 
 def main() -> int:
