@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.lecture import live
 from autograder.course import HELPERS, RELEASE, ROOT, SOLUTIONS, available
+from autograder.lecture import live
 
 
 def _solution_cell(nb_id: str, name: str) -> str:

@@ -8,8 +8,8 @@ import re
 import nbformat
 import pytest
 
-from autograder.lecture import slides
 from autograder.course import RELEASE, ROOT, SOLUTIONS, available
+from autograder.lecture import slides
 
 LECTURE = ROOT.parent / "shared" / "lecture"
 

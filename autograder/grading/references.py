@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from autograder.course import SERIES, SOLUTIONS
-from autograder.grading.registry import Registry, code_fingerprint, load_registry
+from autograder.grading.registry import Registry, code_fingerprint
 from autograder.grading.runner import Limits, WorkerPool
 from autograder.grading.secret import course_secret, student_seeds
 
