@@ -159,7 +159,12 @@ def _forger(references: dict) -> str:
     )
 
 
-FIXED_DATA_POINTS = 47  # README, "What the sandbox protects": the public cases whose data the lecture fixes
+def _readme_fixed_data_points() -> float:
+    """The "all" row's last column of the README's points table: what a table of public answers earns."""
+    from autograder.course import ROOT
+
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| all |"))
+    return float(row.strip("|").split("|")[-1])
 
 
 @slow
@@ -176,7 +181,7 @@ def test_forged_public_results_earn_no_more_than_the_fixed_data_points(tmp_path)
     passed = [t for t in forged["tests"] if t["status"] == "passed" and t["max_score"] > 0]
     assert passed, "the forged results reached the grader (some public cases on fixed data must pass)"
     assert all(t["extra_data"]["visibility"] == "public" for t in passed), [t["name"] for t in passed if "hidden" in t["name"]]
-    assert forged["score"] <= FIXED_DATA_POINTS, (forged["score"], [t["name"] for t in passed])
+    assert forged["score"] <= _readme_fixed_data_points(), (forged["score"], [t["name"] for t in passed])
     assert results["honest"]["score"] == results["honest"]["max_score"]
 
 

@@ -4,22 +4,27 @@
 
 A public case whose inputs the lecture fixes (the slide corpus) has the same answer in
 the self-check and when grading, so a student who copies the release's public answers
-into a forged result could earn it. Every other case draws its inputs from the course
-secret when grading. This prints both, per notebook.
+into a forged result could earn it; so could a case whose verify checks only properties
+any valid answer has (a distribution, a shape). Every other case draws its inputs from
+the course secret and the student when grading. This prints both, per notebook: "public
+on fixed data" is what the table of the release's public answers earns when graded.
 """
 
 from __future__ import annotations
 
+import json
+
 from autograder.grading.references import graded_notebooks, grading_seeds, load_references
 from autograder.grading.registry import Registry, load_registry
-from helpers.checking import Case
+from helpers.checking import Case, judge
 
 
 def fixed_public_cases(registry: Registry) -> list[Case]:
-    """Public cases whose answer is the same under the public seeds and the grading seeds."""
+    """Public cases that the release's public answer (the public seeds) passes when graded (the grading seeds)."""
     public = load_references(registry, {})
     graded = load_references(registry, grading_seeds(registry))
-    return [c for c in registry.cases if c.visibility == "public" and public[c.id]["value"] == graded[c.id]["value"]]
+    forged = {cid: json.loads(json.dumps({"value": obs["value"], "calls": [], "error": None, "seconds": 0.0})) for cid, obs in public.items()}
+    return [c for c in registry.cases if c.visibility == "public" and judge(c, forged.get(c.id), graded[c.id]).passed]
 
 
 def points_table(registry: Registry | None = None) -> str:
