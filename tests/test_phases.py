@@ -93,9 +93,17 @@ for path in ("/proc/self/environ", "/proc/self/cmdline"):
     except Exception:
         pass
 take(dict(os.environ))
+code = [o for o in gc.get_objects() if type(o).__name__ == "function"]
+probes = {"public": 0, "hidden": 0}
+for function in code:
+    filename = getattr(getattr(function, "__code__", None), "co_filename", "")
+    for kind in probes:
+        probes[kind] += filename.startswith(f"<probes.{kind}.")
+probes["hidden"] += sum(name.startswith("probes.hidden") or name.startswith("autograder.hidden") for name in sys.modules)
 public = {v ^ KEY for v in PUBLIC_XOR}
 hidden = {v ^ KEY for v in HIDDEN_XOR}
-print(f"ZQXSEARCH pid={os.getpid()} candidates={len(found)} public={len(found & public)} hidden={len(found & hidden)}", flush=True)
+print(f"ZQXSEARCH candidates={len(found)} public={len(found & public)} hidden={len(found & hidden)} "
+      f"public_probes={probes['public']} hidden_probes={probes['hidden']}", flush=True)
 """
 
 
@@ -127,9 +135,10 @@ def test_the_visible_phase_holds_no_hidden_seed(tmp_path):
     visible = _reports(results["extra_data"]["student_output"])
     in_hidden_phase = _reports(results["extra_data"]["hidden_output"])
     assert len(visible) == 1 and len(in_hidden_phase) == 1, (results["extra_data"]["student_output"][-800:], results["extra_data"]["hidden_output"][-800:])
-    assert visible[0]["public"] > 0, visible  # the search reaches where the job's seeds are: it would see a hidden one
-    assert visible[0]["hidden"] == 0, visible
+    assert visible[0]["public"] > 0 and visible[0]["public_probes"] > 0, visible  # the search reaches where the job's seeds and probes are
+    assert visible[0]["hidden"] == 0 and visible[0]["hidden_probes"] == 0, visible
     assert in_hidden_phase[0]["hidden"] == 0 and in_hidden_phase[0]["public"] == 0, in_hidden_phase  # before Loaded: nothing yet
+    assert in_hidden_phase[0]["hidden_probes"] == 0, in_hidden_phase
     # the payload costs nothing: the rest of the solution keeps full marks
     assert results["score"] == results["max_score"], [t["name"] for t in results["tests"] if t["status"] != "passed"][:5]
 
@@ -225,3 +234,76 @@ def test_seeds_are_per_student_and_the_self_check_keeps_seed_k():
     assert all(a[i] != b[i] for i in ids) and len(set(a.values())) == len(ids)
     assert all(0 <= s < 2**63 for s in a.values())
     assert [Student({}, None).seed(k) for k in (0, 7, 41)] == [0, 7, 41]
+
+
+ISOLATION = """
+import json, sys
+from pathlib import Path
+import autograder.grading.grade as grade
+from autograder.grading.runner import WorkerPool
+
+real_run, real_build, real_judge = WorkerPool.run_submission, grade.build_results, grade.GradedItem.judge
+
+def run(self, notebooks, seeds=None, budgets=None):
+    if any(b"ZQXRUNFAIL" in raw for raw in notebooks.values()):
+        raise MemoryError("while running")
+    return real_run(self, notebooks, seeds, budgets)
+
+def build(sub, items, *args, **kwargs):
+    if sub.name == "c_build":
+        raise MemoryError("while building the results")
+    return real_build(sub, items, *args, **kwargs)
+
+def judge(self, *args, **kwargs):
+    if self.submission == "d_judge":
+        raise MemoryError("while judging")
+    return real_judge(self, *args, **kwargs)
+
+WorkerPool.run_submission, grade.build_results, grade.GradedItem.judge = run, build, judge
+folders = {k: Path(v) for k, v in json.loads(sys.argv[1]).items()}
+print("RESULTS" + json.dumps(grade.grade_submissions(folders, jobs=2)))
+"""
+
+
+@slow
+def test_a_grader_error_while_handling_one_student_fails_that_row_only(tmp_path):
+    """A MemoryError while running, judging or building one student's results: their row says so; the others are graded."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder.course import ROOT
+
+    for name in ("a_honest", "c_build", "d_judge", "e_honest"):
+        _with_cell(tmp_path / name, "01_embeddings", "x = 1")
+    _with_cell(tmp_path / "b_run", "01_embeddings", "# ZQXRUNFAIL")
+    folders = {p.name: str(p) for p in sorted(tmp_path.iterdir())}
+    proc = subprocess.run(
+        [sys.executable, "-c", ISOLATION, json.dumps(folders)], cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULTS"))[len("RESULTS") :])
+    assert set(results) == set(folders)
+    for name, why in (("b_run", "while running"), ("c_build", "while building"), ("d_judge", "while judging")):
+        assert results[name]["score"] == 0 and "MemoryError" in results[name]["error"] and why in results[name]["error"], results[name]
+    for name in ("a_honest", "e_honest"):
+        tests = [t for t in results[name]["tests"] if t["tags"][0] == "01"]
+        assert tests and all(t["status"] == "passed" for t in tests), [t["name"] for t in tests if t["status"] != "passed"]
+
+
+def test_a_result_far_larger_than_its_reference_is_refused_before_it_is_decoded(monkeypatch):
+    """99,990 empty lists (under every protocol cap) for a case whose reference is small: refused unread."""
+    from autograder.sandbox import protocol
+
+    line = json.dumps({"kind": "CaseResult", "id": "01/embed/a", "obs": {"value": [[]] * 99_990, "calls": [], "error": None, "seconds": 0.0}}).encode()
+    assert len(line) < protocol.MAX_LINE_BYTES
+    protocol.read_result_line(line, {"01"}, {"01/embed/a"})  # without a budget it is well-formed
+    decoded = []
+    monkeypatch.setattr(protocol.json, "loads", lambda *a, **k: decoded.append(1))
+    with pytest.raises(protocol.ProtocolError, match="far larger"):
+        protocol.read_result_line(line, {"01"}, {"01/embed/a"}, budgets={"01/embed/a": 4 * 300 + 65536})
+    forged_id = line.replace(b'"id": "01/embed/a"', b'"id": "01/embed/b"')
+    with pytest.raises(protocol.ProtocolError, match="far larger"):  # an id that is no case's gets the smallest budget
+        protocol.read_result_line(forged_id, {"01"}, {"01/embed/a"}, budgets={"01/embed/a": 4 * 300 + 65536})
+    assert decoded == []

@@ -130,7 +130,7 @@ class Worker:
         self._buffer = b""
         threading.Thread(target=self._read_output, daemon=True).start()
         try:
-            self._send(asdict(Hello(registry.probes)))
+            self._send(asdict(Hello([p for p in registry.probes if p.module.startswith("probes.public.")])))  # never a hidden probe
             ready = self._read_message(time.monotonic() + limits.start_seconds)
         except OSError:  # it died at once (a broken sandbox or interpreter)
             ready = None
