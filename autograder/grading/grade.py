@@ -453,7 +453,7 @@ def grade_submissions(
                 if sub.error or items is None:
                     results[sub.name] = error_results(sub.error or "grader error: no result", registry.points())
                 else:
-                    results[sub.name] = build_results(sub, items, sub.run.seconds if sub.run else 0.0, reveal_hidden)
+                    results[sub.name] = build_results(sub, items, sub.run.visible_seconds if sub.run else 0.0, reveal_hidden)
             except BaseException as exc:  # noqa: BLE001
                 results[sub.name] = error_results(f"grader error: {type(exc).__name__}: {exc}"[:500], registry.points())
             sub.run, sub.references = None, None  # the observations go: memory holds a few students

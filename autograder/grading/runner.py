@@ -80,6 +80,7 @@ class RunResult:
     hidden_output: str = ""  # of the hidden phase (for the instructor only)
     worker_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    visible_seconds: float = 0.0  # the visible phase's time: the only one shown (the hidden phase's is the student's to choose)
 
 
 class WorkerDied(RuntimeError):
@@ -450,6 +451,7 @@ class WorkerPool:
         with self._slots:
             public_seeds = {cid: seed for cid, seed in seeds.items() if cid in self.public_ids}
             result.output = self._phase("student", result, notebooks, public_seeds, None, self.public_ids, "visible", budgets)
+            result.visible_seconds = time.monotonic() - start
             loaded = {
                 nb: raw for nb, raw in notebooks.items()
                 if (info := result.notebooks.get(nb, {})).get("status") is not None and not info["status"].invalid

@@ -147,6 +147,8 @@ def build_results(sub, items: list, seconds: float, reveal_hidden: bool = False)
     graded_names = {item.case.function for item in items}
     for number, item in enumerate(items, start=1):
         case, verdict = item.case, item.verdict
+        if not item.cause:  # a verdict judged without its cause (helpers.checking.judge): decide it now
+            item.classify(graded_names)
         score = case.points if verdict.passed else 0.0
         hidden = case.visibility == "hidden"
         if verdict.passed:
