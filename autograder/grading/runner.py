@@ -404,8 +404,10 @@ class WorkerPool:
     def _phase(
         self, kind: str, result: RunResult, notebooks: dict[str, bytes], seeds: dict[str, int], run: list[str] | None,
         case_ids: set[str], phase: str, budgets: dict[str, int] | None,
-    ) -> str:  # fmt: skip
-        """Run one phase on workers of ``kind``, resending notebooks after a child that stopped; return its output.
+    ) -> tuple[str, float]:  # fmt: skip
+        """Run one phase on workers of ``kind``, resending notebooks after a child that stopped.
+
+        Returns (its output, the seconds its jobs took: a worker's start-up is not the student's time).
 
         One time budget for the phase, across the jobs that resend the notebooks: a child that
         keeps saying "a notebook starts" must not get it again per resend.
@@ -413,7 +415,7 @@ class WorkerPool:
         filed = result.notebooks if phase == "visible" else result.hidden
         pending: list[tuple[str, bytes]] = list(notebooks.items())
         left = self.limits.notebook_seconds * (len(pending) + (run is not None))
-        output, worker = "", None
+        output, worker, spent = "", None, 0.0
         while pending:
             if left <= 0:
                 for nb, _ in pending:
@@ -425,6 +427,7 @@ class WorkerPool:
                 began = time.monotonic()
                 lines, end, said = worker.run(pending, seeds if run is None else {}, left, payload)
                 left -= time.monotonic() - began
+                spent += time.monotonic() - began
             except WorkerDied as exc:
                 lines, end, said = [], End(worker_died=True), ""
                 result.worker_problems.append(str(exc)[:500])
@@ -435,7 +438,7 @@ class WorkerPool:
             pending = [(nb, raw) for nb, raw in pending if nb in rest]
             output += said[: max(0, OUTPUT_CAP - len(output))]
         self._give_back(kind, worker)
-        return output
+        return output, spent
 
     def run_submission(self, notebooks: dict[str, bytes], seeds: dict[str, int] | None = None, budgets: dict[str, int] | None = None) -> RunResult:
         """Observations for every case of the given notebooks (series number -> the file's bytes).
@@ -450,15 +453,14 @@ class WorkerPool:
         start = time.monotonic()
         with self._slots:
             public_seeds = {cid: seed for cid, seed in seeds.items() if cid in self.public_ids}
-            result.output = self._phase("student", result, notebooks, public_seeds, None, self.public_ids, "visible", budgets)
-            result.visible_seconds = time.monotonic() - start
+            result.output, result.visible_seconds = self._phase("student", result, notebooks, public_seeds, None, self.public_ids, "visible", budgets)
             loaded = {
                 nb: raw for nb, raw in notebooks.items()
                 if (info := result.notebooks.get(nb, {})).get("status") is not None and not info["status"].invalid
                 and not (info.get("end") or End()).timed_out
             }  # fmt: skip
             if loaded and any(cid.split("/", 1)[0] in loaded for cid in self.hidden_ids):
-                result.hidden_output = self._phase("student", result, loaded, seeds, ["hidden"], self.hidden_ids, "hidden", budgets)
+                result.hidden_output = self._phase("student", result, loaded, seeds, ["hidden"], self.hidden_ids, "hidden", budgets)[0]
         result.seconds = time.monotonic() - start
         return result
 
@@ -471,7 +473,7 @@ class WorkerPool:
         result = RunResult()
         start = time.monotonic()
         with self._reference_slots:
-            result.output = self._phase("reference", result, notebooks, seeds, ["public", "hidden"], self.case_ids, "hidden", None)
+            result.output = self._phase("reference", result, notebooks, seeds, ["public", "hidden"], self.case_ids, "hidden", None)[0]
         result.notebooks, result.hidden = result.hidden, {}
         result.seconds = time.monotonic() - start
         return result
