@@ -304,7 +304,8 @@ def test_error_locations_of_hidden_tests_carry_no_student_text(batch):
     shown = _shown_to_student(batch["d_leak_where"])
     assert "ZQXWHERE" not in shown, [line for line in shown.splitlines() if "ZQXWHERE" in line][:3]
     hidden = [t["output"] for t in batch["d_leak_where"]["tests"] if t["visibility"] == "after_published" and t["tags"][1] == "tokenize"]
-    assert hidden and all(o.startswith("failed (hidden test).") and "ValueError" not in o for o in hidden), hidden[:2]  # a verdict and a hint
+    # a verdict and a hint, or the cause its public tests show (here: tokenize is a stub there); never what it raised
+    assert hidden and all(o.startswith(("failed (hidden test).", "not implemented yet: `tokenize`")) and "ValueError" not in o for o in hidden), hidden[:2]
 
 
 @slow
