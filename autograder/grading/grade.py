@@ -419,6 +419,7 @@ def grade_submissions(
     done = [0]  # students verified so far, in order
 
     with WorkerPool(registry, limits, jobs) as workers:
+        workers.prestart(min(max(1, jobs), len(subs)))
 
         def run(index: int, sub: Submission) -> Submission:
             with verified:  # at most `window` students ahead of the verifier: bounded memory

@@ -99,8 +99,29 @@ def _write_and_close(fd: int, data: bytes) -> None:
         os.close(fd)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a live process tree: each process's own time and that of the children it has waited for."""
+    ticks, todo, seen = 0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            with open(f"/proc/{current}/task/{current}/children") as fh:
+                todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Worker:
     """One worker process serving jobs one at a time over a control socket."""
+
+    cpu_spent = [0.0]  # CPU seconds of every worker closed so far in this process (benchmarks/grading_speed.py)
 
     def __init__(self, registry: Registry, limits: Limits, course_dir: Path):
         self.limits = limits
@@ -259,6 +280,7 @@ class Worker:
         return self.proc.poll() is None
 
     def close(self) -> None:
+        Worker.cpu_spent[0] += tree_cpu_seconds(self.proc.pid)  # before the kill: a killed tree is never waited for
         try:
             self.control.close()
         except OSError:
@@ -371,6 +393,8 @@ class WorkerPool:
         self.public_ids = {c.id for c in registry.cases if c.visibility == "public"}
         self.hidden_ids = self.case_ids - self.public_ids
         self._idle: dict[str, list[Worker]] = {"student": [], "reference": []}
+        self._starting: list[threading.Thread] = []
+        self._prestarted: set[str] = set()
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(max(1, size))
         self._reference_slots = threading.Semaphore(max(1, size))
@@ -380,7 +404,26 @@ class WorkerPool:
         self.course_dir.mkdir()
         stage(self.course_dir, [p.source for p in registry.probes])
 
+    def prestart(self, count: int, kinds: tuple[str, ...] = ("student",)) -> None:
+        """Start ``count`` workers of each of ``kinds`` in the background, while references load or compute.
+
+        Reference workers start when a reference is not cached (a regrade needs none).
+        """
+
+        def start(kind: str) -> None:
+            try:
+                self._give_back(kind, Worker(self.registry, self.limits, self.course_dir))
+            except WorkerDied:
+                pass  # _take starts another and reports why
+
+        self._prestarted = set(kinds)
+        self._starting = [threading.Thread(target=start, args=(kind,), daemon=True) for kind in kinds for _ in range(count)]
+        for thread in self._starting:
+            thread.start()
+
     def _take(self, kind: str) -> Worker:
+        for thread in self._starting if kind in self._prestarted else []:
+            thread.join()
         with self._lock:
             while self._idle[kind]:
                 worker = self._idle[kind].pop()
@@ -479,6 +522,8 @@ class WorkerPool:
         return result
 
     def close(self) -> None:
+        for thread in self._starting:
+            thread.join()
         with self._lock:
             for workers in self._idle.values():
                 for worker in workers:
