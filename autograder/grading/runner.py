@@ -393,7 +393,8 @@ class WorkerPool:
         self.public_ids = {c.id for c in registry.cases if c.visibility == "public"}
         self.hidden_ids = self.case_ids - self.public_ids
         self._idle: dict[str, list[Worker]] = {"student": [], "reference": []}
-        self._starting: list[threading.Thread] = []
+        self._starting: list[threading.Event] = []  # set when a prestarted worker is up (or failed)
+        self._closing = threading.Event()
         self._prestarted: set[str] = set()
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(max(1, size))
@@ -407,23 +408,30 @@ class WorkerPool:
     def prestart(self, count: int, kinds: tuple[str, ...] = ("student",)) -> None:
         """Start ``count`` workers of each of ``kinds`` in the background, while references load or compute.
 
-        Reference workers start when a reference is not cached (a regrade needs none).
+        Reference workers start when a reference is not cached (a regrade needs none). Each
+        starting thread lives until the pool closes: bubblewrap's --die-with-parent follows
+        the thread that started it (PR_SET_PDEATHSIG), not the process.
         """
 
-        def start(kind: str) -> None:
+        def start(kind: str, ready: threading.Event) -> None:
             try:
                 self._give_back(kind, Worker(self.registry, self.limits, self.course_dir))
             except WorkerDied:
                 pass  # _take starts another and reports why
+            finally:
+                ready.set()
+            self._closing.wait()
 
+        for kind in kinds:
+            for _ in range(count):
+                ready = threading.Event()
+                self._starting.append(ready)
+                threading.Thread(target=start, args=(kind, ready), daemon=True).start()
         self._prestarted = set(kinds)
-        self._starting = [threading.Thread(target=start, args=(kind,), daemon=True) for kind in kinds for _ in range(count)]
-        for thread in self._starting:
-            thread.start()
 
     def _take(self, kind: str) -> Worker:
-        for thread in self._starting if kind in self._prestarted else []:
-            thread.join()
+        for ready in self._starting if kind in self._prestarted else []:
+            ready.wait()
         with self._lock:
             while self._idle[kind]:
                 worker = self._idle[kind].pop()
@@ -522,13 +530,14 @@ class WorkerPool:
         return result
 
     def close(self) -> None:
-        for thread in self._starting:
-            thread.join()
+        for ready in self._starting:
+            ready.wait()
         with self._lock:
             for workers in self._idle.values():
                 for worker in workers:
                     worker.close()
                 workers.clear()
+        self._closing.set()
         shutil.rmtree(self._stage, ignore_errors=True)
 
     def __enter__(self) -> "WorkerPool":
