@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--force", action="store_true", help="grade again students whose results are up to date")
     batch.add_argument("--reveal-hidden", action="store_true", help=REVEAL_HELP)
     batch.set_defaults(func=cmd_grade_all)
-    gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder, frozen references)")
+    gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder; references computed per submission in the container)")
     gs.add_argument("--out", default="autograder.zip")
     gs.set_defaults(func=cmd_gradescope)
     sp = sub.add_parser("student-package", help="build the student package: helpers alone (wheel + sdist), no grader or hidden tests")

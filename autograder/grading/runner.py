@@ -63,7 +63,7 @@ class Limits:
     file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE: largest file a child may write
     processes: int = 64  # processes per worker (cgroup pids.max; RLIMIT_NPROC when not root)
     worker_memory_bytes: int = 4 * 1024**3  # cgroup memory limit of a whole worker
-    notebook_seconds: float = 60.0  # wall clock per notebook
+    notebook_seconds: float = 60.0  # wall clock per notebook in each phase (visible, hidden)
     load_seconds: float = 20.0  # wall clock for loading one chunk of definitions
     start_seconds: float = 120.0  # wall clock for a worker to start and import torch
 
