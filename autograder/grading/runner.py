@@ -518,14 +518,25 @@ class WorkerPool:
     def run_reference(self, notebooks: dict[str, bytes], seeds: dict[str, int]) -> RunResult:
         """The solutions' observations for every case with these seeds, on workers that never run student code.
 
-        One hidden-phase child per job runs the public and the hidden probes (the solution
-        has nothing to hide); its statuses are filed under ``notebooks`` for the caller to check.
+        The same two phases as a student's run (public cases in one child, hidden ones in a
+        fresh child), so that a reference is computed exactly as the student's result is: a
+        probe run after others can differ in its last float bits. The statuses of both
+        phases are filed under ``notebooks`` for the caller to check.
         """
         result = RunResult()
         start = time.monotonic()
         with self._reference_slots:
-            result.output = self._phase("reference", result, notebooks, seeds, ["public", "hidden"], self.case_ids, "hidden", None)[0]
-        result.notebooks, result.hidden = result.hidden, {}
+            public_seeds = {cid: seed for cid, seed in seeds.items() if cid in self.public_ids}
+            result.output = self._phase("reference", result, notebooks, public_seeds, None, self.public_ids, "visible", None)[0]
+            if any(cid.split("/", 1)[0] in notebooks for cid in self.hidden_ids):
+                result.output += self._phase("reference", result, notebooks, seeds, ["hidden"], self.hidden_ids, "hidden", None)[0]
+        for nb, info in result.hidden.items():  # a problem in either phase is the caller's to see
+            filed = result.notebooks.setdefault(nb, {})
+            if filed.get("status") is None and info.get("status") is not None:
+                filed["status"] = info["status"]
+            if info.get("stream"):
+                filed.setdefault("stream", []).extend(info["stream"])
+        result.hidden = {}
         result.seconds = time.monotonic() - start
         return result
 

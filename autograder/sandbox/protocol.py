@@ -88,8 +88,9 @@ class Job:
 class HiddenPayload:
     """What only a hidden-phase child receives, after it has loaded the notebooks.
 
-    ``run``: the visibilities to run, in order (["hidden"] for a student; ["public",
-    "hidden"] for the solution's reference run, whose seeds then cover every case).
+    ``run``: the visibilities to run, in order (the grader sends ["hidden"]: public cases run
+    in the visible phase, for students and references alike; with "public" the seeds must
+    cover those cases too).
     """
 
     probes: list[ProbeModule]
