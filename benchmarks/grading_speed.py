@@ -67,12 +67,12 @@ def warm_references(students: list[str], jobs: int) -> None:
         list(threads.map(lambda name: load_references(registry, student_seeds(ids, name, secret), notebooks, pool=pool), students))
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and of every worker closed so far (each counted from /proc before it is killed)."""
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process, and of every worker closed so far (each counted from /proc before it is killed)."""
     from autograder.grading.runner import Worker
 
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return own.ru_utime + own.ru_stime + Worker.cpu_spent[0]
+    return own.ru_utime + own.ru_stime, Worker.cpu_spent[0]
 
 
 def hostile_copy(dest: Path) -> None:
@@ -116,11 +116,12 @@ def main() -> int:
             print(f"LOST {name}: {r['score']} / {r['max_score']} {r.get('error', '')} {failed[:3]}")
         print(f"copies of the solutions with full marks: {len(honest) - len(lost)} of {len(honest)}")
         hostile = {k: r["score"] for k, r in results.items() if k.startswith("hostile")}
-        baseline = [execute_notebooks(SOLUTIONS) for _ in range(args.baseline)]
+        baseline = [execute_notebooks(SOLUTIONS) for _ in range(args.baseline)] or [float("nan")]
     kit = kit_total / (args.copies + args.hostile)
     nbclient_per = sum(baseline) / len(baseline)
     grader_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    cpu = cpu_after - cpu_before
+    grader_cpu, worker_cpu = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+    cpu = grader_cpu + worker_cpu
     worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"notebooks per submission: {len(notebooks)} ({', '.join(notebooks)})")
     print(f"kit grade-all:   {args.copies + args.hostile} submissions in {kit_total:.1f} s with {args.jobs} workers = {kit:.3f} s per submission"
@@ -128,7 +129,8 @@ def main() -> int:
     if args.hostile:
         print(f"hostile students' scores: {hostile}")
     count = args.copies + args.hostile
-    print(f"CPU: {cpu:.1f} s for {count} submissions = {cpu / count:.3f} CPU s each; on {args.jobs} idle cores 200 would take about "
+    print(f"CPU: {cpu:.1f} s for {count} submissions (grader process {grader_cpu:.1f} s, workers {worker_cpu:.1f} s) = {cpu / count:.3f} CPU s each; "
+          f"on {args.jobs} idle cores 200 would take about "
           f"{200 * cpu / count / args.jobs:.0f} s (the wall clock above depends on the machine's load)")
     print(f"nbclient execute: {nbclient_per:.1f} s per submission (mean of {len(baseline)})")
     print(f"ratio: the kit is {nbclient_per / kit:.1f}x faster than executing the notebooks (target >= 50x)")
