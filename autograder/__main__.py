@@ -63,9 +63,13 @@ def cmd_grade(args) -> int:
         print(f"error: {folder} is not a folder of notebooks", file=sys.stderr)
         return 2
     from autograder.grading.grade import grade_submissions
+    from autograder.integrations.gradescope import submission_identity
 
+    identity = getattr(args, "student", None) or (submission_identity(Path(args.metadata)) if getattr(args, "metadata", None) else None) or folder.name
     start = time.monotonic()
-    results = grade_submissions({folder.name: folder}, verbose=args.verbose, reveal_hidden=getattr(args, "reveal_hidden", False))[folder.name]
+    results = grade_submissions(
+        {folder.name: folder}, verbose=args.verbose, reveal_hidden=getattr(args, "reveal_hidden", False), identities={folder.name: identity}
+    )[folder.name]
     from autograder.grading.launch import sandbox_report
 
     results.setdefault("extra_data", {})["sandbox"] = sandbox_report()  # the instructor's: Gradescope shows students no extra_data
@@ -146,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--results", help="write Gradescope-format results.json here")
     grade.add_argument("-v", "--verbose", action="store_true", help="show pytest's per-test output")
     grade.add_argument("--reveal-hidden", action="store_true", help=REVEAL_HELP)
+    grade.add_argument("--student", help="the identity the hidden inputs are drawn for (default: the folder's name)")
+    grade.add_argument("--metadata", help="Gradescope's submission_metadata.json: draw for its users[0].id (else its submission id)")
     grade.set_defaults(func=cmd_grade)
     batch = sub.add_parser("grade-all", help="grade every student folder under ROOT")
     batch.add_argument("root", help="a folder with one subfolder of notebooks per student")
@@ -155,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--force", action="store_true", help="grade again students whose results are up to date")
     batch.add_argument("--reveal-hidden", action="store_true", help=REVEAL_HELP)
     batch.set_defaults(func=cmd_grade_all)
-    gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder, frozen references)")
+    gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder; references computed per submission in the container)")
     gs.add_argument("--out", default="autograder.zip")
     gs.set_defaults(func=cmd_gradescope)
     sp = sub.add_parser("student-package", help="build the student package: helpers alone (wheel + sdist), no grader or hidden tests")

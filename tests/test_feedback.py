@@ -156,24 +156,27 @@ def test_a_caller_of_a_stub_is_told_once(graded):
         assert all(t["output"].startswith("this uses your `") for t in tests), [t["output"][:200] for t in tests]
 
 
-def _test(function: str, output: str, title: str = "a case", visibility: str = "public", nb: str = "02") -> dict:
+def _test(function: str, output: str, title: str = "a case", visibility: str = "public", nb: str = "02", cause: str = "wrong", **detail) -> dict:
+    """A failed test entry; its cause is data (extra_data), as build_results writes it."""
     name = f"{nb} {function}: {title}" + (" (hidden test)" if visibility == "hidden" else "")
-    return {"name": name, "score": 0.0, "max_score": 1.0, "status": "failed", "output": output, "tags": [nb, function, visibility]}
+    extra = {"case": f"{nb}/{function}/{title}", "notebook": nb, "function": function, "visibility": visibility, "cause": cause, "hint": "", **detail}
+    return {"name": name, "score": 0.0, "max_score": 1.0, "status": "failed", "output": output, "tags": [nb, function, visibility], "extra_data": extra}
 
 
 def test_shared_causes_are_said_once():
+    """Causes are the verdicts' data; a hidden test is folded into a cause its function's public tests show."""
     fails = "softmax of the scores contains nan.\n  called: softmax(...)"
     tests = [
         _test("softmax", fails, "large scores"),
         _test("softmax", "wrong sum.\n  hint: normalize", "rows"),
         _test("softmax", "failed (hidden test): wrong result.\n  hint: shift", "torch", "hidden"),
-        _test("next_token_probs", "expected 0.5, got nan.\n  this uses your softmax, which fails its own checks; fix softmax first."),
-        _test("next_token_probs", "failed (hidden test): wrong result.\n  next_token_probs uses your softmax, which fails its own checks; fix softmax first."),
-        _test("generate", "not implemented yet: `sample_categorical` still raises NotImplementedError (replace the stub with your code).\n  called: generate(...)"),
-        _test("generate", "not implemented yet: `sample_categorical` still raises NotImplementedError (replace the stub with your code).", visibility="hidden"),
-        _test("sample_categorical", "not implemented yet: `sample_categorical` still raises NotImplementedError (replace the stub with your code).\n  at"),
-        _test("cosine_similarity", "`cosine_similarity` is not defined in your notebook. Keep ...", visibility="hidden"),
-        _test("cosine_similarity", "`cosine_similarity` is not defined in your notebook; did you mean `cos_sim`? Keep ..."),
+        _test("next_token_probs", "expected 0.5, got nan.\n  this uses your softmax, which fails its own checks; fix softmax first.", cause="callee", about="softmax"),
+        _test("next_token_probs", "failed (hidden test).", visibility="hidden", cause="callee"),
+        _test("generate", "not implemented yet: `sample_categorical` still raises ...\n  called: generate(...)", cause="callee", about="sample_categorical", callee_stub=True),
+        _test("generate", "failed (hidden test).", visibility="hidden", cause="stub"),
+        _test("sample_categorical", "not implemented yet: `sample_categorical` still raises NotImplementedError (replace the stub with your code).\n  at", cause="stub"),
+        _test("cosine_similarity", "failed (hidden test).", visibility="hidden", cause="missing"),
+        _test("cosine_similarity", "`cosine_similarity` is not defined in your notebook; did you mean `cos_sim`? Keep ...", cause="missing", about="cosine_similarity", close="cos_sim"),
     ]
     report = feedback_report(tests)
     functions = {fn.function: fn for fn in report.notebooks[0].functions}

@@ -58,11 +58,13 @@ def run(root, submission_src):
     return json.loads((root / "results" / "results.json").read_text())
 
 
-def test_zip_ships_tests_and_references_but_no_solutions(layout):
+def test_zip_ships_tests_solutions_and_secret_but_no_frozen_references(layout):
+    """References are computed in the container for each student's seeds: no table of them is shipped."""
     _, names = layout
-    assert {"setup.sh", "run_autograder", "references.json", "requirements.txt", "autograder/__main__.py", "helpers/checking.py"} <= set(names)
+    assert {"setup.sh", "run_autograder", "course-secret", "requirements.txt", "autograder/__main__.py", "helpers/checking.py"} <= set(names)
     assert any(n.startswith("autograder/hidden/") for n in names)
-    assert not any("solutions/" in n for n in names)
+    assert any(n.startswith("solutions/") and n.endswith(".ipynb") for n in names)
+    assert "references.json" not in names
     setup = (layout[0] / "source" / "setup.sh").read_text()
     assert "torch==2.13.0" in setup and "bubblewrap" in setup and "go-rwx" in setup
     requirements = (layout[0] / "source" / "requirements.txt").read_text().split()
@@ -126,7 +128,7 @@ def test_the_kit_compiles_on_python_310(tmp_path):
 def test_setup_installs_dependencies_only_and_keeps_the_source_private(layout, tmp_path):
     """The venv (whose site-packages the sandbox mounts) gets the dependencies, never the
     course: no `pip install` of the source. The source is root-only but for helpers/ and
-    the grader's top-level modules: not the hidden tests, not the references."""
+    the grader's top-level modules: not the hidden tests, not the solutions, not the secret."""
     root, _ = layout
     setup = (root / "source" / "setup.sh").read_text()
     installs = [line for line in setup.splitlines() if "pip install" in line and "$VENV" in line]  # (uv goes to the image's python3)
@@ -145,7 +147,8 @@ def test_setup_installs_dependencies_only_and_keeps_the_source_private(layout, t
     def others(path):
         return os.stat(path).st_mode & 0o077
 
-    assert others(source / "references.json") == 0
+    assert others(source / "course-secret") == 0
+    assert all(others(p) == 0 for p in (source / "solutions").rglob("*"))
     assert all(others(p) == 0 for p in (source / "autograder" / "hidden").rglob("*"))
     assert others(source / "autograder" / "hidden") == 0
     assert all(others(p) & 0o004 for p in (source / "helpers").rglob("*.py"))
@@ -171,7 +174,7 @@ def test_symlinked_notebooks_score_zero(layout, tmp_path):
     submission = tmp_path / "submission"
     submission.mkdir()
     shutil.copy(SOLUTIONS / "01_embeddings.ipynb", submission)  # the honest part
-    (submission / "02_sampling.ipynb").symlink_to(root / "source" / "references.json")
+    (submission / "02_sampling.ipynb").symlink_to(root / "source" / "course-secret")
     (submission / "03_training.ipynb").symlink_to(SOLUTIONS / "03_training.ipynb")
     (submission / "more").symlink_to(SOLUTIONS)  # a linked folder is not entered
     results = run(root, submission)
@@ -182,3 +185,17 @@ def test_symlinked_notebooks_score_zero(layout, tmp_path):
     honest = [t for t in results["tests"] if t["tags"][0] == "01"]
     assert honest and all(t["status"] == "passed" for t in honest)
     assert results["score"] == sum(t["max_score"] for t in honest)
+
+
+def test_the_gradescope_identity_is_the_user_id(tmp_path):
+    from autograder.integrations.gradescope import submission_identity
+
+    path = tmp_path / "submission_metadata.json"
+    path.write_text(json.dumps({"id": 123, "users": [{"id": 42, "name": "A"}, {"id": 43}]}))
+    assert submission_identity(path) == "gradescope-user:42"
+    path.write_text(json.dumps({"id": 123, "users": []}))
+    assert submission_identity(path) == "gradescope-submission:123"
+    path.write_text("not json")
+    assert submission_identity(path) is None
+    assert submission_identity(tmp_path / "missing.json") is None
+    assert '--metadata "$ROOT/submission_metadata.json"' in (Path(__file__).parent.parent / "autograder" / "integrations" / "gradescope.py").read_text()

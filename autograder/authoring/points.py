@@ -4,32 +4,37 @@
 
 A public case whose inputs the lecture fixes (the slide corpus) has the same answer in
 the self-check and when grading, so a student who copies the release's public answers
-into a forged result could earn it. Every other case draws its inputs from the course
-secret when grading. This prints both, per notebook.
+into a forged result could earn it; so could a case whose verify checks only properties
+any valid answer has (a distribution, a shape). Every other case draws its inputs from
+the course secret and the student when grading. This prints both, per notebook: "public
+on fixed data" is what the table of the release's public answers earns when graded.
 
-Which cases are on fixed data is decided without the course secret, so the table is the
-same in every clone: a case counts when its answer under the public seeds is also its
-answer under two fixed, public sets of grading seeds (``PROBE_KEYS``). Under one course's
-own secret, a case whose answer has few possible values can still coincide by chance
-(07's ``generate/tensor_start_ids`` does for about one secret in six); comparing against
-that secret made the count differ between fresh clones.
+It is decided without the course secret, so the table is the same in every clone: a case
+counts when the public answer passes under each of two fixed, public sets of grading
+seeds (``PROBE_KEYS``). Under one course's own secret, a case whose answer has few
+possible values can still coincide by chance (07's ``generate/tensor_start_ids`` does
+for about one secret in six); comparing against that secret made the count differ
+between fresh clones.
 """
 
 from __future__ import annotations
 
+import json
+
 from autograder.grading.references import graded_notebooks, load_references
 from autograder.grading.registry import Registry, load_registry
-from autograder.grading.secret import case_seed
-from helpers.checking import Case
+from autograder.grading.secret import student_seeds
+from helpers.checking import Case, judge
 
 PROBE_KEYS = (b"points-table/1", b"points-table/2")  # public on purpose: stand-ins for a course secret
 
 
 def fixed_public_cases(registry: Registry) -> list[Case]:
-    """Public cases whose answer does not depend on the seeds (the public ones and ``PROBE_KEYS``' alike)."""
+    """Public cases that the release's public answer (the public seeds) passes when graded under every ``PROBE_KEYS``."""
     public = load_references(registry, {})
-    runs = [load_references(registry, {c.id: case_seed(c.id, key) for c in registry.cases}) for key in PROBE_KEYS]
-    return [c for c in registry.cases if c.visibility == "public" and all(public[c.id]["value"] == run[c.id]["value"] for run in runs)]
+    forged = {cid: json.loads(json.dumps({"value": obs["value"], "calls": [], "error": None, "seconds": 0.0})) for cid, obs in public.items()}
+    runs = [load_references(registry, student_seeds([c.id for c in registry.cases], "", key)) for key in PROBE_KEYS]
+    return [c for c in registry.cases if c.visibility == "public" and all(judge(c, forged.get(c.id), run[c.id]).passed for run in runs)]
 
 
 def points_table(registry: Registry | None = None) -> str:

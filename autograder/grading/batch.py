@@ -26,6 +26,7 @@ from autograder.grading.grade import feedback_report, grade_submissions
 from autograder.grading.references import graded_notebooks
 from autograder.grading.registry import load_registry
 from autograder.grading.runner import Limits
+from autograder.report.results import error_results
 
 
 def _newest_file_time(folder: Path) -> float:
@@ -84,7 +85,7 @@ def feedback_markdown(student: str, results: dict) -> str:
     """A report a student reads in a minute: per function its score and what to fix, then the
     first failure of each function in full and its other failures one line each.
 
-    Made by :func:`autograder.grading.grade.feedback_report`, like results.json's outputs, so both
+    Made by :func:`autograder.report.feedback.feedback_report`, like results.json's outputs, so both
     say the same things. Everything the student controls (their name, file names, messages,
     outputs) is shown as data: in code blocks it cannot leave, or escaped; the table's
     advice is the grader's own words (graded names, checked to be plain identifiers).
@@ -141,10 +142,6 @@ def _advice(text: str) -> str:
 
 def _first_line(text: str) -> str:
     return str(text).split("\n", 1)[0]
-
-
-def error_results(message: str, max_score: float) -> dict:
-    return {"score": 0.0, "max_score": max_score, "tests": [], "output": message, "error": message}
 
 
 def grade_all(

@@ -1,9 +1,13 @@
 """The solution's observations for every case: the references students are compared to.
 
-They are computed by running the solution notebooks through the same worker as a
-student's work (so the two go through identical code), with the same grading seeds
-(autograder.grading.secret), once, and cached on disk under a key that changes whenever the
-solutions, the suites, the worker or the course secret change.
+They are computed by running the solution notebooks through the same worker code as a
+student's work (so the two go through identical code; on workers that never run student
+code), with the student's own grading seeds (autograder.grading.secret), and cached on disk
+under a key that changes whenever the solutions, the suites, the worker or the seeds
+(the course secret, the student) change. One decision for every platform: references
+are computed where grading runs (on Gradescope, in the container, from the solutions
+and the secret in its root-only part); nothing is frozen, so no two students share
+hidden inputs.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import os
 from pathlib import Path
 
 from autograder.course import SERIES, SOLUTIONS
-from autograder.grading.registry import Registry, code_fingerprint, load_registry
-from autograder.grading.runner import Limits, run_submission
-from autograder.grading.secret import case_seed, course_secret, secret_fingerprint
+from autograder.grading.registry import Registry, code_fingerprint
+from autograder.grading.runner import Limits, WorkerPool
+from autograder.grading.secret import course_secret, student_seeds
 
 
 class ReferenceError(RuntimeError):
@@ -41,17 +45,13 @@ def solution_notebooks(notebooks: list[str] | None = None) -> dict[str, Path]:
     return {nb: SOLUTIONS / f"{SERIES[nb]}.ipynb" for nb in wanted if (SOLUTIONS / f"{SERIES[nb]}.ipynb").exists()}
 
 
-def grading_seeds(registry: Registry) -> dict[str, int]:
-    """Case id -> grading seed: frozen ones (Gradescope), else from the course secret."""
-    frozen = frozen_references()
-    if frozen is not None:
-        return frozen["seeds"]
-    secret = course_secret()
-    return {c.id: case_seed(c.id, secret) for c in registry.cases}
+def grading_seeds(registry: Registry, student: str = "") -> dict[str, int]:
+    """Case id -> grading seed for one student, from the course secret."""
+    return student_seeds([c.id for c in registry.cases], student, course_secret())
 
 
-def compute_references(registry: Registry, notebooks: dict[str, Path], seeds: dict[str, int]) -> dict[str, dict]:
-    run = run_submission({nb: path.read_bytes() for nb, path in notebooks.items()}, registry, Limits(), seeds)
+def check_references(registry: Registry, notebooks: dict[str, Path], run) -> dict[str, dict]:
+    """The observations of a reference run, or ReferenceError when the solutions did not pass cleanly."""
     missing = [c.id for c in registry.cases if c.notebook in notebooks and c.id not in run.observations]
     broken = {cid: obs["error"] for cid, obs in run.observations.items() if obs.get("error")}
     problems = {nb: info["status"].load_errors for nb, info in run.notebooks.items() if info.get("status") and info["status"].load_errors}
@@ -64,46 +64,30 @@ def compute_references(registry: Registry, notebooks: dict[str, Path], seeds: di
     return run.observations
 
 
-FROZEN_ENV = "COURSE_KIT_REFERENCES"  # a frozen references file (Gradescope: no solutions/ shipped)
-
-
-def freeze(path: Path) -> dict:
-    """Compute every reference from solutions/ and write them, with fingerprints, to ``path``."""
-    notebooks = solution_notebooks()
-    registry = load_registry(list(notebooks))
-    secret = course_secret()
-    seeds = {c.id: case_seed(c.id, secret) for c in registry.cases}
-    frozen = {
-        "notebooks": sorted(notebooks),
-        "tests": registry.fingerprint,
-        "code": code_fingerprint(),
-        "secret": secret_fingerprint(secret),
-        "seeds": seeds,  # the grading seeds themselves: the built autograder needs no secret
-        "references": compute_references(registry, notebooks, seeds),
-    }
-    path.write_text(json.dumps(frozen))
-    return frozen
-
-
-def frozen_references() -> dict | None:
-    """The frozen references named by $COURSE_KIT_REFERENCES, if set."""
-    path = os.environ.get(FROZEN_ENV)
-    return json.loads(Path(path).read_text()) if path else None
+def compute_references(registry: Registry, notebooks: dict[str, Path], seeds: dict[str, int], pool: WorkerPool | None = None) -> dict[str, dict]:
+    """Run the solutions with ``seeds`` (on ``pool``'s reference workers, else a fresh pool)."""
+    raw = {nb: path.read_bytes() for nb, path in notebooks.items()}
+    for attempt in (1, 2):  # once more: a probe of the solutions that timed out on a loaded machine
+        try:
+            if pool is not None:
+                return check_references(registry, notebooks, pool.run_reference(raw, seeds))
+            with WorkerPool(registry, Limits(), 1) as fresh:
+                return check_references(registry, notebooks, fresh.run_reference(raw, seeds))
+        except ReferenceError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def graded_notebooks() -> list[str]:
-    """The series numbers this installation grades: the frozen ones, else those in solutions/."""
-    frozen = frozen_references()
-    return frozen["notebooks"] if frozen else sorted(solution_notebooks())
+    """The series numbers this installation grades: those in solutions/."""
+    return sorted(solution_notebooks())
 
 
-def load_references(registry: Registry, seeds: dict[str, int], notebooks: dict[str, Path] | None = None, use_cache: bool = True) -> dict[str, dict]:
-    """Reference observations by case id (for these grading seeds): frozen, cached, or freshly computed."""
-    frozen = frozen_references()
-    if frozen is not None:
-        if frozen["tests"] != registry.fingerprint or frozen["code"] != code_fingerprint():
-            raise ReferenceError("the frozen references do not match these tests or this worker: rebuild them (python -m autograder gradescope)")
-        return frozen["references"]
+def load_references(
+    registry: Registry, seeds: dict[str, int], notebooks: dict[str, Path] | None = None, use_cache: bool = True, pool: WorkerPool | None = None,
+) -> dict[str, dict]:  # fmt: skip
+    """Reference observations by case id for these grading seeds: cached, or computed (on ``pool`` when given)."""
     notebooks = notebooks if notebooks is not None else solution_notebooks(sorted({c.notebook for c in registry.cases}))
     path = cache_dir() / f"references-{_key(registry, notebooks, seeds)}.json"
     if use_cache and path.exists():
@@ -111,7 +95,7 @@ def load_references(registry: Registry, seeds: dict[str, int], notebooks: dict[s
             return json.loads(path.read_text())
         except ValueError:
             pass
-    references = compute_references(registry, notebooks, seeds)
+    references = compute_references(registry, notebooks, seeds, pool)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")

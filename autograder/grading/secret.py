@@ -45,11 +45,21 @@ def course_secret(path: Path = SECRET_FILE) -> bytes:
     return value
 
 
-def case_seed(case_id: str, secret: bytes | None = None) -> int:
-    """The grading seed of one case: 63 bits of HMAC-SHA256(secret, case id)."""
+def case_seed(case_id: str, secret: bytes | None = None, student: str = "") -> int:
+    """The grading seed of one case for one student: 63 bits of HMAC-SHA256(secret, case id, student).
+
+    ``student`` is the student's identity (their folder's name in grade-all, the
+    Gradescope user id); the two are joined with a NUL so no pair of them collides.
+    """
     key = secret if secret is not None else course_secret()
-    digest = hmac.new(key, case_id.encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, case_id.encode() + b"\0" + student.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+def student_seeds(case_ids, student: str, secret: bytes | None = None) -> dict[str, int]:
+    """Case id -> grading seed for one student (the public ones too: only the self-check uses seed(k) == k)."""
+    key = secret if secret is not None else course_secret()
+    return {case_id: case_seed(case_id, key, student) for case_id in case_ids}
 
 
 def secret_fingerprint(secret: bytes | None = None) -> str:

@@ -5,9 +5,11 @@
 Gradescope unzips it into /autograder/source. It holds ``setup.sh`` (run once when
 Gradescope builds the image), ``run_autograder`` (run per submission),
 ``requirements.txt`` (what grading imports, ``GRADING_PACKAGES``, pinned as in
-pyproject.toml: not the authoring stack), helpers/,
-autograder/ with the hidden tests, and ``references.json``: the solution's results for
-every case, computed now. The solutions themselves are not shipped.
+pyproject.toml: not the authoring stack), helpers/, autograder/ with the hidden tests,
+solutions/ and ``course-secret``: each submission's references are computed in the
+container for that student's seeds (HMAC of the secret, the case and the Gradescope user
+id from submission_metadata.json), so no two students share hidden inputs and no frozen
+table serves the class.
 
 setup.sh uses the image's python3 where it is 3.10 to 3.13 (else a 3.12 from uv), takes
 torch's CPU-only build from PyTorch's own index, and installs only the dependencies into
@@ -16,22 +18,22 @@ there (hidden tests included) would be readable by student code. The course runs
 /autograder/source with PYTHONPATH, which the sandbox does not mount (it binds helpers/
 and the worker's own modules only). setup.sh also makes /autograder/source readable by
 root only, except helpers/ and the grader's top-level modules, which the worker (uid
-65534 where the container cannot run bubblewrap) imports: the hidden tests and the
-references stay root-only. A submission's symbolic links and special files are never
+65534 where the container cannot run bubblewrap) imports: the hidden tests, the
+solutions, the secret and the references cache stay root-only. A submission's symbolic links and special files are never
 followed or read (autograder/grading/files.py): such a notebook scores 0 with a message.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import stat
-import tempfile
 import zipfile
 from pathlib import Path
 
 from autograder.course import ROOT
-from autograder.grading.references import freeze
+from autograder.grading.secret import SECRET_FILE, course_secret
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope image build: Python, bubblewrap and what grading imports (requirements.txt),
@@ -77,11 +79,15 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${COURSE_KIT_PYTHON:-/opt/course-kit/bin/python}"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source"
-export COURSE_KIT_REFERENCES="$ROOT/source/references.json"
 export PYTHONPATH="$ROOT/source"
+# The references for this student's seeds are computed here (solutions/ and course-secret
+# are root-only); their cache is root-only too.
+export COURSE_KIT_CACHE="$ROOT/course-kit-cache"
+mkdir -p -m 700 "$COURSE_KIT_CACHE"
 # Symbolic links and special files in the submission are never followed or read: such a
-# notebook scores 0 and results.json says why.
-if ! "$PYTHON" -m autograder grade "$ROOT/submission" --results "$ROOT/results/results.json"; then
+# notebook scores 0 and results.json says why. The hidden inputs are drawn for the
+# Gradescope user (submission_metadata.json's users[0].id).
+if ! "$PYTHON" -m autograder grade "$ROOT/submission" --metadata "$ROOT/submission_metadata.json" --results "$ROOT/results/results.json"; then
   # The grader itself failed: still leave a results file that says so.
   printf '{"score": 0, "output": "The autograder failed; please contact the course staff.", "tests": []}\\n' > "$ROOT/results/results.json"
 fi
@@ -109,7 +115,23 @@ def setup_sh() -> str:
     return SETUP_SH.replace("TORCH_VERSION", torch.removeprefix("torch=="))
 
 
-SHIPPED = ["helpers", "autograder", "pyproject.toml", "README.md"]
+SHIPPED = ["helpers", "autograder", "solutions", "pyproject.toml", "README.md"]
+
+
+def submission_identity(metadata: Path) -> str | None:
+    """Who a Gradescope submission's hidden inputs are drawn for: users[0].id, else the submission's id (None: unknown)."""
+    try:
+        data = json.loads(metadata.read_bytes()[: 1 << 20])
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    users = data.get("users")
+    if isinstance(users, list) and users and isinstance(users[0], dict) and users[0].get("id") not in (None, ""):
+        return f"gradescope-user:{users[0]['id']}"
+    if data.get("id") not in (None, ""):
+        return f"gradescope-submission:{data['id']}"
+    return None
 
 
 def _add(zf: zipfile.ZipFile, arcname: str, data: bytes, executable: bool = False) -> None:
@@ -121,19 +143,16 @@ def _add(zf: zipfile.ZipFile, arcname: str, data: bytes, executable: bool = Fals
 
 def build_zip(out: Path) -> Path:
     """Write the autograder zip to ``out``; return its path."""
-    with tempfile.TemporaryDirectory() as tmp:
-        references = Path(tmp) / "references.json"
-        freeze(references)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as zf:
-            _add(zf, "setup.sh", setup_sh().encode(), executable=True)
-            _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
-            _add(zf, "references.json", references.read_bytes())
-            _add(zf, "requirements.txt", ("\n".join(requirements()) + "\n").encode())
-            for name in SHIPPED:
-                path = ROOT / name
-                files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-                for file in files:
-                    _add(zf, str(file.relative_to(ROOT)), file.read_bytes())
-        out.write_bytes(buffer.getvalue())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        _add(zf, "setup.sh", setup_sh().encode(), executable=True)
+        _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
+        _add(zf, SECRET_FILE.name, (course_secret().hex() + "\n").encode())  # root-only in the container (setup.sh)
+        _add(zf, "requirements.txt", ("\n".join(requirements()) + "\n").encode())
+        for name in SHIPPED:
+            path = ROOT / name
+            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            for file in files:
+                _add(zf, str(file.relative_to(ROOT)), file.read_bytes())
+    out.write_bytes(buffer.getvalue())
     return out

@@ -3,12 +3,17 @@
 Three channels cross the sandbox's wall:
 
 * grader -> worker, on the control socket: :class:`Hello` (the probe-only sources of the
-  suites, once) and :class:`Job` (one student's notebooks, as file descriptors, with
-  the seeds of their cases);
+  PUBLIC suites, once) and :class:`Job` (one phase of one student's run: the notebooks as
+  file descriptors; a visible job carries the seeds of the public cases, a hidden job
+  carries none);
+* grader -> hidden child, on a pipe the worker passes through without reading it:
+  :class:`HiddenPayload` (the hidden probes and seeds), written only after the child
+  has loaded the notebooks and said :class:`Loaded`. The worker, which every child is
+  forked from, never holds a hidden seed or a hidden probe;
 * worker -> grader, on the control socket: :class:`Ready` and :class:`End`. The worker
   runs no student code and the student's child cannot reach this socket;
-* child -> grader, on a fresh pipe per job: :class:`Status`, :class:`CaseResult` and
-  :class:`Done`, one JSON line each. The child runs student code, so every line is a
+* child -> grader, on a fresh pipe per job: :class:`Status`, :class:`Loaded`,
+  :class:`Begin`, :class:`CaseResult` and :class:`Done`, one JSON line each. The child runs student code, so every line is a
   *claim*: :func:`read_result_line` checks it strictly (types, sizes, nesting, case ids
   of the job's notebooks only) and turns anything malformed into a :class:`ProtocolError`
   that costs only the job it came from.
@@ -67,15 +72,34 @@ class ChildLimits:
 class Job:
     job: int
     notebooks: list[str]  # series numbers, in the order of the file descriptors
-    seeds: dict[str, int]  # case id -> grading seed (only the cases of these notebooks)
+    seeds: dict[str, int]  # visible phase: public case id -> grading seed (only these notebooks'); hidden phase: empty
     timeout: float  # wall clock per notebook
     load_timeout: float  # wall clock for one chunk of definitions
     limits: ChildLimits
     budget: float = 0.0  # wall clock for the whole job, however often a notebook says it starts (0: timeout per notebook)
+    phase: str = "visible"  # "visible": public probes, public seeds; "hidden": the last fd is the HiddenPayload pipe
 
     @classmethod
     def from_dict(cls, data: dict) -> "Job":
         return cls(**{**data, "limits": ChildLimits(**data["limits"])})
+
+
+@dataclass
+class HiddenPayload:
+    """What only a hidden-phase child receives, after it has loaded the notebooks.
+
+    ``run``: the visibilities to run, in order (the grader sends ["hidden"]: public cases run
+    in the visible phase, for students and references alike; with "public" the seeds must
+    cover those cases too).
+    """
+
+    probes: list[ProbeModule]
+    seeds: dict[str, int]
+    run: list[str] = field(default_factory=lambda: ["hidden"])
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HiddenPayload":
+        return cls([ProbeModule(**item) for item in data["probes"]], {k: int(v) for k, v in data["seeds"].items()}, list(data["run"]))
 
 
 # --------------------------------------------------------------------------- #
@@ -148,6 +172,14 @@ class Observation:
 class CaseResult:
     id: str
     obs: Observation
+
+
+@dataclass
+class Loaded:
+    """A hidden-phase child has loaded every notebook: the grader may now send the HiddenPayload."""
+
+
+LOADED_LINE = b'{"kind": "Loaded"}'
 
 
 @dataclass
@@ -257,10 +289,28 @@ def _observation(data) -> Observation:
     return Observation(data["value"], _texts(data["calls"], "calls")[-12:], error, _number(data["seconds"], "seconds"))
 
 
-def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> Status | CaseResult | Begin | Done:
-    """One line of a child's result stream, checked; raises ProtocolError."""
+_CASE_ID = re.compile(rb'"id": ?"([0-9A-Za-z_/]{1,200})"')
+
+
+def peek_case_id(line: bytes) -> str | None:
+    """The case id a result line claims, read from its first bytes without decoding it (None: no id there)."""
+    found = _CASE_ID.search(line, 0, 400)
+    return found.group(1).decode() if found else None
+
+
+def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str], budgets: dict[str, int] | None = None) -> Status | CaseResult | Loaded | Begin | Done:
+    """One line of a child's result stream, checked; raises ProtocolError.
+
+    ``budgets``: case id -> the most bytes a result for it may have (a multiple of the
+    reference's size). A line over its case's budget, or over MAX_LINE_BYTES, is refused
+    before it is decoded: decoded, a line of tiny values costs the grader 20 times its size.
+    """
     if len(line) > MAX_LINE_BYTES:
         raise ProtocolError("a result line that is too long")
+    if budgets is not None and len(line) > 4096:
+        claimed = peek_case_id(line)
+        if len(line) > budgets.get(claimed, min(budgets.values(), default=MAX_LINE_BYTES)):
+            raise ProtocolError("a result far larger than the expected one (arrays of the wrong size?); it was not read")
     try:
         data = json.loads(line)
     except RecursionError:
@@ -275,6 +325,8 @@ def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str]) -> St
         if not isinstance(case_id, str) or case_id not in case_ids:
             raise ProtocolError("a result for a case that is not part of this job")
         return CaseResult(case_id, _observation(data.get("obs")))
+    if kind == "Loaded":
+        return Loaded()
     notebook = data.get("notebook")
     if not isinstance(notebook, str) or notebook not in notebooks:
         raise ProtocolError("a message about a notebook that is not part of this job")

@@ -1,20 +1,31 @@
 """The worker: the only process that runs student code.
 
 It starts once per grading slot (inside the sandbox when bubblewrap is available),
-imports numpy, torch, matplotlib and the student package once, loads the suites' probes
-(probe-only sources: no verify step, no reference), and then serves jobs. A job is one
-student's notebooks with the grading seeds of their cases. For each job the grader sends,
-over the control socket, a small JSON header and file descriptors: one memfd per notebook
-with its bytes, and the write end of a fresh result pipe. The worker forks one child; the
-child loads every notebook's definitions (extract.py) into fresh modules and reports each
-status, then runs every public probe, then every hidden one, writing one JSON line per
-result to the result pipe. Each block gets its own wall-clock budget (the child pings the
-worker as it starts one) within one budget per student; a child that hangs or dies costs
-the notebook it was in, and the grader resends the others. The worker itself never reads
-a notebook or a result, so nothing of one student stays in the memory the next student's
-child is forked from. When the child ends (or runs out of time) the worker kills every
-process the child left behind, puts the writable folders back as they were, empties IPC
-objects and keyrings, and reports the end.
+imports numpy, torch, matplotlib and the student package once, loads the PUBLIC suites'
+probes (probe-only sources: no verify step, no reference), and then serves jobs. It
+never holds a hidden probe or a hidden seed, so nothing a child is forked from knows
+what the hidden tests are.
+
+A student's run is two jobs, each in its own forked child:
+
+* the visible phase: the child loads every notebook's definitions (extract.py) into
+  fresh modules, reports each status, then runs every public probe with the public
+  seeds of the job. Everything it sends may be shown to the student in full.
+* the hidden phase: a fresh child loads the notebooks again, says it has loaded them
+  (``Loaded``), and only then reads the hidden probes and seeds from a pipe whose
+  write end the grader holds (the worker passes the read end on without reading it).
+  Everything this child sends is treated as hidden by the grader.
+
+For each job the grader sends, over the control socket, a small JSON header and file
+descriptors: one memfd per notebook with its bytes, the write end of a fresh result
+pipe, and in the hidden phase the read end of the payload pipe. Each block gets its own
+wall-clock budget (the child pings the worker as it starts one) within one budget per
+student; a child that hangs or dies costs the notebook it was in, and the grader resends
+the others. The worker itself never reads a notebook or a result, so nothing of one
+student stays in the memory the next student's child is forked from. When the child
+ends (or runs out of time) the worker kills every process the child left behind, puts
+the writable folders back as they were, empties IPC objects and keyrings, and reports
+the end.
 
 Everything sent back is plain data: the worker never sees an expected value.
 
@@ -37,10 +48,25 @@ import sys
 import time
 import types
 
-from autograder.sandbox.protocol import Begin, CaseResult, Done, End, Hello, Job, Observation, Ready, Status, encode
+from autograder.sandbox.protocol import (
+    LOADED_LINE,
+    Begin,
+    CaseResult,
+    Done,
+    End,
+    Hello,
+    HiddenPayload,
+    Job,
+    Observation,
+    ProbeModule,
+    Ready,
+    Status,
+    encode,
+)
 
 PR_SET_DUMPABLE = 4
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024
+MAX_PAYLOAD_BYTES = 64 * 1024 * 1024  # the hidden probes and seeds (about 200 kB)
 WRITABLE_IN_SANDBOX = ["/tmp", "/dev/shm", "/dev/mqueue", "/mplconfig"]  # everything else in the sandbox is read-only
 
 
@@ -124,14 +150,14 @@ def _warm_imports() -> None:
         pass
 
 
-def load_probes(hello: Hello) -> dict[str, list]:
+def load_probes(probes: list[ProbeModule]) -> dict[str, list]:
     """Exec the probe-only suite sources as modules ``probes.*``; return cases by notebook.
 
     They never replace the real ``helpers.selfcheck`` modules (hidden probes import
     shared input builders from those).
     """
     by_notebook: dict[str, list] = {}
-    for item in hello.probes:
+    for item in probes:
         module = types.ModuleType(item.module)
         module.__file__ = f"<{item.module}>"
         sys.modules[item.module] = module
@@ -220,8 +246,13 @@ def _read_all(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _child(job: Job, notebook_fds: list[int], result_fd: int, progress_fd: int, cases_by_notebook: dict, control: socket.socket, workdir: str) -> int:
-    """The forked child: limits first, then the student's notebooks one after another."""
+def _child(job: Job, fds: list[int], result_fd: int, progress_fd: int, public_cases: dict, control: socket.socket, workdir: str) -> int:
+    """The forked child: limits first, then the student's notebooks, then one phase's tests.
+
+    Visible phase: the public cases, with the job's (public) seeds. Hidden phase: only once
+    every notebook is loaded, the hidden probes and seeds are read from the payload pipe
+    (the last fd), which the grader fills after it has read ``Loaded``.
+    """
     control.close()
     os.setpgid(0, 0)
     limits = job.limits
@@ -230,12 +261,11 @@ def _child(job: Job, notebook_fds: list[int], result_fd: int, progress_fd: int, 
     if os.getuid() != 0:
         resource.setrlimit(resource.RLIMIT_NPROC, (int(limits.processes), int(limits.processes)))
     os.chdir(workdir)
-    # Every notebook's definitions load, and every status is sent, before any test runs; then every
-    # public test runs before any hidden one. So what the student's code sees in a hidden test
-    # (its inputs, its seed) cannot reach a message that is shown in full: load errors and the
-    # failures of public tests. The grader refuses a status that comes after the tests began.
+    payload_fd = fds.pop() if job.phase == "hidden" else None
+    # Every notebook's definitions load, and every status is sent, before any test runs (the
+    # grader refuses a status that comes after the tests began).
     loaded = []
-    for notebook, fd in zip(job.notebooks, notebook_fds):
+    for notebook, fd in zip(job.notebooks, fds):
         os.write(progress_fd, b"n")  # the worker restarts this notebook's clock
         raw = _read_all(fd, MAX_NOTEBOOK_BYTES)
         os.close(fd)
@@ -245,13 +275,22 @@ def _child(job: Job, notebook_fds: list[int], result_fd: int, progress_fd: int, 
             _emit(result_fd, Done(notebook))  # nothing to test: the grader says why for every case
         else:
             loaded.append((notebook, namespace))
-    for visibility in ("public", "hidden"):
+    if payload_fd is None:
+        runs = [(public_cases, job.seeds, "public")]
+    else:
+        os.write(result_fd, LOADED_LINE + b"\n")
+        os.write(progress_fd, b"n")
+        payload = HiddenPayload.from_dict(json.loads(_read_all(payload_fd, MAX_PAYLOAD_BYTES)))
+        os.close(payload_fd)
+        hidden_cases = load_probes(payload.probes)
+        runs = [(public_cases if v == "public" else hidden_cases, payload.seeds, v) for v in payload.run]
+    for cases, seeds, visibility in runs:
         for notebook, namespace in loaded:
             os.write(progress_fd, b"n")
             _emit(result_fd, Begin(notebook))
-            run_cases([c for c in cases_by_notebook.get(notebook, []) if c.visibility == visibility], namespace, job.seeds, result_fd)
-            if visibility == "hidden":
-                _emit(result_fd, Done(notebook))
+            run_cases([c for c in cases.get(notebook, []) if c.visibility == visibility], namespace, seeds, result_fd)
+    for notebook, _ in loaded:
+        _emit(result_fd, Done(notebook))
     return 0
 
 
@@ -458,7 +497,9 @@ def _wait(pid: int, progress_fd: int, per_notebook: float, count: int, budget: f
 def serve(control: socket.socket, sandboxed: bool) -> None:
     hello = Hello.from_dict(json.loads(_recv_message(control)[0]))
     _warm_imports()
-    cases_by_notebook = load_probes(hello)
+    # Public probes only: a hidden one here would be in the memory of every child forked from this process.
+    public_cases = load_probes([item for item in hello.probes if item.module.startswith("probes.public.")])
+    del hello
     scratch = "/tmp" if sandboxed else os.getcwd()  # plain mode: the runner starts this worker in its own folder
     areas = WritableAreas(WRITABLE_IN_SANDBOX if sandboxed else [scratch])
     workdir = os.path.join(scratch, "work")  # the child's working directory, made anew for every job
@@ -470,7 +511,11 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
         except EOFError:
             return
         job = Job.from_dict(json.loads(message))
-        *notebook_fds, result_fd = fds
+        if job.phase == "hidden":  # the payload pipe stays last: the child takes it
+            *notebook_fds, result_fd, payload_fd = fds
+            notebook_fds.append(payload_fd)
+        else:
+            *notebook_fds, result_fd = fds
         progress_read, progress_write = os.pipe()
         start = time.monotonic()
         pid = os.fork()
@@ -478,7 +523,7 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
             code = 3
             try:
                 os.close(progress_read)
-                code = _child(job, notebook_fds, result_fd, progress_write, cases_by_notebook, control, workdir)
+                code = _child(job, notebook_fds, result_fd, progress_write, public_cases, control, workdir)
             except BaseException:  # noqa: BLE001
                 pass
             finally:
@@ -490,7 +535,7 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
                 os._exit(code)
         for fd in (*notebook_fds, result_fd, progress_write):
             os.close(fd)
-        timed_out, status = _wait(pid, progress_read, job.timeout, len(notebook_fds), job.budget)
+        timed_out, status = _wait(pid, progress_read, job.timeout, len(job.notebooks) + (job.phase == "hidden"), job.budget)
         os.close(progress_read)
         _clean_up(pid, sandboxed, areas, workdir)
         if status is None:
