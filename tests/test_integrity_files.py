@@ -193,7 +193,7 @@ def test_feedback_keeps_student_text_in_code_blocks():
 
 
 def test_csv_cells_cannot_be_formulas(tmp_path):
-    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "plain", 3.0)] == ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\t=1", "'\r=1", "plain", 3.0]
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "plain", 3.0)] == ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "\\t=1", "\\x0d=1", "plain", 3.0]
 
     names = ['=HYPERLINK("http://evil.example","x")', "+cmd", "-2+3", "@SUM(1)"]
     results = {n: _results("", "=cmd|' /C calc'!A0") for n in names}

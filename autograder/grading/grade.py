@@ -26,6 +26,7 @@ from autograder.grading.files import Entry, UnsafeFile, read_notebook, refusal, 
 from autograder.grading.references import graded_notebooks, grading_seeds, load_references
 from autograder.grading.registry import Registry, load_registry
 from autograder.grading.runner import Limits, RunResult, WorkerPool
+from autograder.report.text import printable
 from autograder.sandbox.protocol import End, Status
 from helpers.checking import Case, Verdict, judge
 
@@ -262,14 +263,6 @@ def _hidden_where(where: str, graded_names: set[str]) -> str:
     return f" in `{name}`" if name in graded_names else ""
 
 
-# Terminal control (ESC sequences, CR, BEL), and bidirectional overrides: a student's message must not
-# clear the instructor's terminal, write its clipboard (OSC 52) or overwrite a printed score.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (but newlines and tabs) written as escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", str(text))
 
 
 def cap(text: str, limit: int) -> str:
