@@ -84,10 +84,15 @@ def lock_shared_keyrings() -> None:
         keyctl(KEYCTL_SETPERM, serial, LOCKED)
 
 
-def fresh_session_keyring() -> None:
-    """Join a new, anonymous session keyring (the children inherit it) and lock it as well."""
-    if keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0) > 0:
+def fresh_session_keyring() -> int:
+    """Join a new, anonymous session keyring (the children inherit it), lock it as well; return its serial (or -1).
+
+    Once locked, not even the worker may search it, so its serial is known only from here.
+    """
+    serial = keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+    if serial > 0:
         keyctl(KEYCTL_SETPERM, KEY_SPEC_SESSION_KEYRING, LOCKED)
+    return serial
 
 
 def visible_keys() -> set[int]:
@@ -112,35 +117,41 @@ def keyring_members(serial: int) -> set[int]:
     return set((ctypes.c_int32 * count).from_buffer_copy(buffer.raw[: 4 * count]))
 
 
-def clear_keyrings(baseline: set[int] | None = None, wait: float = 2.0) -> None:
-    """After a job: empty the session keyring a child may have handed up, join a fresh one, empty the shared ones.
+def clear_keyrings(session: int, baseline: set[int] | None = None, wait: float = 2.0) -> int:
+    """After a job: empty the session keyrings and the shared ones; drop the session keyring if a child handed one up.
 
-    Then revoke and invalidate what is left and wait (at most ``wait`` seconds) until the
-    kernel's garbage collector has taken it: an unlinked key stays listed in
-    ``/proc/keys``, description included, until it is collected. What is left: with
+    ``session`` is the serial of the session keyring the worker made last; the new one's
+    is returned. Keys that are left are revoked and invalidated, and the janitor waits
+    (at most ``wait`` seconds) until the kernel has collected them: an unlinked key stays
+    listed in ``/proc/keys``, description included, until then. What is left: with
     ``baseline`` (in the sandbox: the keys there were before the first job) every other
     visible key; without it (outside the sandbox, where the visible keys are the
-    machine's), the old session keyring and what it held.
+    machine's) a session keyring handed up and what it held. An honest job leaves
+    nothing, and costs no wait.
     """
-    old = keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
-    suspects = {old} | keyring_members(old) if old > 0 else set()
+    handed_up = keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)  # -1 for the worker's own, locked one
+    suspects = {handed_up} | keyring_members(handed_up) if handed_up > 0 else set()
     keyctl(KEYCTL_CLEAR, KEY_SPEC_SESSION_KEYRING)
-    fresh_session_keyring()
     shared = shared_keyrings()
     for serial in shared:
         keyctl(KEYCTL_CLEAR, serial)
-    ours = set(shared) | {keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)}
+
+    def left_over() -> set[int]:
+        visible = visible_keys()
+        return (visible - baseline - set(shared) - {session}) if baseline is not None else visible & suspects
+
+    if handed_up > 0 or baseline is None or left_over():
+        session = fresh_session_keyring()  # whatever the child left as the worker's session keyring is dropped
     deadline = time.monotonic() + wait
     while True:
-        visible = visible_keys()
-        left = (visible - baseline - ours) if baseline is not None else (visible & suspects) - ours
+        left = left_over()
         if not left or time.monotonic() > deadline:
-            return
+            return session
         for serial in left:
             keyctl(KEYCTL_CLEAR, serial)
             keyctl(KEYCTL_REVOKE, serial)
             keyctl(KEYCTL_INVALIDATE, serial)
-        time.sleep(0.005)
+        time.sleep(0.002)
 
 
 def remove_ipc_objects() -> None:
@@ -401,7 +412,7 @@ class Janitor:
         libc = _libc()
         if libc is not None:  # orphans of a child come to the worker, so none escapes the kill
             libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        fresh_session_keyring()  # not the grader's session keyring, which other workers share
+        self.session = fresh_session_keyring()  # not the grader's session keyring, which other workers share
         self.keys = None  # outside the sandbox the keys this uid may view are the machine's: not ours to wait for
         if sandboxed:  # its own user namespace: these keyrings are the sandbox's, not the machine's
             lock_shared_keyrings()
@@ -412,7 +423,7 @@ class Janitor:
     def clean_up(self, child: int) -> None:
         """Kill what the child left running, then empty the kernel's shared objects and restore the folders."""
         kill_left_processes(child, self.sandboxed)
-        clear_keyrings(self.keys)
+        self.session = clear_keyrings(self.session, self.keys)
         if self.sandboxed:  # the sandbox has its own IPC namespace (outside it, these would be the machine's)
             remove_ipc_objects()
         self.areas.restore()
