@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -104,18 +103,17 @@ def answers_from_json(raw: bytes, wanted: list[str]) -> tuple[dict[str, str | No
     return {gid: (None if a is None else a[:MAX_ANSWER_CHARS]) for gid, a in answers.items()}, ""
 
 
+# The child limits itself before it reads a byte (no preexec_fn: the grader has threads).
 _CHILD = """
-import json, sys
+import json, resource, sys
+memory, seconds = int(sys.argv[2]), int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
 from autograder.report.written import answers_from_json
 wanted = json.loads(sys.argv[1])
 answers, problem = answers_from_json(sys.stdin.buffer.read(), wanted)
 sys.stdout.write(json.dumps({"answers": answers, "problem": problem}))
 """
-
-
-def _limit_child() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_SECONDS, CHILD_SECONDS))
 
 
 def _answers_in_child(raw: bytes, wanted: list[str]) -> tuple[dict[str, str | None], str]:
@@ -124,8 +122,8 @@ def _answers_in_child(raw: bytes, wanted: list[str]) -> tuple[dict[str, str | No
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, json.dumps(wanted)],
-            input=raw, capture_output=True, timeout=2 * CHILD_SECONDS, preexec_fn=_limit_child,
+            [sys.executable, "-c", _CHILD, json.dumps(wanted), str(CHILD_MEMORY_BYTES), str(CHILD_SECONDS)],
+            input=raw, capture_output=True, timeout=2 * CHILD_SECONDS,
             env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root}, cwd=root,
         )
         data = json.loads(proc.stdout) if proc.returncode == 0 else None
