@@ -21,10 +21,12 @@ calls :meth:`Janitor.clean_up` after every child:
   without write, link, search or setattr permission a student can neither add a key, nor
   change the permissions back, nor invalidate the keyring to get a fresh writable one.
   The persistent keyring (which nobody may lock) is emptied after every job. The session
-  keyring is the worker's own, emptied and made anew after every job (a child may hand
-  its session keyring to its parent with ``KEYCTL_SESSION_TO_PARENT``). Then the janitor
-  waits until no key but those of before the first job is left in ``/proc/keys``: an
-  unlinked key stays listed there, description included, until the kernel collects it.
+  keyring is the worker's own (not the grader's, which other workers share), locked too;
+  it is made anew after a job that left anything (a child may hand its own session
+  keyring to its parent with ``KEYCTL_SESSION_TO_PARENT``). Then every key that was not
+  there before the first job is revoked and invalidated, and the janitor waits until the
+  kernel has collected it: an unlinked key stays listed in ``/proc/keys``, description
+  included, until then. An honest job leaves nothing, so it costs no wait.
 * **System V IPC** (shared memory, message queues, semaphores) of the sandbox's IPC
   namespace is removed.
 
@@ -36,6 +38,7 @@ Imports only the standard library (it runs in the sandbox).
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import stat
@@ -51,6 +54,7 @@ KEY_VIEW, KEY_READ = 0x01, 0x02
 LOCKED = ((KEY_VIEW | KEY_READ) << 24) | ((KEY_VIEW | KEY_READ) << 16)  # possessor and owner may look; nobody may change
 
 
+@functools.lru_cache(maxsize=1)
 def _libc():
     try:
         return ctypes.CDLL(None, use_errno=True)
