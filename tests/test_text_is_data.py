@@ -143,7 +143,7 @@ def _hostile_03(folder, file_name: str) -> None:
     for cell in nb.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "q03_gradient":
             cell.source = ANSWER
-    nb.cells.insert(1, nbformat.v4.new_code_cell("class _Loud:\n    " + LOAD_ERROR))
+    nb.cells.insert(1, nbformat.v4.new_code_cell(f"class _Loud:\n    print({OSC52 + CLEAR!r})\n    " + LOAD_ERROR))
     os.makedirs(folder, exist_ok=True)
     nbformat.write(nb, os.path.join(folder, file_name))
 
@@ -177,7 +177,9 @@ def test_grade_all_writes_only_safe_text(tmp_path):
     feedback = (out / "feedback" / f"{hostile_name}.md").read_bytes().decode("utf-8")
     assert "ValueError" in feedback and "\\x1b]52;c;" in feedback
     results = json.loads((out / "results" / f"{hostile_name}.json").read_text())
-    assert "\\x1b]52;c;" in results["output"]
+    assert "\\x1b]52;c;" in results["output"] and "\\x1b]52;c;" in results["extra_data"]["student_output"]
+    shown = [results["output"], results["extra_data"]["notes"], results["extra_data"]["student_output"], *(t["output"] for t in results["tests"])]
+    assert not [terminal_controls(text) for text in shown if terminal_controls(text)]
     # the honest student keeps full marks, a feedback file and every row
     with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = {r["student"]: r for r in csv.DictReader(fh)}

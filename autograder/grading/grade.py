@@ -602,9 +602,9 @@ def build_results(sub: Submission, items: list[GradedItem], seconds: float, reve
         "stdout_visibility": "hidden",
         "tests": tests,
         "extra_data": {
-            "student_output": (sub.run.output if sub.run else "")[-4000:],
+            "student_output": printable((sub.run.output if sub.run else "")[-4000:]),
             "reveal_hidden": reveal_hidden,
-            "notes": notes,
+            "notes": printable(notes),
             "written_answers": answers,
         },
     }
