@@ -161,6 +161,29 @@ def test_hard_links_are_refused_like_symbolic_links(tmp_path):
             (sub / name).unlink()
 
 
+def test_an_unpacked_archive_with_a_hard_link_entry_is_refused(tmp_path):
+    """The field case: a student's tar holds a hard-link entry to a solution; the instructor runs shutil.unpack_archive."""
+    import tarfile
+
+    base = _same_device_folder(tmp_path, SOLUTIONS)
+    archive = base / "submission.tar"
+    with tarfile.open(archive, "w") as tar:
+        entry = tarfile.TarInfo("student/01_embeddings.ipynb")
+        entry.type, entry.linkname = tarfile.LNKTYPE, str(SOLUTIONS / "01_embeddings.ipynb")
+        tar.addfile(entry)
+    try:
+        shutil.unpack_archive(archive, base / "class")
+    except tarfile.TarError:  # Python 3.14's default "data" filter refuses a link outside the archive
+        pytest.skip("this Python's unpack_archive refuses links outside the archive")
+    linked = base / "class" / "student" / "01_embeddings.ipynb"
+    try:
+        assert os.path.samefile(linked, SOLUTIONS / "01_embeddings.ipynb")  # the archive did make a hard link
+        found, _, refused = find_notebooks(base / "class" / "student", SERIES)
+        assert found["01"] is None and "a file of the course itself" in refused["01"]
+    finally:
+        linked.unlink()
+
+
 def test_a_course_file_under_another_name_is_refused(tmp_path):
     """One name, but the inode of a course file (a bind mount, a moved file): refused; the course file at its own path is not."""
     from autograder.grading.files import course_files, file_kind
