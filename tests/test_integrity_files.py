@@ -37,6 +37,7 @@ from autograder.grading.files import MAX_NOTEBOOK_BYTES, UnsafeFile, newest_time
 from autograder.grading.grade import OUTPUT_CAP, TEST_OUTPUT_CAP, GradedItem, Submission, build_results, feedback_report, find_notebooks
 from autograder.grading.registry import load_registry
 from helpers.checking import Suite, judge, to_plain
+from tests.conftest import grade_folders
 
 SERIES = ["01", "02", "03"]
 INJECTION = "```\n<script>alert(1)</script>\n# Injected heading\n[click](javascript:alert(1))\n`````````\n<img src=x onerror=alert(1)>"
@@ -120,6 +121,109 @@ def test_walk_never_follows_links(tmp_path):
         walk(tmp_path / "linked")
 
 
+def _same_device_folder(tmp_path: Path, like: Path) -> Path:
+    """A fresh folder on the file system of ``like`` (a hard link cannot cross file systems)."""
+    if os.stat(tmp_path).st_dev == os.stat(like).st_dev:
+        return tmp_path
+    folder = ROOT / "build" / f"hardlinks-{os.getpid()}-{tmp_path.name}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+HIDDEN_SUITE = ROOT / "autograder" / "hidden" / "nb01.py"
+
+
+def test_hard_links_are_refused_like_symbolic_links(tmp_path):
+    """A hard link (as shutil.unpack_archive makes from an archive's link entries) to a solution, a hidden suite or any file is not read."""
+    base = _same_device_folder(tmp_path, SOLUTIONS)
+    sub = base / "student"
+    sub.mkdir()
+    other = _nb(base, "elsewhere.txt", "someone else's file")
+    os.link(SOLUTIONS / "01_embeddings.ipynb", sub / "01_embeddings.ipynb")
+    os.link(HIDDEN_SUITE, sub / "02_sampling.ipynb")
+    os.link(other, sub / "hw4.ipynb")
+    try:
+        own = _nb(sub, "03_training.ipynb", "mine")
+        for name, why in (("01_embeddings.ipynb", "a file of the course itself"), ("02_sampling.ipynb", "a file of the course itself"), ("hw4.ipynb", "a hard link")):
+            with pytest.raises(UnsafeFile, match=why):
+                read_notebook(sub / name, sub)
+        assert read_notebook(own, sub) == b"mine"
+        kinds = {e.relative: e.kind for e in walk(sub)[0]}
+        assert kinds == {"01_embeddings.ipynb": "course file", "02_sampling.ipynb": "course file", "03_training.ipynb": "file", "hw4.ipynb": "hard link"}
+        found, notes, refused = find_notebooks(sub, [*SERIES, "04"])
+        assert found == {"01": None, "02": None, "03": own, "04": None}
+        assert "course itself" in refused["01"] and "scored 0" in refused["02"] and "is a hard link" in refused["04"]
+        _nb(sub, "hw1.ipynb", "my own 01")  # a regular file for the same notebook is graded instead
+        assert find_notebooks(sub, SERIES)[0]["01"] == sub / "hw1.ipynb"
+        assert find_notebooks(SOLUTIONS, SERIES)[0]["01"] == SOLUTIONS / "01_embeddings.ipynb"  # the course's own file, linked or not
+    finally:  # the course's files must not keep a second name
+        for name in ("01_embeddings.ipynb", "02_sampling.ipynb"):
+            (sub / name).unlink()
+
+
+def test_an_unpacked_archive_with_a_hard_link_entry_is_refused(tmp_path):
+    """The field case: a student's tar holds a hard-link entry to a solution; the instructor runs shutil.unpack_archive."""
+    import tarfile
+
+    base = _same_device_folder(tmp_path, SOLUTIONS)
+    archive = base / "submission.tar"
+    with tarfile.open(archive, "w") as tar:
+        entry = tarfile.TarInfo("student/01_embeddings.ipynb")
+        entry.type, entry.linkname = tarfile.LNKTYPE, str(SOLUTIONS / "01_embeddings.ipynb")
+        tar.addfile(entry)
+    try:
+        shutil.unpack_archive(archive, base / "class")
+    except tarfile.TarError:  # Python 3.14's default "data" filter refuses a link outside the archive
+        pytest.skip("this Python's unpack_archive refuses links outside the archive")
+    linked = base / "class" / "student" / "01_embeddings.ipynb"
+    try:
+        assert os.path.samefile(linked, SOLUTIONS / "01_embeddings.ipynb")  # the archive did make a hard link
+        found, _, refused = find_notebooks(base / "class" / "student", SERIES)
+        assert found["01"] is None and "a file of the course itself" in refused["01"]
+    finally:
+        linked.unlink()
+
+
+def test_a_course_file_under_another_name_is_refused(tmp_path):
+    """One name, but the inode of a course file (a bind mount, a moved file): refused; the course file at its own path is not."""
+    from autograder.grading.files import course_files, file_kind
+
+    st = os.lstat(HIDDEN_SUITE)
+    assert (st.st_dev, st.st_ino) in course_files()
+    assert file_kind(st, tmp_path / "02_sampling.ipynb") == "course file"
+    assert file_kind(st, HIDDEN_SUITE) == "file"  # grading solutions/ itself (the demo) still works
+
+
+@pytest.mark.slow
+def test_hard_links_earn_nothing_and_leak_nothing(tmp_path):
+    base = _same_device_folder(tmp_path, SOLUTIONS)
+    sub = base / "linker"
+    sub.mkdir()
+    shadow = Path("/etc/shadow")
+    links = {"01_embeddings.ipynb": SOLUTIONS / "01_embeddings.ipynb", "02_sampling.ipynb": HIDDEN_SUITE}
+    if os.stat(shadow).st_dev == os.stat(base).st_dev:
+        links["03_training.ipynb"] = shadow
+    for name, target in links.items():
+        os.link(target, sub / name)
+    honest = base / "honest"
+    honest.mkdir()
+    shutil.copy(SOLUTIONS / "01_embeddings.ipynb", honest / "01_embeddings.ipynb")
+    try:
+        results = grade_folders({"linker": sub, "honest": honest}, jobs=1)
+    finally:
+        for name in links:
+            (sub / name).unlink()
+    linker = results["linker"]
+    assert linker["score"] == 0
+    for nb in ("01", "02", "03")[: len(links)]:
+        assert all("is a file of the course itself" in t["output"] or "is a hard link" in t["output"] for t in linker["tests"] if t["tags"][0] == nb), nb
+    if shadow in links.values():
+        assert "root:" not in json.dumps(linker)
+    marker = next(line.strip() for line in HIDDEN_SUITE.read_text().splitlines() if len(line.strip()) > 40 and "def " not in line)
+    assert marker not in json.dumps(linker)
+    assert sum(t["score"] for t in results["honest"]["tests"] if t["tags"][0] == "01") == load_registry(["01"]).points("01")
+
+
 def test_find_notebooks_refuses_links_and_special_files(tmp_path):
     sub = tmp_path / "student"
     (sub).mkdir()
@@ -193,7 +297,7 @@ def test_feedback_keeps_student_text_in_code_blocks():
 
 
 def test_csv_cells_cannot_be_formulas(tmp_path):
-    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "plain", 3.0)] == ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\t=1", "'\r=1", "plain", 3.0]
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "plain", 3.0)] == ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "\\t=1", "\\x0d=1", "plain", 3.0]
 
     names = ['=HYPERLINK("http://evil.example","x")', "+cmd", "-2+3", "@SUM(1)"]
     results = {n: _results("", "=cmd|' /C calc'!A0") for n in names}
@@ -448,3 +552,83 @@ def test_student_package_holds_helpers_only(tmp_path):
     imported = subprocess.run([sys.executable, "-I", "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert imported.returncode == 0, imported.stderr[-2000:]
     assert imported.stdout.split() == [str(target / "helpers" / "__init__.py"), "True"]
+
+
+# --------------------------------------------------------------------------- #
+# Written answers: the grader's memory is not the student's to spend
+# --------------------------------------------------------------------------- #
+
+MEASURE_WRITTEN = """
+import json, resource, sys
+from autograder.report.written import read_answers
+with open(sys.argv[1], "rb") as fh:
+    raw = fh.read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+answers, why = read_answers(raw, "03")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"extra_mb": (after - before) / 1024, "why": why, "answers": answers}))
+"""
+
+
+def _measure_written(path: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", MEASURE_WRITTEN, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_a_huge_notebook_of_tiny_values_costs_the_grader_little_memory(tmp_path):
+    """64 MB of metadata [{},{},...] (16 million dicts, about 2 GB for json.loads) does not take the grader 100 MB over."""
+    path = tmp_path / "03_training.ipynb"
+    count = 64 * 1024 * 1024 // 3
+    with open(path, "wb") as fh:
+        fh.write(b'{"cells": [], "metadata": {"x": [')
+        for _ in range(64):
+            fh.write(b"{}," * (count // 64))
+        fh.write(b'{}]}, "nbformat": 4, "nbformat_minor": 5}')
+    measured = _measure_written(path)
+    print(f"grader's extra peak memory for a 64 MB notebook of empty dicts: {measured['extra_mb']:.0f} MB")
+    assert measured["extra_mb"] < 100, measured
+    assert measured["why"].startswith("written answers not read: notebook too large"), measured
+    assert measured["answers"] == {"q03_gradient": None}
+
+
+def test_a_large_honest_notebook_still_has_its_answers_read(tmp_path):
+    """Outputs make a notebook large (a few long strings): it is parsed in the child and its answer is found."""
+    from autograder.report.written import IN_PROCESS_BYTES
+
+    nb = nbformat.read(str(SOLUTIONS / "03_training.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo" * (IN_PROCESS_BYTES // 5)})]
+    path = tmp_path / "03_training.ipynb"
+    nbformat.write(nb, str(path))
+    assert path.stat().st_size > IN_PROCESS_BYTES
+    measured = _measure_written(path)
+    assert measured["why"] == "" and "Model answer" in (measured["answers"]["q03_gradient"] or ""), measured
+
+
+def test_the_references_cache_is_private(tmp_path, monkeypatch):
+    """The cached references (the solutions' hidden answers) are 0600 in a 0700 folder, like the course secret."""
+    from autograder.grading import references
+
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o755)
+    monkeypatch.setenv("COURSE_KIT_CACHE", str(cache))
+    monkeypatch.setattr(references, "frozen_references", lambda: None)
+    monkeypatch.setattr(references, "compute_references", lambda registry, notebooks, seeds: {"01/x": {"value": 1}})
+    previous = os.umask(0o022)  # as on most machines: files 0644 unless made otherwise
+    try:
+        registry = load_registry(["01"])
+        assert references.load_references(registry, {}) == {"01/x": {"value": 1}}
+        (written,) = cache.iterdir()
+        assert (cache.stat().st_mode & 0o777, written.stat().st_mode & 0o777) == (0o700, 0o600)
+        os.chmod(cache, 0o755)  # a cache made before: private again when read
+        assert references.load_references(registry, {}) == {"01/x": {"value": 1}}
+        assert cache.stat().st_mode & 0o777 == 0o700
+        target = cache / "refs.json"
+        stale = target.with_suffix(f".tmp{os.getpid()}")  # a temporary file left by a crash, readable by all
+        stale.write_text("old")
+        os.chmod(stale, 0o644)
+        references.write_private(target, "new")
+        assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)

@@ -13,7 +13,6 @@ question, every student's answer fenced, for the TAs).
 from __future__ import annotations
 
 import csv
-import html
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from autograder.grading.references import graded_notebooks
 from autograder.grading.registry import load_registry
 from autograder.grading.runner import Limits
 from autograder.report.results import error_results
+from autograder.report.text import csv_cell, csv_row, md_code_block, md_text, open_csv, printable, safe_path, write_text  # noqa: F401 - csv_cell: used by the tests
 
 
 def _newest_file_time(folder: Path) -> float:
@@ -46,39 +46,6 @@ def _is_fresh(results_path: Path, folder: Path, fingerprint: str, reveal_hidden:
         )
     except (ValueError, AttributeError, OSError):
         return False
-
-
-# --------------------------------------------------------------------------- #
-# Student text is data: Markdown and CSV that it cannot break out of
-# --------------------------------------------------------------------------- #
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def md_text(text: str) -> str:
-    """``text`` as plain inline Markdown: one line, no HTML, no Markdown syntax of its own."""
-    one_line = " ".join(str(text).splitlines())
-    return html.escape(_MD_SPECIAL.sub(r"\\\1", one_line), quote=False)
-
-
-def md_code_block(text: str) -> list[str]:
-    """Lines of a fenced code block holding ``text`` verbatim, which it cannot close.
-
-    The fence is longer than any run of backticks in the text, so no line of it can end
-    the block; inside a code block, HTML and Markdown are shown as text.
-    """
-    text = str(text)
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [fence + "text", text, fence]
-
-
-def csv_cell(value):
-    """A CSV cell a spreadsheet shows as text: a string starting with = + - @ (or a tab or CR) gets a leading quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def feedback_markdown(student: str, results: dict) -> str:
@@ -167,7 +134,7 @@ def grade_all(
     results: dict[str, dict] = {name: error_results(why, registry.points()) for name, why in refused.items()}
     todo = {}
     for name, folder in students.items():
-        path = store / f"{name}.json"
+        path = safe_path(store / f"{name}.json")
         if not force and _is_fresh(path, folder, registry.fingerprint, reveal_hidden):
             results[name] = json.loads(path.read_text())
         else:
@@ -192,23 +159,28 @@ def grade_all(
             bar.close()
     for name in todo:
         data = graded.get(name) or error_results("grader error: no result", registry.points())
-        data.setdefault("extra_data", {}).update(tests_fingerprint=registry.fingerprint, reveal_hidden=reveal_hidden)
-        tmp = store / f".{name}.json.tmp"
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, store / f"{name}.json")
+        try:
+            data.setdefault("extra_data", {}).update(tests_fingerprint=registry.fingerprint, reveal_hidden=reveal_hidden)
+            text = json.dumps(data, indent=1)  # ASCII: a lone surrogate becomes an escape
+        except Exception as exc:  # noqa: BLE001 - a grader bug with this student costs this student's row only
+            data = error_results(f"grader error: the results could not be stored ({type(exc).__name__})", registry.points())
+            text = json.dumps(data, indent=1)
+        tmp = safe_path(store / f".{name}.json.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, safe_path(store / f"{name}.json"))
         results[name] = data
     _write_csvs(csv_path, results, registry)
     write_written_answers(csv_path.resolve().parent / "written", results, sorted({c.notebook for c in registry.cases}))
     if feedback_dir is not None:
         feedback_dir.mkdir(parents=True, exist_ok=True)
         for name, data in results.items():
-            (feedback_dir / f"{name}.md").write_text(feedback_markdown(name, data))
+            write_text(feedback_dir / f"{name}.md", _feedback_or_error(name, data))
     if show_progress:
         print(
             f"graded {len(todo)} of {len(students)} students in {time.monotonic() - start:.1f} s ({len(students) - len(todo)} up to date)"
         )
         for name, why in refused.items():
-            print(f"refused {name!r}: {why}")
+            print(f"refused {printable(name)!r}: {printable(why)}")
     return results
 
 
@@ -244,7 +216,7 @@ def write_written_answers(folder: Path, results: dict[str, dict], notebooks: lis
                 lines.append("*not answered*")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{question.grade_id}.md"
-        path.write_text("\n".join(lines) + "\n")
+        write_text(path, "\n".join(lines) + "\n")
         written.append(path)
     return written
 
@@ -283,27 +255,52 @@ def student_folders(root: Path) -> tuple[dict[str, Path], dict[str, str]]:
 
 
 def _write_csvs(csv_path: Path, results: dict[str, dict], registry) -> None:
+    """grades.csv (one row per student) and grades-tests.csv (one row per student and test).
+
+    Every cell goes through :func:`autograder.report.text.csv_cell`. A student whose
+    results cannot be turned into a row (a grader bug, a damaged results file) gets a row
+    that says so; no other student's row is touched.
+    """
     notebooks = sorted({c.notebook for c in registry.cases})
     functions = list(dict.fromkeys((c.notebook, c.function) for c in registry.cases))
     header = ["student", "score", "max_score", "status"] + [SERIES[nb] for nb in notebooks] + [f"{nb}:{fn}" for nb, fn in functions]
-    with open(csv_path, "w", newline="") as fh:
+    with open_csv(csv_path) as fh:
         writer = csv.writer(fh)
-        writer.writerow([csv_cell(cell) for cell in header])
+        writer.writerow(csv_row(header))
         for name, data in sorted(results.items()):
-            per_nb = {nb: 0.0 for nb in notebooks}
-            per_fn = {key: 0.0 for key in functions}
-            for test in data.get("tests", []):
-                nb, fn = test["tags"][0], test["tags"][1]
-                per_nb[nb] = per_nb.get(nb, 0.0) + test["score"]
-                per_fn[(nb, fn)] = per_fn.get((nb, fn), 0.0) + test["score"]
-            status = "error: " + data["error"] if data.get("error") else "graded"
-            row = [name, data["score"], data["max_score"], status] + [per_nb[nb] for nb in notebooks] + [per_fn[k] for k in functions]
-            writer.writerow([csv_cell(cell) for cell in row])
+            try:
+                row = _grades_row(name, data, notebooks, functions)
+            except Exception as exc:  # noqa: BLE001 - this student's row says what failed; the others are written
+                row = [name, 0.0, registry.points(), f"error: grader error: this student's results could not be read ({type(exc).__name__})"]
+            writer.writerow(csv_row(row))
     tests_path = csv_path.with_name(csv_path.stem + "-tests.csv")
-    with open(tests_path, "w", newline="") as fh:
+    with open_csv(tests_path) as fh:
         writer = csv.writer(fh)
         writer.writerow(["student", "test", "score", "max_score", "status", "output"])
         for name, data in sorted(results.items()):
-            for test in data.get("tests", []):
-                row = [name, test["name"], test["score"], test["max_score"], test["status"], str(test["output"])[:500]]
-                writer.writerow([csv_cell(cell) for cell in row])
+            try:
+                rows = [[name, test["name"], test["score"], test["max_score"], test["status"], str(test["output"])[:500]] for test in data.get("tests", [])]
+            except Exception as exc:  # noqa: BLE001
+                rows = [[name, "", 0.0, 0.0, "error", f"grader error: this student's results could not be read ({type(exc).__name__})"]]
+            writer.writerows(csv_row(row) for row in rows)
+
+
+def _grades_row(name: str, data: dict, notebooks: list[str], functions: list[tuple[str, str]]) -> list:
+    """One student's row of grades.csv: total, per notebook, per function, and whether grading completed."""
+    per_nb = {nb: 0.0 for nb in notebooks}
+    per_fn = {key: 0.0 for key in functions}
+    for test in data.get("tests", []):
+        nb, fn = test["tags"][0], test["tags"][1]
+        per_nb[nb] = per_nb.get(nb, 0.0) + test["score"]
+        per_fn[(nb, fn)] = per_fn.get((nb, fn), 0.0) + test["score"]
+    status = "error: " + data["error"] if data.get("error") else "graded"
+    return [name, data["score"], data["max_score"], status] + [per_nb[nb] for nb in notebooks] + [per_fn[k] for k in functions]
+
+
+def _feedback_or_error(name: str, data: dict) -> str:
+    """The student's feedback file; if building it fails (a grader bug), a file that says so, and the others are still written."""
+    try:
+        return feedback_markdown(name, data)
+    except Exception as exc:  # noqa: BLE001
+        message = f"grader error: the feedback could not be written ({type(exc).__name__})"
+        return "\n".join([f"# Feedback for {md_text(name)}", "", *md_code_block(message), "", "Please contact the course staff.", ""])

@@ -14,15 +14,26 @@ inside the folder, reached without following any link:
   (``lstat``, then ``fstat`` on the open descriptor), opens with ``O_NONBLOCK`` (so even
   a FIFO swapped in between cannot make the open or the read wait) and reads at most
   :data:`MAX_NOTEBOOK_BYTES`.
+
+A regular file can still be someone else's: a *hard link* (made by ``ln``, or by an
+instructor unpacking a student's archive with ``shutil.unpack_archive``, which recreates
+the archive's hard links) is the very file it links to, be it ``solutions/``, a hidden
+suite or ``/etc/shadow``. So a file with more than one name (``st_nlink > 1``), or whose
+``(st_dev, st_ino)`` is that of a course file under another path (:func:`course_files`),
+is refused like a symbolic link: :func:`walk` reports it as a "hard link" or a "course
+file", and :func:`read_notebook` checks again on the open descriptor.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+
+from autograder.course import ROOT
 
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024  # a larger notebook is not read at all
 MAX_ENTRIES = 20_000  # entries listed per submission; the rest are ignored (with a note)
@@ -69,9 +80,61 @@ def kind_of(mode: int) -> str:
     return "special file"
 
 
+COURSE_FOLDERS = ("solutions", "autograder", "helpers", "notebooks", "tests", "benchmarks")  # what a course file is, below the course root
+
+
+@functools.lru_cache(maxsize=1)
+def course_files() -> dict[tuple[int, int], str]:
+    """(st_dev, st_ino) -> path of every file of the course kit (solutions, suites, the secret, the references cache).
+
+    Read once per process, with ``lstat`` (links are not files of the course).
+    """
+    from autograder.grading.references import cache_dir
+    from autograder.grading.secret import SECRET_FILE
+
+    found: dict[tuple[int, int], str] = {}
+    tops = [ROOT / name for name in COURSE_FOLDERS] + [cache_dir()]
+    for top in tops:
+        for folder, dirs, names in os.walk(top):
+            dirs[:] = [d for d in dirs if d not in ("__pycache__", ".ipynb_checkpoints")]
+            for name in names:
+                _add_course_file(found, os.path.join(folder, name))
+    _add_course_file(found, str(SECRET_FILE))
+    return found
+
+
+def _add_course_file(found: dict, path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        found[(st.st_dev, st.st_ino)] = os.path.abspath(path)
+
+
+def file_kind(st: os.stat_result, path: Path | str) -> str:
+    """What a file is, in words, from its ``lstat`` (or ``fstat``) and its path.
+
+    A regular file of its own is "file"; one that is a course file under another path (a
+    hard link to it, a bind mount) is a "course file"; any other regular file with more
+    than one name is a "hard link". A course file at its own path is a "file".
+    """
+    kind = kind_of(st.st_mode)
+    if kind != "file":
+        return kind
+    own = course_files().get((st.st_dev, st.st_ino))
+    if own is not None:  # the course's own file at its own path: grading solutions/ itself (the demo)
+        return "file" if own == os.path.abspath(path) else "course file"
+    return "hard link" if st.st_nlink > 1 else kind
+
+
 def refusal(relative: str, kind: str) -> str:
     """The message for a submitted file the grader does not read."""
-    what = "a symbolic link" if kind == "symlink" else f"not a regular file (a {kind})"
+    what = {
+        "symlink": "a symbolic link",
+        "hard link": "a hard link (the same file as another name elsewhere, as a link is)",
+        "course file": "a file of the course itself (the same file as one of the grader's)",
+    }.get(kind, f"not a regular file (a {kind})")
     return f"{relative} is {what}: the grader reads only regular files inside the submission, so it was not graded. Submit the notebook file itself."
 
 
@@ -144,7 +207,7 @@ def walk(folder: Path, skip_dirs: tuple[str, ...] = SKIPPED_DIRS) -> tuple[list[
                         st = child.stat(follow_symlinks=False)
                     except OSError:
                         continue  # vanished
-                    kind = kind_of(st.st_mode)
+                    kind = file_kind(st, folder.joinpath(*rel_parts))
                     if kind != "folder":
                         entries.append(Entry(folder.joinpath(*rel_parts), "/".join(rel_parts), kind, st.st_size, st.st_mtime))
                     elif child.name in skip_dirs:
@@ -209,16 +272,16 @@ def read_notebook(path: Path, root: Path, limit: int = MAX_NOTEBOOK_BYTES) -> by
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
         except OSError as exc:
             raise UnsafeFile(_os_message(relative, exc)) from None
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFile(refusal(relative, kind_of(st.st_mode)))
+        if file_kind(st, path) != "file":
+            raise UnsafeFile(refusal(relative, file_kind(st, path)))
         try:
             file_fd = os.open(name, _FILE_FLAGS, dir_fd=fd)
         except OSError as exc:
             raise UnsafeFile(_os_message(relative, exc)) from None
         try:
             st = os.fstat(file_fd)  # what was actually opened
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafeFile(refusal(relative, kind_of(st.st_mode)))
+            if file_kind(st, path) != "file":
+                raise UnsafeFile(refusal(relative, file_kind(st, path)))
             if st.st_size > limit:
                 raise UnsafeFile(_too_big(relative, st.st_size, limit))
             chunks, total = [], 0

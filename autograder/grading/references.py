@@ -92,15 +92,38 @@ def load_references(
     path = cache_dir() / f"references-{_key(registry, notebooks, seeds)}.json"
     if use_cache and path.exists():
         try:
+            private_folder(path.parent)  # a cache made before it was private becomes so
+        except OSError:
+            pass  # not ours to change (a read-only cache): read it as it is
+        try:
             return json.loads(path.read_text())
         except ValueError:
             pass
     references = compute_references(registry, notebooks, seeds, pool)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(references))
-        tmp.replace(path)
+        write_private(path, json.dumps(references))
     except OSError:
         pass  # a read-only home: fine, just not cached
     return references
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` (and its missing parents) and give it mode 0700."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as the course secret is kept: the file 0600 in a 0700 folder (made so if it was not).
+
+    The references are the solutions' answers to the hidden tests: no other user of the
+    machine (the sandbox's uid 65534 among them) may read them. The file is written
+    under a temporary name (created 0600, never wider) and renamed into place.
+    """
+    private_folder(path.parent)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)  # an older file of that name keeps its mode through O_TRUNC
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

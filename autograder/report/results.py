@@ -14,10 +14,9 @@ instructor finds the details in the test's ``extra_data`` and with ``--reveal-hi
 
 from __future__ import annotations
 
-import re
-
 from autograder.course import SERIES
 from autograder.report.feedback import PROBLEM_CAP, WRITTEN, feedback_report, report_text
+from autograder.report.text import printable
 
 TEST_OUTPUT_CAP = 8_000  # characters of one test's output in results.json
 OUTPUT_CAP = 20_000  # characters of the top-level output
@@ -25,16 +24,6 @@ STUDENT_ERROR_CAP = 500  # characters of a public case's student error in extra_
 PROBLEMS_SHOWN = 8  # a notebook's reading/loading problems listed at most (each cut at PROBLEM_CAP)
 CUT = "\n... (cut)"
 CAUSES = ("passed", "partial", "wrong", "stub", "missing", "callee", "load_error", "error", "timeout", "not_submitted", "grader_error")
-
-# Terminal control (ESC sequences, CR, BEL), and bidirectional overrides: a student's message must not
-# clear the instructor's terminal, write its clipboard (OSC 52) or overwrite a printed score.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (but newlines and tabs) written as escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", str(text))
-
 
 def cap(text: str, limit: int) -> str:
     """``text`` cut to about ``limit`` characters, with a marker when cut."""
@@ -190,10 +179,10 @@ def build_results(sub, items: list, seconds: float, reveal_hidden: bool = False)
         "stdout_visibility": "hidden",
         "tests": tests,
         "extra_data": {
-            "student_output": (run.output if run else "")[-4000:],
-            "hidden_output": (run.hidden_output if run else "")[-4000:],  # the hidden phase's: for the instructor only
+            "student_output": printable((run.output if run else "")[-4000:]),
+            "hidden_output": printable((run.hidden_output if run else "")[-4000:]),  # the hidden phase's: for the instructor only
             "reveal_hidden": reveal_hidden,
-            "notes": notes,
+            "notes": printable(notes),
             "written_answers": answers,
         },
     }

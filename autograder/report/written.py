@@ -8,6 +8,14 @@ question as "pending manual grading" (a test worth 0 that states the question's 
 so the autograder's total is unchanged) and ``grade-all`` writes one file per question
 with every student's answer, escaped and fenced (``OUT/written/<grade_id>.md``).
 
+Parsing JSON costs memory in proportion to how many values it holds, not to its size: a
+64 MB notebook whose metadata is ``[{},{},...]`` is 16 million dicts, about 2 GB. So the
+trusted process parses a notebook itself only up to :data:`IN_PROCESS_BYTES` (a few
+dozen MB at worst); a larger one is parsed in a child process with an address-space and a
+CPU limit (:func:`_answers_in_child`), which sends back only the answers. A large honest
+notebook (its outputs, base64 images: few, long strings) still has its answers read; a
+notebook that takes more than the child's limits gets "written answers not read".
+
 :data:`QUESTIONS` is here, not read from solutions/ at grading time, because the
 Gradescope kit ships without solutions/ and notebooks/; ``tests/test_feedback.py``
 checks that it matches the solutions' nbgrader markup (ids, notebooks and points).
@@ -16,10 +24,16 @@ checks that it matches the solutions' nbgrader markup (ids, notebooks and points
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 PLACEHOLDER = "YOUR ANSWER HERE"
-MAX_JSON_BYTES = 128 * 1024 * 1024  # a larger notebook is not parsed here (its outputs are the bulk: clear them)
+MAX_JSON_BYTES = 128 * 1024 * 1024  # a larger notebook is not parsed at all (its outputs are the bulk: clear them)
+IN_PROCESS_BYTES = 2 * 1024 * 1024  # parsed in the grader's own process up to this size; larger ones in a child
+CHILD_MEMORY_BYTES = 768 * 1024 * 1024  # the child's address space: a plain notebook needs a few times its size
+CHILD_SECONDS = 30
 MAX_ANSWER_CHARS = 20_000
 
 
@@ -53,13 +67,21 @@ def read_answers(raw: bytes, notebook: str) -> tuple[dict[str, str | None], str]
 
     The answer cells are found by their nbgrader ``grade_id`` (a Markdown cell; nbformat 4
     or 3). Several cells with one id (a copied cell) are joined. Nothing is executed.
+    A notebook over :data:`IN_PROCESS_BYTES` is parsed in a child with limits.
     """
-    wanted = {q.grade_id for q in questions_of(notebook)}
-    answers: dict[str, str | None] = {gid: None for gid in wanted}
+    wanted = sorted(q.grade_id for q in questions_of(notebook))
     if not wanted:
-        return answers, ""
+        return {}, ""
     if len(raw) > MAX_JSON_BYTES:
-        return answers, f"the notebook is larger than {MAX_JSON_BYTES >> 20} MB, so its written answers were not read (clear its outputs)"
+        return dict.fromkeys(wanted), f"written answers not read: notebook too large (over {MAX_JSON_BYTES >> 20} MB; clear its outputs)"
+    if len(raw) > IN_PROCESS_BYTES:
+        return _answers_in_child(raw, wanted)
+    return answers_from_json(raw, wanted)
+
+
+def answers_from_json(raw: bytes, wanted: list[str]) -> tuple[dict[str, str | None], str]:
+    """The answers of the cells ``wanted`` in the notebook JSON ``raw`` (see :func:`read_answers`)."""
+    answers: dict[str, str | None] = dict.fromkeys(wanted)
     try:
         nb = json.loads(raw)
         cells = nb.get("cells") if isinstance(nb, dict) else None
@@ -73,12 +95,44 @@ def read_answers(raw: bytes, notebook: str) -> tuple[dict[str, str | None], str]
             meta = cell.get("metadata")
             nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
             gid = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
-            if gid in wanted:
+            if gid in answers:
                 text = _text(cell.get("source"))
                 answers[gid] = text if answers[gid] is None else answers[gid] + "\n\n" + text
     except (ValueError, RecursionError, AttributeError, TypeError):
         return answers, "the notebook could not be read, so its written answers were not read"
     return {gid: (None if a is None else a[:MAX_ANSWER_CHARS]) for gid, a in answers.items()}, ""
+
+
+# The child limits itself before it reads a byte (no preexec_fn: the grader has threads).
+_CHILD = """
+import json, resource, sys
+memory, seconds = int(sys.argv[2]), int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+from autograder.report.written import answers_from_json
+wanted = json.loads(sys.argv[1])
+answers, problem = answers_from_json(sys.stdin.buffer.read(), wanted)
+sys.stdout.write(json.dumps({"answers": answers, "problem": problem}))
+"""
+
+
+def _answers_in_child(raw: bytes, wanted: list[str]) -> tuple[dict[str, str | None], str]:
+    """:func:`answers_from_json` in a child with memory and CPU limits: the grader's memory is not the student's to spend."""
+    too_much = dict.fromkeys(wanted), "written answers not read: notebook too large (its JSON holds too much to parse; clear its outputs)"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(wanted), str(CHILD_MEMORY_BYTES), str(CHILD_SECONDS)],
+            input=raw, capture_output=True, timeout=2 * CHILD_SECONDS,
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": root}, cwd=root,
+        )
+        data = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return too_much
+    if not isinstance(data, dict) or not isinstance(data.get("answers"), dict):
+        return too_much
+    answers = {gid: (a[:MAX_ANSWER_CHARS] if isinstance(a, str) else None) for gid, a in data["answers"].items() if gid in wanted}
+    return {**dict.fromkeys(wanted), **answers}, str(data.get("problem") or "")
 
 
 def answered(text: str | None) -> bool:

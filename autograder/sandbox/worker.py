@@ -48,6 +48,7 @@ import sys
 import time
 import types
 
+from autograder.sandbox.janitor import Janitor
 from autograder.sandbox.protocol import (
     LOADED_LINE,
     Begin,
@@ -294,181 +295,6 @@ def _child(job: Job, fds: list[int], result_fd: int, progress_fd: int, public_ca
     return 0
 
 
-def _others_in_namespace() -> list[int]:
-    """Every process this worker can see except itself and its ancestors."""
-    keep, pid = {os.getpid()}, os.getpid()
-    while pid > 1:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                stat = fh.read()
-            pid = int(stat[stat.rindex(")") + 2 :].split()[1])
-            keep.add(pid)
-        except (OSError, ValueError, IndexError):
-            break
-    keep.add(1)
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in keep]
-
-
-class WritableAreas:
-    """The directories a child can write to, put back as they were after every job.
-
-    In the sandbox: /tmp, /dev/shm and the matplotlib config (everything else is
-    read-only). Outside it (plain mode): this worker's own scratch folder. The state at
-    start is remembered (paths, and the bytes of small files such as matplotlib's font
-    list); afterwards every new path is deleted and every changed file restored, without
-    descending into mount points (a CI checkout under /tmp is bound read-only there).
-    """
-
-    def __init__(self, roots: list[str]):
-        self.roots = [r for r in roots if os.path.isdir(r)]
-        self.files: dict[str, bytes] = {}
-        self.dirs: dict[str, int] = {}
-        for path, is_dir in self._walk():
-            if is_dir:
-                self.dirs[path] = os.lstat(path).st_mode & 0o7777
-            else:
-                with open(path, "rb") as fh:
-                    self.files[path] = fh.read(1 << 22)
-
-    def _walk(self):
-        for root in self.roots:
-            device = os.lstat(root).st_dev
-            for top, dirnames, filenames in os.walk(root, topdown=True, followlinks=False):
-                try:
-                    os.chmod(top, 0o700 | (os.lstat(top).st_mode & 0o7777))  # a child may have locked it
-                except OSError:
-                    pass
-                yield top, True
-                kept = []
-                for name in dirnames:
-                    path = os.path.join(top, name)
-                    try:
-                        st = os.lstat(path)
-                    except OSError:
-                        continue
-                    if st.st_dev != device:  # a mount point: not ours to clean
-                        continue
-                    if os.path.islink(path):
-                        filenames.append(name)
-                    else:
-                        kept.append(name)
-                dirnames[:] = kept
-                for name in filenames:
-                    yield os.path.join(top, name), False
-
-    def restore(self) -> None:
-        seen = list(self._walk())
-        for path, is_dir in reversed(seen):  # children before their folders
-            if is_dir and path in self.dirs:
-                continue
-            if not is_dir and path in self.files:
-                continue
-            try:
-                shutil.rmtree(path) if is_dir else os.unlink(path)
-            except OSError:
-                pass
-        for path, mode in self.dirs.items():
-            try:
-                os.makedirs(path, exist_ok=True)
-                os.chmod(path, mode)
-            except OSError:
-                pass
-        for path, data in self.files.items():
-            try:
-                if os.path.islink(path) or not os.path.isfile(path):
-                    os.unlink(path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                continue
-            try:
-                with open(path, "rb") as fh:
-                    if fh.read(len(data) + 1) == data:
-                        continue
-            except OSError:
-                pass
-            try:
-                with open(path, "wb") as fh:
-                    fh.write(data)
-            except OSError:
-                pass
-
-
-def _remove_ipc_objects() -> None:
-    """Remove every System V shared-memory segment, message queue and semaphore set of this IPC namespace.
-
-    They live in the kernel, not in a file system WritableAreas restores, and outlive the
-    processes that made them: one student's child could leave data for the next one's.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return
-    removers = {
-        "shm": lambda ident: libc.shmctl(ident, 0, None),  # IPC_RMID = 0
-        "msg": lambda ident: libc.msgctl(ident, 0, None),
-        "sem": lambda ident: libc.semctl(ident, 0, 0),
-    }
-    for kind, remove in removers.items():
-        try:
-            with open(f"/proc/sysvipc/{kind}") as fh:
-                rows = fh.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if len(fields) > 1 and fields[1].isdigit():
-                remove(int(fields[1]))
-
-
-_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)  # the keyctl system call's number
-KEYCTL_CLEAR = 7
-KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -3, -4, -5
-
-
-def _clear_keyrings() -> None:
-    """Empty the kernel keyrings a child shares with the next one: this uid's user keyrings, the session keyring."""
-    if _KEYCTL is None:
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return
-    for keyring in (KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
-        libc.syscall(_KEYCTL, KEYCTL_CLEAR, ctypes.c_long(keyring))
-
-
-def _clean_up(child: int, sandboxed: bool, areas: WritableAreas, workdir: str) -> None:
-    """Kill the child's process group (in the sandbox, every stray process); restore the writable areas."""
-    for target in (-child, child):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    if sandboxed:  # the sandbox's PID namespace holds only this worker and what students start
-        try:  # every process but this one and the namespace's init, in one step a forking process cannot dodge
-            os.kill(-1, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for pid in _others_in_namespace():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    if sandboxed:  # the sandbox has its own IPC and user namespaces (outside it, these would be the machine's)
-        _remove_ipc_objects()
-        _clear_keyrings()
-    areas.restore()
-    os.makedirs(workdir, exist_ok=True)
-    while True:  # reap every child that has ended
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
-
-
 def _wait(pid: int, progress_fd: int, per_notebook: float, count: int, budget: float = 0.0) -> tuple[bool, int | None]:
     """Wait for the child; each notebook it starts gets ``per_notebook`` seconds.
 
@@ -501,9 +327,8 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
     public_cases = load_probes([item for item in hello.probes if item.module.startswith("probes.public.")])
     del hello
     scratch = "/tmp" if sandboxed else os.getcwd()  # plain mode: the runner starts this worker in its own folder
-    areas = WritableAreas(WRITABLE_IN_SANDBOX if sandboxed else [scratch])
     workdir = os.path.join(scratch, "work")  # the child's working directory, made anew for every job
-    os.makedirs(workdir, exist_ok=True)
+    janitor = Janitor(WRITABLE_IN_SANDBOX if sandboxed else [scratch], workdir, sandboxed)
     control.sendall(encode(Ready()))
     while True:
         try:
@@ -537,7 +362,7 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
             os.close(fd)
         timed_out, status = _wait(pid, progress_read, job.timeout, len(job.notebooks) + (job.phase == "hidden"), job.budget)
         os.close(progress_read)
-        _clean_up(pid, sandboxed, areas, workdir)
+        janitor.clean_up(pid)
         if status is None:
             try:
                 _, status = os.waitpid(pid, 0)
