@@ -2,7 +2,7 @@
 
     python -m autograder release                      # solutions/ -> notebooks/ + public references
     python -m autograder grade SUBMISSION --results results.json [--reveal-hidden]
-    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--reveal-hidden]
+    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--reveal-hidden] [--names]
     python -m autograder gradescope --out autograder.zip
     python -m autograder student-package --out dist/  # helpers alone (wheel + sdist) for JupyterHub/Colab
     python -m autograder handouts --out build/handouts
@@ -82,8 +82,8 @@ def cmd_grade_all(args) -> int:
         print(f"error: {root} is not a folder of student folders", file=sys.stderr)
         return 2
     feedback = Path(args.feedback) if args.feedback else None
-    grade_all(root, Path(args.csv), jobs=args.jobs, feedback_dir=feedback, force=args.force, reveal_hidden=args.reveal_hidden)
-    print(f"grades in {args.csv}" + (f"; feedback in {feedback}/" if feedback else ""))
+    grade_all(root, Path(args.csv), jobs=args.jobs, feedback_dir=feedback, force=args.force, reveal_hidden=args.reveal_hidden, names=args.names)
+    print(f"grades in {args.csv}" + (f"; feedback in {feedback}/" if feedback else "") + f"; class report in {Path(args.csv).resolve().parent / 'report.html'}")
     return 0
 
 
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--feedback", help="write one Markdown feedback file per student here")
     batch.add_argument("--force", action="store_true", help="grade again students whose results are up to date")
     batch.add_argument("--reveal-hidden", action="store_true", help=REVEAL_HELP)
+    batch.add_argument("--names", action="store_true", help="name the students in report.html (default: the class report is anonymous)")
     batch.set_defaults(func=cmd_grade_all)
     gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder, frozen references)")
     gs.add_argument("--out", default="autograder.zip")

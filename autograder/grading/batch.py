@@ -26,6 +26,7 @@ from autograder.grading.grade import feedback_report, grade_submissions
 from autograder.grading.references import graded_notebooks
 from autograder.grading.registry import load_registry
 from autograder.grading.runner import Limits
+from autograder.report.class_report import write_class_report
 
 
 def _newest_file_time(folder: Path) -> float:
@@ -156,6 +157,7 @@ def grade_all(
     limits: Limits | None = None,
     show_progress: bool = True,
     reveal_hidden: bool = False,
+    names: bool = False,
 ) -> dict[str, dict]:
     """Grade every student folder under ``root``; write the CSVs (and feedback); return results.
 
@@ -206,6 +208,7 @@ def grade_all(
         feedback_dir.mkdir(parents=True, exist_ok=True)
         for name, data in results.items():
             (feedback_dir / f"{name}.md").write_text(feedback_markdown(name, data))
+    write_class_report(results, csv_path.resolve().parent, names=names, registry=registry)  # report.html, items.csv
     if show_progress:
         print(
             f"graded {len(todo)} of {len(students)} students in {time.monotonic() - start:.1f} s ({len(students) - len(todo)} up to date)"
