@@ -19,29 +19,29 @@ from autograder.course import RELEASE, SERIES, SOLUTIONS
 
 NOTEBOOKS = ["01", "02"]
 
-SOFTMAX_NO_SHIFT = '''
+SOFTMAX_NO_SHIFT = """
 def softmax(s, axis=-1):
     e = np.exp(np.asarray(s, dtype=float))
     return e / np.sum(e, axis=axis, keepdims=True)
-'''
-TOKENIZE_SPLIT = '''
+"""
+TOKENIZE_SPLIT = """
 def tokenize(text):
     return text.split()
-'''
-ENCODE_STUB = '''
+"""
+ENCODE_STUB = """
 def encode(tokens, vocab):
     raise NotImplementedError("implement encode")
-'''
-SAMPLER_NOT_STRICT = '''
+"""
+SAMPLER_NOT_STRICT = """
 def sample_categorical(p, rng):
     u = rng.random()
     return int(np.searchsorted(np.cumsum(p), u, side="left"))
-'''
+"""
 HOSTILE_TEXT = "<script>alert('x')</script><img src=x onerror=alert(1)>"
-COSINE_HOSTILE_ERROR = f'''
+COSINE_HOSTILE_ERROR = f"""
 def cosine_similarity(a, b):
     raise ValueError({HOSTILE_TEXT!r})
-'''
+"""
 
 # (label, notebook, function, planted source, how many students); "blank" hands in the release
 PLAN = [

@@ -131,7 +131,11 @@ def read_test(test: dict, index: dict | None = None) -> TestResult | None:
     case = (index or {}).get(name)
     notebook = str(extra.get("notebook") or (tags[0] if tags else "") or (parsed.group(1) if parsed else ""))
     function = str(extra.get("function") or (tags[1] if len(tags) > 1 else "") or (parsed.group(2) if parsed else ""))
-    visibility = str(extra.get("visibility") or (tags[2] if len(tags) > 2 else "") or ("hidden" if test.get("visibility") == "after_published" else "public"))
+    visibility = str(
+        extra.get("visibility")
+        or (tags[2] if len(tags) > 2 else "")
+        or ("hidden" if test.get("visibility") == "after_published" else "public")
+    )
     score, max_score = float(test.get("score") or 0.0), float(test.get("max_score") or 0.0)
     cause = extra.get("cause")
     if cause not in CAUSES:
@@ -398,10 +402,16 @@ def flags(report: ClassReport) -> list[Flag]:
         return out
     nobody = sorted((t for t in report.tests if t.pass_rate <= NOBODY), key=lambda t: (t.pass_rate, t.case))
     out += [
-        Flag("nobody passes", t.case, f"{sum(t.passed)} of {n} students pass it ({t.visibility}): a broken test or reference, or a step the notebook does not teach?")
+        Flag(
+            "nobody passes",
+            t.case,
+            f"{sum(t.passed)} of {n} students pass it ({t.visibility}): a broken test or reference, or a step the notebook does not teach?",
+        )
         for t in nobody[:FLAGS_SHOWN]
     ]
-    gaps = sorted((t for t in report.tests if t.twin_gap is not None and abs(t.twin_gap) >= TWIN_GAP), key=lambda t: (-abs(t.twin_gap), t.case))
+    gaps = sorted(
+        (t for t in report.tests if t.twin_gap is not None and abs(t.twin_gap) >= TWIN_GAP), key=lambda t: (-abs(t.twin_gap), t.case)
+    )
     out += [
         Flag(
             "hidden vs public twin",
@@ -411,9 +421,15 @@ def flags(report: ClassReport) -> list[Flag]:
         )
         for t in gaps[:FLAGS_SHOWN]
     ]
-    negative = sorted((t for t in report.tests if t.discrimination is not None and t.discrimination < 0), key=lambda t: (t.discrimination, t.case))
+    negative = sorted(
+        (t for t in report.tests if t.discrimination is not None and t.discrimination < 0), key=lambda t: (t.discrimination, t.case)
+    )
     out += [
-        Flag("negative discrimination", t.case, f"r = {t.discrimination:.2f}: stronger students fail it more often than weaker ones (a misleading instruction?)")
+        Flag(
+            "negative discrimination",
+            t.case,
+            f"r = {t.discrimination:.2f}: stronger students fail it more often than weaker ones (a misleading instruction?)",
+        )
         for t in negative[:FLAGS_SHOWN]
     ]
     # a function is flagged when students who did other parts of its notebook left it as a stub
@@ -497,7 +513,9 @@ def figures(report: ClassReport) -> dict[str, str]:
 
     out = {}
     fig, ax = plt.subplots(figsize=(6.5, 2.8))
-    ax.hist(report.totals, bins=min(20, max(5, len(report.totals) // 2)), range=(0, report.max_score or 1), color="#4c72b0", edgecolor="white")
+    ax.hist(
+        report.totals, bins=min(20, max(5, len(report.totals) // 2)), range=(0, report.max_score or 1), color="#4c72b0", edgecolor="white"
+    )
     ax.set_xlabel(f"score (of {report.max_score:g})")
     ax.set_ylabel("students")
     ax.set_title("Total score")
@@ -565,7 +583,11 @@ def render_html(report: ClassReport, names: bool = False, title: str = "Class re
         f"<h1>{_e(title)}</h1>",
         f"<p>{n} students graded"
         + (f"; {report.failed_grading} could not be graded (see grades.csv)" if report.failed_grading else "")
-        + (f". Mean score {statistics.fmean(report.totals):.1f} of {report.max_score:g}, median {statistics.median(report.totals):.1f}." if n else ".")
+        + (
+            f". Mean score {statistics.fmean(report.totals):.1f} of {report.max_score:g}, median {statistics.median(report.totals):.1f}."
+            if n
+            else "."
+        )
         + "</p>",
     ]
     out += ["<h2>Flags</h2>"]
@@ -580,7 +602,10 @@ def render_html(report: ClassReport, names: bool = False, title: str = "Class re
             out.append(f'<p><img id="fig-{key}" alt="{alt}" src="data:image/png;base64,{figs[key]}"></p>')
     causes = top_causes(report)
     if causes:
-        out += ["<h2>Most common failure causes</h2>", "<table><tr><th>students</th><th>tests failed</th><th>function</th><th>cause</th><th>hint</th></tr>"]
+        out += [
+            "<h2>Most common failure causes</h2>",
+            "<table><tr><th>students</th><th>tests failed</th><th>function</th><th>cause</th><th>hint</th></tr>",
+        ]
         out += [
             f"<tr><td class=n>{c.students}</td><td class=n>{c.tests}</td><td>{_e(fn.notebook)} {_e(fn.function)}</td><td>{_e(c.cause)}</td><td>{_e(c.hint)}</td></tr>"
             for fn, c in causes
@@ -610,7 +635,9 @@ def render_html(report: ClassReport, names: bool = False, title: str = "Class re
         )
     out += ["</table>", "<h2>Written questions</h2>"]
     if report.written:
-        out += ["<table><tr><th>question</th><th>notebook</th><th>answered</th><th>median length (characters)</th><th>shortest</th><th>longest</th></tr>"]
+        out += [
+            "<table><tr><th>question</th><th>notebook</th><th>answered</th><th>median length (characters)</th><th>shortest</th><th>longest</th></tr>"
+        ]
         for w in report.written:
             lengths = w.lengths or [0]
             out.append(
@@ -622,7 +649,10 @@ def render_html(report: ClassReport, names: bool = False, title: str = "Class re
         out += ["<p>No written question in the graded notebooks.</p>"]
     if names:
         out += ["<h2>Students</h2>", "<table><tr><th>student</th><th>score</th></tr>"]
-        out += [f"<tr><td>{_e(s)}</td><td class=n>{total:g}</td></tr>" for s, total in sorted(zip(report.students, report.totals), key=lambda p: (-p[1], p[0]))]
+        out += [
+            f"<tr><td>{_e(s)}</td><td class=n>{total:g}</td></tr>"
+            for s, total in sorted(zip(report.students, report.totals), key=lambda p: (-p[1], p[0]))
+        ]
         out += ["</table>"]
     out += ["</body></html>"]
     return "\n".join(out) + "\n"
