@@ -3,7 +3,7 @@
     python -m autograder release                      # solutions/ -> notebooks/ + public references
     python -m autograder grade SUBMISSION --results results.json [--reveal-hidden]
     python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--reveal-hidden] [--names]
-    python -m autograder gradescope --out autograder.zip
+    python -m autograder gradescope --out autograder.zip [--hidden-feedback 3/day] [--reveal-after-due]
     python -m autograder student-package --out dist/  # helpers alone (wheel + sdist) for JupyterHub/Colab
     python -m autograder handouts --out build/handouts
     python -m autograder slides [--release] [--annotate] [NN ...]   # reveal.js decks, offline
@@ -89,9 +89,18 @@ def cmd_grade_all(args) -> int:
 
 def cmd_gradescope(args) -> int:
     from autograder.integrations.gradescope import build_zip
+    from autograder.integrations.resubmission import Policy
 
-    out = build_zip(Path(args.out))
+    try:
+        policy = Policy.parse(args.hidden_feedback, args.reveal_after_due) if (args.hidden_feedback or args.reveal_after_due) else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = build_zip(Path(args.out), policy=policy)
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB): upload it as the Gradescope autograder")
+    if policy is not None:
+        print(f"resubmission policy: hidden-test feedback {f'{policy.limit} per {policy.unit}' if policy.limit is not None else 'unlimited'}"
+              + ("; everything shown after the due date" if policy.reveal_after_due else ""))
     return 0
 
 
@@ -155,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     batch.set_defaults(func=cmd_grade_all)
     gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder, frozen references)")
     gs.add_argument("--out", default="autograder.zip")
+    gs.add_argument("--hidden-feedback", metavar="N/WINDOW", help="show hidden tests' verdicts at most N times per hour, day or week (e.g. 3/day)")
+    gs.add_argument("--reveal-after-due", action="store_true", help="after the assignment's due date, show every test of a submission")
     gs.set_defaults(func=cmd_gradescope)
     sp = sub.add_parser("student-package", help="build the student package: helpers alone (wheel + sdist), no grader or hidden tests")
     sp.add_argument("--out", default="dist")

@@ -22,6 +22,7 @@ followed or read (autograder/grading/files.py): such a notebook scores 0 with a 
 from __future__ import annotations
 
 import io
+import json
 import re
 import stat
 import tempfile
@@ -70,6 +71,10 @@ if ! "$PYTHON" -m autograder grade "$ROOT/submission" --results "$ROOT/results/r
   # The grader itself failed: still leave a results file that says so.
   printf '{"score": 0, "output": "The autograder failed; please contact the course staff.", "tests": []}\\n' > "$ROOT/results/results.json"
 fi
+# A resubmission policy, when the zip was built with one: hidden-test feedback at most N times per window.
+if [ -f "$ROOT/source/resubmission_policy.json" ]; then
+  "$PYTHON" -m autograder.integrations.resubmission "$ROOT/results/results.json" "$ROOT/submission_metadata.json" "$ROOT/source/resubmission_policy.json"
+fi
 """
 
 
@@ -91,8 +96,12 @@ def _add(zf: zipfile.ZipFile, arcname: str, data: bytes, executable: bool = Fals
     zf.writestr(info, data)
 
 
-def build_zip(out: Path) -> Path:
-    """Write the autograder zip to ``out``; return its path."""
+def build_zip(out: Path, policy=None) -> Path:
+    """Write the autograder zip to ``out``; return its path.
+
+    ``policy`` (an :class:`autograder.integrations.resubmission.Policy`) is shipped as
+    ``resubmission_policy.json``; run_autograder then applies it to every submission.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         references = Path(tmp) / "references.json"
         freeze(references)
@@ -102,6 +111,10 @@ def build_zip(out: Path) -> Path:
             _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
             _add(zf, "references.json", references.read_bytes())
             _add(zf, "requirements.txt", ("\n".join(requirements()) + "\n").encode())
+            if policy is not None:
+                from autograder.integrations.resubmission import POLICY_FILE
+
+                _add(zf, POLICY_FILE, json.dumps(policy.to_json()).encode())
             for name in SHIPPED:
                 path = ROOT / name
                 files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
