@@ -4,6 +4,7 @@
     python -m autograder grade SUBMISSION --results results.json [--reveal-hidden]
     python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--reveal-hidden] [--names]
     python -m autograder gradescope --out autograder.zip [--hidden-feedback 3/day] [--reveal-after-due]
+    python -m autograder nbgrader-sync COURSE_DIR ASSIGNMENT  # the kit's marks in nbgrader's gradebook
     python -m autograder student-package --out dist/  # helpers alone (wheel + sdist) for JupyterHub/Colab
     python -m autograder handouts --out build/handouts
     python -m autograder slides [--release] [--annotate] [NN ...]   # reveal.js decks, offline
@@ -185,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     sl.add_argument("--no-execute", action="store_true", help="render the solutions as they are, without running them")
     sl.add_argument("--annotate", action="store_true", help="write the derived slideshow metadata into solutions/ (then run release)")
     sl.set_defaults(func=cmd_slides)
+    nbs = sub.add_parser("nbgrader-sync", help="grade an nbgrader course's submissions with the kit and write the marks into its gradebook")
+    nbs.add_argument("course_dir", help="the nbgrader course folder (submitted/, gradebook.db)")
+    nbs.add_argument("assignment", help="the nbgrader assignment name, e.g. ps01")
+    nbs.add_argument("--jobs", type=int, default=0, help="workers in parallel (default: the number of cores)")
+    nbs.add_argument("--db", help="the gradebook's database URL (default: sqlite:///COURSE_DIR/gradebook.db)")
+    nbs.set_defaults(func=lambda a: __import__("autograder.integrations.nbgrader_gradebook", fromlist=["main_args"]).main_args(a))
     demo = sub.add_parser("demo", help="build the release, then grade solutions/ as a sample submission")
     demo.add_argument("--results", help="where to write results.json (default ./results.json)")
     demo.add_argument("-v", "--verbose", action="store_true")
