@@ -173,3 +173,39 @@ def test_run_autograder_applies_the_shipped_policy(tmp_path):
     meta_path.unlink()
     results_path.write_text(json.dumps(results()))
     assert run()["tests"] == results()["tests"]
+
+
+@pytest.mark.slow
+def test_the_built_autograder_applies_the_policy(tmp_path):
+    """End to end: the zip built with --hidden-feedback ships the policy and run_autograder applies it."""
+    import shutil
+    import zipfile
+
+    from autograder.course import SOLUTIONS
+    from tests.synthetic_class import TOKENIZE_SPLIT, plant
+
+    policy = Policy.parse("3/day", reveal_after_due=True)
+    zip_path = gradescope.build_zip(tmp_path / "autograder.zip", policy=policy)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as zf:
+        assert json.loads(zf.read(POLICY_FILE)) == policy.to_json()
+        zf.extractall(root / "source")
+    (root / "submission").mkdir()
+    plant(SOLUTIONS / "01_embeddings.ipynb", "tokenize", TOKENIZE_SPLIT, root / "submission" / "01_embeddings.ipynb")
+
+    def run(meta: dict) -> dict:
+        (root / "submission_metadata.json").write_text(json.dumps(meta))
+        shutil.rmtree(root / "results", ignore_errors=True)
+        env = {**__import__("os").environ, "AUTOGRADER_ROOT": str(root), "COURSE_KIT_PYTHON": sys.executable}
+        proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads((root / "results" / "results.json").read_text())
+
+    first = run(metadata(DAY, []))
+    hidden_tokenize = [t for t in first["tests"] if t["tags"][:3] == ["01", "tokenize", "hidden"]]
+    assert hidden_tokenize and all(t["visibility"] == "visible" and t["status"] == "failed" for t in hidden_tokenize)
+    fourth = run(metadata(DAY + timedelta(hours=3), [DAY + timedelta(hours=i) for i in range(3)]))
+    assert not shows_hidden(fourth) and "hidden until the next window" in fourth["output"]
+    assert "(hidden test)" not in student_view(fourth) and fourth["score"] == first["score"]
+    late = run(metadata(DUE + timedelta(hours=1), [DUE + timedelta(minutes=i) for i in range(1, 5)]))
+    assert all(t["visibility"] == "visible" for t in late["tests"])
