@@ -409,8 +409,10 @@ def flags(report: ClassReport) -> list[Flag]:
         )
         for t in nobody[:FLAGS_SHOWN]
     ]
+    broken = {t.case for t in nobody}  # a twin nobody passes explains its hidden cases' gap: flagged once, above
     gaps = sorted(
-        (t for t in report.tests if t.twin_gap is not None and abs(t.twin_gap) >= TWIN_GAP), key=lambda t: (-abs(t.twin_gap), t.case)
+        (t for t in report.tests if t.twin_gap is not None and abs(t.twin_gap) >= TWIN_GAP and t.twin not in broken),
+        key=lambda t: (-abs(t.twin_gap), t.case),
     )
     out += [
         Flag(
