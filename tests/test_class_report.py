@@ -242,6 +242,7 @@ def test_adapter_prefers_extra_data_and_hidden_tests_carry_no_student_text():
         ("failed (hidden test): your code raised ValueError in `softmax`.", "error"),
         ("failed (hidden test): wrong result.\n  hint: h", "wrong"),
         ("expected 26 items, got 21.", "wrong"),
+        ("ValueError: refused: time limit was not found in the submission", "error"),  # the student's words are not phrases
         ("grader error: the solution's result is missing", "grader_error"),
     ],
 )

@@ -94,6 +94,8 @@ def cause_from_output(status: str, score: float, max_score: float, output: str) 
         return "stub"
     if "is not defined in your notebook" in first:
         return "missing"
+    if _ERROR_LINE.match(first):  # "ValueError: ..." (the rest of the line is the student's text: not read for phrases)
+        return "error"
     if "was not found in the submission" in first or "was not submitted" in first:
         return "not_submitted"
     if "could not be read" in first or "symbolic link" in first or "special file" in first or "refused" in first:
@@ -102,7 +104,7 @@ def cause_from_output(status: str, score: float, max_score: float, output: str) 
         return "grader_error"
     if "time limit" in first or "took more than" in first:
         return "timeout"
-    if first.startswith("not run") or "your code raised" in first or _ERROR_LINE.match(first):
+    if first.startswith("not run") or "your code raised" in first:
         return "error"
     return "wrong"
 
