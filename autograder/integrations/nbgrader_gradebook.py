@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def main_args(args) -> int:
     """The ``nbgrader-sync`` subcommand."""
     course = Path(args.course_dir)
     if not course.is_dir():
-        print(f"error: {course} is not an nbgrader course folder", flush=True)
+        print(f"error: {course} is not an nbgrader course folder", file=sys.stderr)
         return 2
     jobs = args.jobs or os.cpu_count() or 1
     report = sync(course, args.assignment, jobs=jobs, db_url=args.db)
