@@ -530,6 +530,7 @@ def figures(report: ClassReport) -> dict[str, str]:
     colors = ["#4c72b0" if t.visibility == "public" else "#dd8452" for t in tests]
     ax.bar(range(len(tests)), [t.pass_rate for t in tests], color=colors, width=0.85)
     ax.set_ylim(0, 1.02)
+    ax.set_xlim(-0.7, len(tests) - 0.3)
     ax.set_ylabel("pass rate")
     ax.set_xlabel("test (series order; blue public, orange hidden)")
     starts = {}
