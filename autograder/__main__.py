@@ -2,8 +2,9 @@
 
     python -m autograder release                      # solutions/ -> notebooks/ + public references
     python -m autograder grade SUBMISSION --results results.json [--reveal-hidden]
-    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--reveal-hidden]
-    python -m autograder gradescope --out autograder.zip
+    python -m autograder grade-all ROOT --csv grades.csv [--jobs N] [--feedback DIR] [--reveal-hidden] [--names]
+    python -m autograder gradescope --out autograder.zip [--hidden-feedback 3/day] [--reveal-after-due]
+    python -m autograder nbgrader-sync COURSE_DIR ASSIGNMENT  # the kit's marks in nbgrader's gradebook
     python -m autograder student-package --out dist/  # helpers alone (wheel + sdist) for JupyterHub/Colab
     python -m autograder handouts --out build/handouts
     python -m autograder slides [--release] [--annotate] [lecture] [NN ...]   # reveal.js decks, offline (the lecture deck + one per notebook)
@@ -89,16 +90,25 @@ def cmd_grade_all(args) -> int:
         print(f"error: {root} is not a folder of student folders", file=sys.stderr)
         return 2
     feedback = Path(args.feedback) if args.feedback else None
-    grade_all(root, Path(args.csv), jobs=args.jobs, feedback_dir=feedback, force=args.force, reveal_hidden=args.reveal_hidden)
-    print(f"grades in {args.csv}" + (f"; feedback in {feedback}/" if feedback else ""))
+    grade_all(root, Path(args.csv), jobs=args.jobs, feedback_dir=feedback, force=args.force, reveal_hidden=args.reveal_hidden, names=args.names)
+    print(f"grades in {args.csv}" + (f"; feedback in {feedback}/" if feedback else "") + f"; class report in {Path(args.csv).resolve().parent / 'report.html'}")
     return 0
 
 
 def cmd_gradescope(args) -> int:
     from autograder.integrations.gradescope import build_zip
+    from autograder.integrations.resubmission import Policy
 
-    out = build_zip(Path(args.out))
+    try:
+        policy = Policy.parse(args.hidden_feedback, args.reveal_after_due) if (args.hidden_feedback or args.reveal_after_due) else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = build_zip(Path(args.out), policy=policy)
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB): upload it as the Gradescope autograder")
+    if policy is not None:
+        print(f"resubmission policy: hidden-test feedback {f'{policy.limit} per {policy.unit}' if policy.limit is not None else 'unlimited'}"
+              + ("; everything shown after the due date" if policy.reveal_after_due else ""))
     return 0
 
 
@@ -160,9 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--feedback", help="write one Markdown feedback file per student here")
     batch.add_argument("--force", action="store_true", help="grade again students whose results are up to date")
     batch.add_argument("--reveal-hidden", action="store_true", help=REVEAL_HELP)
+    batch.add_argument("--names", action="store_true", help="name the students in report.html (default: the class report is anonymous)")
     batch.set_defaults(func=cmd_grade_all)
     gs = sub.add_parser("gradescope", help="build the Gradescope autograder zip (setup.sh, run_autograder; references computed per submission in the container)")
     gs.add_argument("--out", default="autograder.zip")
+    gs.add_argument("--hidden-feedback", metavar="N/WINDOW", help="show hidden tests' verdicts at most N times per hour, day or week (e.g. 3/day)")
+    gs.add_argument("--reveal-after-due", action="store_true", help="after the assignment's due date, show every test of a submission")
     gs.set_defaults(func=cmd_gradescope)
     sp = sub.add_parser("student-package", help="build the student package: helpers alone (wheel + sdist), no grader or hidden tests")
     sp.add_argument("--out", default="dist")
@@ -182,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     sl.add_argument("--no-execute", action="store_true", help="render the solutions as they are, without running them")
     sl.add_argument("--annotate", action="store_true", help="write the derived slideshow metadata into solutions/ (then run release)")
     sl.set_defaults(func=cmd_slides)
+    nbs = sub.add_parser("nbgrader-sync", help="grade an nbgrader course's submissions with the kit and write the marks into its gradebook")
+    nbs.add_argument("course_dir", help="the nbgrader course folder (submitted/, gradebook.db)")
+    nbs.add_argument("assignment", help="the nbgrader assignment name, e.g. ps01")
+    nbs.add_argument("--jobs", type=int, default=0, help="workers in parallel (default: the number of cores)")
+    nbs.add_argument("--db", help="the gradebook's database URL (default: sqlite:///COURSE_DIR/gradebook.db)")
+    nbs.set_defaults(func=lambda a: __import__("autograder.integrations.nbgrader_gradebook", fromlist=["main_args"]).main_args(a))
     demo = sub.add_parser("demo", help="build the release, then grade solutions/ as a sample submission")
     demo.add_argument("--results", help="where to write results.json (default ./results.json)")
     demo.add_argument("-v", "--verbose", action="store_true")

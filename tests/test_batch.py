@@ -91,3 +91,16 @@ def test_feedback_is_short_and_written_answers_are_collected(graded_class):
     assert "Model answer" in text.split("## alice", 1)[1].split("\n## ", 1)[0]  # the solutions' cell, as alice's answer
     assert text.split("## bob", 1)[1].split("##", 1)[0].strip() == "*not answered*"
     assert "pending manual grading" in (out / "feedback" / "alice.md").read_text()
+
+
+def test_grade_all_writes_the_class_report(graded_class):
+    """report.html and items.csv beside the CSVs: anonymous, every graded test a row, the blank student's stubs counted."""
+    root, out, _ = graded_class
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 3 and "alice" not in page and "bob" not in page
+    with open(out / "items.csv") as fh:
+        items = list(csv.DictReader(fh))
+    tests = {row["test"] for row in items if row["level"] == "test"}
+    assert "01/tokenize/slide_corpus_tokens" in tests and "07/generate/temperatures" in tests
+    tokenize = next(row for row in items if row["level"] == "function" and row["function"] == "tokenize")
+    assert int(tokenize["stubs"]) >= 1  # bob handed in the blank release

@@ -25,6 +25,7 @@ from autograder.grading.grade import feedback_report, grade_submissions
 from autograder.grading.references import graded_notebooks
 from autograder.grading.registry import load_registry
 from autograder.grading.runner import Limits
+from autograder.report.class_report import write_class_report
 from autograder.report.results import error_results
 from autograder.report.text import csv_cell, csv_row, md_code_block, md_text, open_csv, printable, safe_path, write_text  # noqa: F401 - csv_cell: used by the tests
 
@@ -120,6 +121,7 @@ def grade_all(
     limits: Limits | None = None,
     show_progress: bool = True,
     reveal_hidden: bool = False,
+    names: bool = False,
 ) -> dict[str, dict]:
     """Grade every student folder under ``root``; write the CSVs (and feedback); return results.
 
@@ -175,6 +177,7 @@ def grade_all(
         feedback_dir.mkdir(parents=True, exist_ok=True)
         for name, data in results.items():
             write_text(feedback_dir / f"{name}.md", _feedback_or_error(name, data))
+    write_class_report(results, csv_path.resolve().parent, names=names, registry=registry)  # report.html, items.csv
     if show_progress:
         print(
             f"graded {len(todo)} of {len(students)} students in {time.monotonic() - start:.1f} s ({len(students) - len(todo)} up to date)"

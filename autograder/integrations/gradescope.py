@@ -62,7 +62,7 @@ fi
 "$VENV/bin/python" -m pip install -q -r "$SOURCE/requirements.txt"
 # The course source is for the grader (root) only; the worker (uid 65534 when the container
 # cannot run bubblewrap) may read helpers/ and autograder/sandbox/ (what runs in the sandbox),
-# nothing else: not autograder/grading/, not autograder/hidden/, not references.json.
+# nothing else: not autograder/grading/, not autograder/hidden/, not solutions/ or course-secret.
 chown -R root:root "$SOURCE"
 chmod -R go-rwx "$SOURCE"
 chmod go+rx "$SOURCE" "$SOURCE/autograder"
@@ -90,6 +90,10 @@ mkdir -p -m 700 "$COURSE_KIT_CACHE"
 if ! "$PYTHON" -m autograder grade "$ROOT/submission" --metadata "$ROOT/submission_metadata.json" --results "$ROOT/results/results.json"; then
   # The grader itself failed: still leave a results file that says so.
   printf '{"score": 0, "output": "The autograder failed; please contact the course staff.", "tests": []}\\n' > "$ROOT/results/results.json"
+fi
+# A resubmission policy, when the zip was built with one: hidden-test feedback at most N times per window.
+if [ -f "$ROOT/source/resubmission_policy.json" ]; then
+  "$PYTHON" -m autograder.integrations.resubmission "$ROOT/results/results.json" "$ROOT/submission_metadata.json" "$ROOT/source/resubmission_policy.json"
 fi
 """
 
@@ -141,14 +145,22 @@ def _add(zf: zipfile.ZipFile, arcname: str, data: bytes, executable: bool = Fals
     zf.writestr(info, data)
 
 
-def build_zip(out: Path) -> Path:
-    """Write the autograder zip to ``out``; return its path."""
+def build_zip(out: Path, policy=None) -> Path:
+    """Write the autograder zip to ``out``; return its path.
+
+    ``policy`` (an :class:`autograder.integrations.resubmission.Policy`) is shipped as
+    ``resubmission_policy.json``; run_autograder then applies it to every submission.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         _add(zf, "setup.sh", setup_sh().encode(), executable=True)
         _add(zf, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
         _add(zf, SECRET_FILE.name, (course_secret().hex() + "\n").encode())  # root-only in the container (setup.sh)
         _add(zf, "requirements.txt", ("\n".join(requirements()) + "\n").encode())
+        if policy is not None:
+            from autograder.integrations.resubmission import POLICY_FILE
+
+            _add(zf, POLICY_FILE, json.dumps(policy.to_json()).encode())
         for name in SHIPPED:
             path = ROOT / name
             files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
