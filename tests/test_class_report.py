@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,7 @@ def test_student_text_is_escaped_and_names_only_on_request(graded):
         page = path.read_text()
         assert "<script" not in page and "<i>" not in page and "<img src=x" not in page
         assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    anonymous = anonymous_html.read_text() + anonymous_csv.read_text()
+    anonymous = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", anonymous_html.read_text()) + anonymous_csv.read_text()  # base64 may spell a name
     assert not any(name in anonymous for name in who if name.startswith("s0")) and "mallory" not in anonymous
     named = named_html.read_text()
     assert all(f"<td>{name}</td>" in named for name in who if name.startswith("s0"))
