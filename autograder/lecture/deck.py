@@ -44,7 +44,7 @@ _HOW_TO_WORK = re.compile(r"^\s*\*\*How to work", re.IGNORECASE)
 # A sentence that tells a student what to do in the notebook, not what the idea is.
 _INSTRUCTION = re.compile(
     r"NotImplementedError|\bcheck\(|solution markers|[Gg]raded (functions|parts)|the grader|\bhidden tests?\b|"
-    r"Cells that need a part|keep (the )?name,? (and )?signature|say so and skip",
+    r"Cells that need a part|keep (the )?name,? (and )?signature|say so and skip|\bKeep the [\w ,]+ (in|as) (an? )?`",
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*`(])")
 _DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.DOTALL)

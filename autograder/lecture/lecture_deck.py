@@ -50,13 +50,6 @@ class Slide:
     recap: bool = False  # a screen that looks back (the closing series table): outside the slides' order
 
 
-ROADMAP = """**N-gram LMs** $\\to$ **Word Embedding LMs** $\\to$ **Transformer LMs** $\\to$ more transformers
-
-* *Word embedding LMs*: vectors for the **previous** and the **next** token (01), sampling the next token:
-  similarity, softmax, a categorical draw (02), learning better vectors: cross-entropy and SGD (03).
-* *Transformer LMs*: a longer context by a uniform average (04), where a token stands: RoPE (05),
-  a learned weighted average: attention (06), transformer blocks: the miniGPT (07)."""
-
 TRANSFORMERS = """* **Increasing context size**: the uniform average of the context vectors (04), position encoding (05)
 * **Attention**: a weighted average of the context vectors; queries, keys, values; the expressive
   power of linear transforms (06)
@@ -67,13 +60,14 @@ known exactly: each step of the lecture lowers the floor."""
 
 PARTS: list[tuple[str, list[Slide]]] = [
     ("Building up to Large Language Models", [
-        Slide("Building up to Large Language Models", text=ROADMAP),
+        Slide("Building up to Large Language Models", "01", ("c00-roadmap:text",)),
     ]),
     ("Word Embedding LMs", [
-        Slide("Word (Token) Embeddings", "01", ("c00:math", "c20:figure"), subtitle="the beginning and the end of LLM networks"),
+        Slide("Word (Token) Embeddings", "07", ("c35:after", "c36:figure"), subtitle="the beginning and the end of LLM networks"),
         Slide("Simple Word Embedding LM", "01", ("c03:output", "c04:code", "c06:output", "c10:output"), subtitle="Setup: corpus, tokenizer, vocabulary"),
         Slide("Simple Word Embedding LM", "01", ("c21:text", "c22:figure"), subtitle="V: previous, U: next"),
-        Slide("Simple Word Embedding LM", "01", ("c23:math", "c26:figure"), subtitle="an embedding lookup is a matrix product"),
+        Slide("Simple Word Embedding LM", "01", ("c00:math", "c23:math", "c20:figure", "c26:figure"), subtitle="an embedding lookup is a matrix product",
+              side_by_side=True),
         Slide("Simple Word Embedding LM", "03", ("c26:figure1", "c26:figure2"), subtitle="after training: more organized vectors"),
         Slide("Simple Word Embedding LM", "03", ("c29:figure", "c29:output"), subtitle="random and trained vectors generate text"),
     ]),
@@ -86,8 +80,7 @@ PARTS: list[tuple[str, list[Slide]]] = [
     ]),
     ("Learning Better Vectors", [
         Slide("PyTorch for Word Embedding LM", "03", ("c37:figure", "c31:code:forward", "c35:code:train_word_embed_lm")),
-        Slide("Learning Better Vectors", "03", ("c00:text", "c08:math"), subtitle="the classic ML recipe; the objective: cross-entropy"),
-        Slide("Learning Better Vectors", "03", ("c15:text", "c16-q:all"), subtitle="gradients by hand"),
+        Slide("Learning Better Vectors", "03", ("c00:text", "c08:math", "c15:text", "c16-q:all"), subtitle="the classic ML recipe; cross-entropy; gradients by hand"),
         Slide("Learning Better Vectors", "03", ("c21:text", "c24:figure"), subtitle="SGD: looping through pairs of tokens"),
     ]),
     ("Transformer Language Models", [
@@ -109,19 +102,21 @@ PARTS: list[tuple[str, list[Slide]]] = [
     ("GPT Skeleton", [
         Slide("GPT Skeleton", "07", ("c05:text", "c15:math", "c21:output")),
         Slide("GPT Skeleton", "07", ("c11:math", "c12:code:forward"), subtitle="causal multi-head self-attention"),
-        Slide("GPT Skeleton", "07", ("c22:text", "c23:code:generate"), subtitle="generating: sample, or take the argmax",
+        Slide("GPT Skeleton", "07", ("c22:text", "c23:code:generate"), subtitle="generating: take the argmax (greedy), or sample",
               text="$$\\hat{\\mathbf y} = g_{\\text{softmax}}(U\\mathbf v'), \\qquad \\text{next\\_idx} = \\operatorname*{argmax}_j \\hat y_j$$"),
-        Slide("MinGPT Femto", "07", ("c30:figure", "c36:figure"), side_by_side=True),
+        Slide("MinGPT Femto", "07", ("c30:figure", "c32:figure", "c43:output", "c43-rate:output"), subtitle="trained: greedy (argmax) beside sampling",
+              side_by_side=True),
         Slide("MinGPT Femto", "07", ("c40:figure1", "c38:figure1"), subtitle="too small to learn good attention weights", side_by_side=True),
         Slide("MinGPT Pico: Output embedded space - 3 heads", "07", ("c38:figure2",)),
         Slide("MinGPT Pico: Attention Weights \u2013 3 layers, 3 heads", "07", ("c40:figure2",)),
     ]),
     ("Learn to pay attention!", [
         Slide("Learn to pay attention!", "06", ("c09:figure",), text="$$S = VV^T$$", subtitle="but there is an issue with just doing VV^T"),
+        Slide("Learn to pay attention!", "06", ("c10:after", "c11:figure"), subtitle="instead learn a query vector: S = QV^T"),
         Slide("Learn to pay attention!", "06", ("c12:math", "c13:figure"), subtitle="queries and keys: the expressive power of linear transforms"),
         Slide("Learn to pay attention!", "06", ("c15:figure", "c16-q:all"), subtitle="why divide by the square root of d_k"),
         Slide("Learn to pay attention!", "06", ("c21:math", "c20:figure"), subtitle="causal mask, softmax rows"),
-        Slide("Learn to pay attention!", "06", ("c32:math", "c35:figure"), subtitle="several heads"),
+        Slide("Learn to pay attention!", "06", ("c32:text", "c35:figure"), subtitle="several heads: a head is a channel"),
         Slide("Learn to pay attention!", "06", ("c41:figure", "c43:figure"), subtitle="learning to pay attention on the toy grammar"),
     ]),
     ("The series", [
