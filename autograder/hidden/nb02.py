@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from helpers.checking import Suite, assert_matches, describe, draw_examples
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, under_and_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone
 from helpers.selfcheck.nb02 import (
     AXIS_HINT,
     BOUNDARY_HINT,
@@ -29,6 +29,7 @@ from helpers.selfcheck.nb02 import (
     is_int,
     observe_generate,
     observe_next_token_probs,
+    under_callers,
 )
 
 suite = Suite("02", visibility="hidden")
@@ -380,16 +381,6 @@ def _(got, ref):
 # The same under its callers: a callee that answers otherwise inside generate or next_token_probs
 # than alone on the same arguments is charged here (its callers are judged beside doubles)
 # --------------------------------------------------------------------------- #
-
-
-def under_callers(student, callee: str, seed: int) -> list:
-    """The student's generate and next_token_probs on seeded tables, ``callee`` watched, its calls made again alone."""
-    V, U = random_tables(seed, 7, 3)  # (7, 3), (7, 3)
-    student.note(f"generate(V, U, [2], 3, rng, temperature=0.7) and next_token_probs(V, U, 4), watching {callee}, then {callee} alone")
-    calls = under_and_alone(student, "generate", callee, lambda: student.get("generate")(V.copy(), U.copy(), [2], 3, np.random.default_rng(seed), temperature=0.7))
-    if callee != "sample_categorical":
-        calls += under_and_alone(student, "next_token_probs", callee, lambda: student.get("next_token_probs")(V.copy(), U.copy(), 4))
-    return calls
 
 
 @suite.case("softmax", points=1, hint=SAME_ALONE_HINT)

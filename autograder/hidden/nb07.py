@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 
 from helpers.checking import Suite, assert_matches
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, modules_under_and_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone
 from helpers.selfcheck.nb07 import (
     as_tensor_or_fail,
     build_gpt,
@@ -26,6 +26,7 @@ from helpers.selfcheck.nb07 import (
     check_gpt_facts,
     check_gpt_outputs,
     check_sampled,
+    check_tolerant_output,
     check_weight_invariants,
     config_dict,
     config_text,
@@ -36,6 +37,7 @@ from helpers.selfcheck.nb07 import (
     run_block,
     run_generate,
     run_gpt,
+    same_under,
     seeded_ids,
     seeded_randn,
     test_config,
@@ -485,22 +487,6 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-def _same_under(student, build_caller, children, callee: str, caller: str, x_or_ids) -> list:
-    try:
-        parent = build_caller()
-        modules = children(parent)
-    except Exception:  # noqa: BLE001 - the caller is judged in its own cases
-        return []
-    return modules_under_and_alone(lambda: parent(x_or_ids), modules, callee, caller)
-
-
-def _check_tolerant_output(out, shape: tuple, what: str) -> None:
-    import torch
-
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape or not bool(torch.isfinite(out).all()):
-        raise AssertionError(f"{what} should return a finite tensor of shape {shape}, got {out!r:.200}.")
-
-
 @suite.case("CausalSelfAttention", points=1, hint=SAME_ALONE_HINT)
 def same_under_block(student):
     """Inside your TransformerBlock, its CausalSelfAttention gives what it gives alone on the same input (and alone gives (B, T, d_model))."""
@@ -509,8 +495,8 @@ def same_under_block(student):
     cfg = test_config()
     x = seeded_randn((2, 5, cfg.d_model), student.seed(580))  # (B, T, d_model)
     student.note(f"TransformerBlock({config_text(cfg)})(x) watching block.attn, then block.attn alone on the same input")
-    calls = _same_under(student, lambda: student.TransformerBlock(cfg), lambda block: [getattr(block, "attn", None)],
-                        "CausalSelfAttention", "TransformerBlock", x.clone())
+    calls = same_under(student, lambda: student.TransformerBlock(cfg), lambda block: [getattr(block, "attn", None)],
+                       "CausalSelfAttention", "TransformerBlock", x.clone())
     with torch.no_grad():
         out = student.CausalSelfAttention(cfg)(x.clone())
     return {"alone": calls, "out": out}
@@ -518,7 +504,7 @@ def same_under_block(student):
 
 @same_under_block.verify
 def _(got, ref):
-    _check_tolerant_output(got["out"], tuple(ref["out"].shape), "CausalSelfAttention(config)(x)")
+    check_tolerant_output(got["out"], tuple(ref["out"].shape), "CausalSelfAttention(config)(x)")
     check_same_alone(got, "CausalSelfAttention")
 
 
@@ -531,8 +517,8 @@ def same_under_minigpt(student):
     ids = seeded_ids((2, 5), cfg.vocab_size, student.seed(581))  # (B, T)
     x = seeded_randn((2, 5, cfg.d_model), student.seed(582))  # (B, T, d_model)
     student.note(f"MiniGPT({config_text(cfg)})(ids) watching its blocks, then each block alone on the same input")
-    calls = _same_under(student, lambda: student.MiniGPT(cfg), lambda model: list(getattr(model, "blocks", []) or []),
-                        "TransformerBlock", "MiniGPT", ids)
+    calls = same_under(student, lambda: student.MiniGPT(cfg), lambda model: list(getattr(model, "blocks", []) or []),
+                       "TransformerBlock", "MiniGPT", ids)
     from helpers.selfcheck.doubles import standing_in
     from helpers.selfcheck.nb07 import stand_in_class
 
@@ -545,5 +531,5 @@ def same_under_minigpt(student):
 
 @same_under_minigpt.verify
 def _(got, ref):
-    _check_tolerant_output(got["out"], tuple(ref["out"].shape), "TransformerBlock(config)(x)")
+    check_tolerant_output(got["out"], tuple(ref["out"].shape), "TransformerBlock(config)(x)")
     check_same_alone(got, "TransformerBlock")

@@ -8,7 +8,16 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_U, SLIDE_V
-from helpers.selfcheck.doubles import Doubled, callee_results_differ, check_doubled, fix_callee_first, same_values
+from helpers.selfcheck.doubles import (
+    SAME_ALONE_HINT,
+    Doubled,
+    callee_results_differ,
+    check_doubled,
+    check_same_alone,
+    fix_callee_first,
+    same_values,
+    under_and_alone,
+)
 
 suite = Suite("02")
 
@@ -601,3 +610,63 @@ def greedy_takes_the_argmax(student):
 @greedy_takes_the_argmax.verify
 def _(got, ref):
     check_generate(got, ref)
+
+
+# --------------------------------------------------------------------------- #
+# The same under its callers: a callee that answers otherwise inside generate or next_token_probs
+# than alone on the same arguments loses a point in its own case (the hidden tests have these on other seeds)
+# --------------------------------------------------------------------------- #
+
+
+def under_callers(student, callee: str, seed: int) -> list:
+    """The student's generate and next_token_probs on seeded (7, 3) tables, ``callee`` watched, its calls made again
+    alone (helpers/selfcheck/doubles.py, under_and_alone). The hidden tests import it too."""
+    rng = np.random.default_rng(seed)
+    V, U = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))  # (7, 3), (7, 3)
+    student.note(f"generate(V, U, [2], 3, rng, temperature=0.7) and next_token_probs(V, U, 4), watching {callee}, then {callee} alone")
+    calls = under_and_alone(student, "generate", callee, lambda: student.get("generate")(V.copy(), U.copy(), [2], 3, np.random.default_rng(seed), temperature=0.7))
+    if callee != "sample_categorical":
+        calls += under_and_alone(student, "next_token_probs", callee, lambda: student.get("next_token_probs")(V.copy(), U.copy(), 4))
+    return calls
+
+
+@suite.case("softmax", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_callers(student):
+    """Inside your generate and next_token_probs, softmax gives what it gives alone on the same scores (and is right alone)."""
+    s = np.random.default_rng(student.seed(12)).normal(size=6) * 2  # (6,)
+    return {"alone": under_callers(student, "softmax", student.seed(13)), "p": student.softmax(s)}
+
+
+@same_alone_as_under_callers.verify
+def _(got, ref):
+    assert_matches(got["p"], ref["p"], "softmax(s)")
+    check_same_alone(got, "softmax")
+
+
+@suite.case("dot_scores", points=1, hint=SAME_ALONE_HINT)
+def same_scores_alone_as_under_callers(student):
+    """Inside your generate and next_token_probs, dot_scores gives what it gives alone on the same tables (and is right alone)."""
+    rng = np.random.default_rng(student.seed(14))
+    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))  # (5, 3), (5, 3)
+    return {"alone": under_callers(student, "dot_scores", student.seed(15)), "s": student.dot_scores(U, V[1])}
+
+
+@same_scores_alone_as_under_callers.verify
+def _(got, ref):
+    assert_matches(got["s"], ref["s"], "dot_scores(U, v)")
+    check_same_alone(got, "dot_scores")
+
+
+@suite.case("sample_categorical", points=1, hint=SAME_ALONE_HINT)
+def same_draw_alone_as_under_generate(student):
+    """Inside your generate, sample_categorical draws what it draws alone from the same p and rng state (and is right alone)."""
+    i = student.sample_categorical(SAMPLE_P.copy(), np.random.default_rng(student.seed(16)))
+    return {"alone": under_callers(student, "sample_categorical", student.seed(17)), "i": i}
+
+
+@same_draw_alone_as_under_generate.verify
+def _(got, ref):
+    if not is_int(got["i"]):
+        raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(got['i'])}.")
+    assert_matches(got["i"], ref["i"], "sample_categorical(p, rng)")
+    check_same_alone(got, "sample_categorical")

@@ -11,7 +11,15 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_U, SLIDE_V
-from helpers.selfcheck.doubles import callee_results_differ, fix_callee_first, replacing, same_values
+from helpers.selfcheck.doubles import (
+    SAME_ALONE_HINT,
+    callee_results_differ,
+    check_same_alone,
+    fix_callee_first,
+    replacing,
+    same_values,
+    under_and_alone,
+)
 from helpers.selfcheck.lm_tables import check_table_lm_facts, table_lm_facts
 
 suite = Suite("03")
@@ -500,3 +508,31 @@ def _(got, ref):
     if not got[-1] < got[0] - 0.3:
         raise AssertionError(f"the loss did not go down: first {got[0]:.4f}, last {got[-1]:.4f} (expected about {ref[0]:.4f} -> {ref[-1]:.4f}).")
     assert_matches(got, ref)
+
+
+# --------------------------------------------------------------------------- #
+# The same under sgd_epoch: a loss_and_grads that answers otherwise inside sgd_epoch than alone loses a point
+# in its own case (the hidden tests have this on other seeds)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("loss_and_grads", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_sgd_epoch(student):
+    """Inside your sgd_epoch, loss_and_grads gives what it gives alone on the same tables and pair (and is right alone)."""
+    rng = np.random.default_rng(student.seed(19))
+    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))  # (5, 3), (5, 3)
+    prev_ids, next_ids = rng.integers(0, 5, size=4), rng.integers(0, 5, size=4)  # (4,), (4,)
+    student.note("sgd_epoch(V, U, prev_ids, next_ids, 0.2) watching loss_and_grads, then loss_and_grads alone on the same arguments")
+    calls = under_and_alone(student, "sgd_epoch", "loss_and_grads", lambda: student.get("sgd_epoch")(V.copy(), U.copy(), prev_ids, next_ids, 0.2))
+    return {"alone": calls, "result": student.loss_and_grads(V.copy(), U.copy(), 3, 1)}
+
+
+@same_alone_as_under_sgd_epoch.verify
+def _(got, ref):
+    result, expected = got["result"], ref["result"]  # tolerant: not a stub; the loss and the shapes
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise AssertionError(f"loss_and_grads must return (loss, dV, dU), got {describe(result)}.")
+    assert_matches(result[0], expected[0], "the loss of loss_and_grads(V, U, 3, 1)")
+    for name, mine, theirs in zip(("dV", "dU"), result[1:], expected[1:]):
+        shape_error(name, mine, theirs.shape)
+    check_same_alone(got, "loss_and_grads")

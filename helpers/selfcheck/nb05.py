@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
-from helpers.selfcheck.doubles import Twin, given_callee
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, Twin, check_same_alone, given_callee, under_and_alone
 from helpers.selfcheck.lm_tables import check_table_lm_facts, table_lm_facts
 
 suite = Suite("05")
@@ -571,3 +571,28 @@ def check_gradients(got: dict, ref: dict) -> None:
 @gradients_flow_to_both_tables.verify
 def _(got, ref):
     check_gradients(got, ref)
+
+
+# --------------------------------------------------------------------------- #
+# The same under rope_2d and rope: a rotate_2d that answers otherwise inside them than alone loses a point
+# in its own case (the hidden tests have this on other seeds)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("rotate_2d", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_rope(student):
+    """Inside your rope_2d and rope, rotate_2d gives what it gives alone on the same vectors and angles (and is right alone)."""
+    rng = np.random.default_rng(student.seed(156))
+    X2, X = rng.normal(size=(4, 2)), rng.normal(size=(3, 4))  # (T, 2), (T, d)
+    x = rng.normal(size=(3, 2))  # (3, 2)
+    theta = np.array([0.5, -2.1, 1.3])  # (3,)
+    student.note("rope_2d(X, 0.7) and rope(X) watching rotate_2d, then rotate_2d alone on the same arguments")
+    calls = under_and_alone(student, "rope_2d", "rotate_2d", lambda: student.get("rope_2d")(X2.copy(), 0.7))
+    calls += under_and_alone(student, "rope", "rotate_2d", lambda: student.get("rope")(X.copy()))
+    return {"x": x, "theta": theta, "alone": calls, "x'": student.rotate_2d(x.copy(), theta.copy())}
+
+
+@same_alone_as_under_rope.verify
+def _(got, ref):
+    check_turned_by(got["x'"], ref["x"], ref["theta"], "rotate_2d(x, theta)")  # tolerant: not a stub
+    check_same_alone(got, "rotate_2d")

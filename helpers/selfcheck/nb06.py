@@ -23,7 +23,18 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_V
-from helpers.selfcheck.doubles import callee_results_differ, fix_callee_first, run_watched, same_values, standing_in
+from helpers.selfcheck.doubles import (
+    SAME_ALONE_HINT,
+    callee_results_differ,
+    check_same_alone,
+    fix_callee_first,
+    modules_under_and_alone,
+    replacing,
+    run_watched,
+    same_values,
+    standing_in,
+    under_and_alone,
+)
 
 suite = Suite("06")
 
@@ -847,3 +858,73 @@ def forward_with_parameters_set_by_name(student):
 def _(got, ref):
     check_mha_run(got, ref, "causal (default)")
     check_mha_run(got, ref, "causal=False")
+
+
+# --------------------------------------------------------------------------- #
+# The same under its callers: a causal_mask, an attention or a head that answers otherwise inside its caller
+# than alone loses a point in its own case (the hidden tests have these on other seeds)
+# --------------------------------------------------------------------------- #
+
+
+@suite.case("causal_mask", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_attention(student):
+    """Inside your scaled_dot_product_attention, causal_mask gives what it gives alone for the same T (and is right alone)."""
+    Q, K, V = random_qkv(student.seed(186), (2, 4, 3), (2, 4, 3), (2, 4, 3))
+    student.note("scaled_dot_product_attention(Q, K, V, causal=True) watching causal_mask, then causal_mask alone")
+    calls = under_and_alone(student, "scaled_dot_product_attention", "causal_mask", lambda: student.get("scaled_dot_product_attention")(Q, K, V, causal=True))
+    return {"alone": calls, "mask": student.causal_mask(4)}
+
+
+@same_alone_as_under_attention.verify
+def _(got, ref):
+    check_causal_structure(got["mask"], 4, "causal_mask(4)")  # tolerant: not a stub, never the future
+    check_same_alone(got, "causal_mask")
+
+
+@suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_attention_head(student):
+    """Inside your AttentionHead, scaled_dot_product_attention gives what it gives alone on the same Q, K, V (and is right alone, not causal)."""
+    import torch
+
+    head = student.AttentionHead(4, 3)
+    set_parameters_by_name(head, student.seed(187))
+    x = torch.tensor(np.random.default_rng(student.seed(188)).normal(size=(2, 5, 4)), dtype=torch.float32)  # (B, T, d_model)
+    Q, K, V = random_qkv(student.seed(189), (2, 4, 3), (2, 4, 3), (2, 4, 3))
+    student.note("AttentionHead(4, 3)(x) watching scaled_dot_product_attention, then it alone on the same arguments")
+    calls = under_and_alone(student, "AttentionHead", "scaled_dot_product_attention", lambda: head(x))
+    return {"alone": calls, "result": student.scaled_dot_product_attention(Q, K, V)}  # not causal: its causal_mask is not judged here
+
+
+@same_alone_as_under_attention_head.verify
+def _(got, ref):
+    assert_matches(got["result"], ref["result"], "scaled_dot_product_attention(Q, K, V)", **TOL)
+    check_same_alone(got, "scaled_dot_product_attention")
+
+
+@suite.case("AttentionHead", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_multi_head(student):
+    """Inside your MultiHeadAttention, each AttentionHead gives what it gives alone on the same x (and a head alone, beside an attention double, gives (B, T, d_head))."""
+    import torch
+
+    x = torch.tensor(np.random.default_rng(student.seed(190)).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
+    student.note("MultiHeadAttention(6, 2, 3)(x) watching its heads, then each head alone on the same input")
+    try:
+        mha = student.MultiHeadAttention(6, 2, 3)
+        heads = list(getattr(mha, "heads", []) or [])
+    except Exception:  # noqa: BLE001 - MultiHeadAttention is judged in its own cases
+        mha, heads = None, []
+    calls = modules_under_and_alone(lambda: mha(x.clone()), heads, "AttentionHead", "MultiHeadAttention") if mha is not None else []
+    head = student.AttentionHead(6, 3)
+    with torch.no_grad(), replacing(student, "AttentionHead", {"scaled_dot_product_attention": attention_stand_in(student.seed(191))}):
+        alone = head(x.clone())  # beside the attention double: the head's own step only
+    return {"alone": calls, "out": alone}
+
+
+@same_alone_as_under_multi_head.verify
+def _(got, ref):
+    import torch
+
+    out = expect_tensor(got["out"], "AttentionHead(6, 3)(x)", tuple(ref["out"].shape))  # tolerant: not a stub
+    if not bool(torch.isfinite(out).all()):
+        raise AssertionError("AttentionHead(6, 3)(x) holds nan or inf.")
+    check_same_alone(got, "AttentionHead")

@@ -25,7 +25,7 @@ import zlib
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
-from helpers.selfcheck.doubles import standing_in
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, modules_under_and_alone, standing_in
 
 suite = Suite("07")
 
@@ -898,3 +898,73 @@ def tensor_start_ids(student):
 @tensor_start_ids.verify
 def _(got, ref):
     check_sampled(got, ref)
+
+
+# --------------------------------------------------------------------------- #
+# The same under its callers: a CausalSelfAttention (or a TransformerBlock) that answers otherwise inside its
+# caller than alone loses a point in its own case (the hidden tests have these on other seeds)
+# --------------------------------------------------------------------------- #
+
+
+def same_under(student, build_caller, children, callee: str, caller: str, x_or_ids) -> list:
+    """Build the student's ``caller`` module, hook its graded sub-modules ``children(parent)``, run it on ``x_or_ids``
+    and run each recorded forward again alone (helpers/selfcheck/doubles.py). The hidden tests import it too."""
+    try:
+        parent = build_caller()
+        modules = children(parent)
+    except Exception:  # noqa: BLE001 - the caller is judged in its own cases
+        return []
+    return modules_under_and_alone(lambda: parent(x_or_ids), modules, callee, caller)
+
+
+def check_tolerant_output(out, shape: tuple, what: str) -> None:
+    """Tolerant: a finite tensor of ``shape`` (not a stub)."""
+    import torch
+
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape or not bool(torch.isfinite(out).all()):
+        raise AssertionError(f"{what} should return a finite tensor of shape {shape}, got {out!r:.200}.")
+
+
+@suite.case("CausalSelfAttention", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_block(student):
+    """Inside your TransformerBlock, its CausalSelfAttention gives what it gives alone on the same input (and alone gives (B, T, d_model))."""
+    import torch
+
+    cfg = test_config()
+    x = seeded_randn((2, 4, cfg.d_model), student.seed(590))  # (B, T, d_model)
+    student.note(f"TransformerBlock({config_text(cfg)})(x) watching block.attn, then block.attn alone on the same input")
+    calls = same_under(student, lambda: student.TransformerBlock(cfg), lambda block: [getattr(block, "attn", None)],
+                       "CausalSelfAttention", "TransformerBlock", x.clone())
+    with torch.no_grad():
+        out = student.CausalSelfAttention(cfg)(x.clone())
+    return {"alone": calls, "out": out}
+
+
+@same_alone_as_under_block.verify
+def _(got, ref):
+    check_tolerant_output(got["out"], tuple(ref["out"].shape), "CausalSelfAttention(config)(x)")
+    check_same_alone(got, "CausalSelfAttention")
+
+
+@suite.case("TransformerBlock", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_minigpt(student):
+    """Inside your MiniGPT, each TransformerBlock gives what it gives alone on the same input (and alone, beside an attention double, gives (B, T, d_model))."""
+    import torch
+
+    cfg = test_config()
+    ids = seeded_ids((2, 4), cfg.vocab_size, student.seed(591))  # (B, T)
+    x = seeded_randn((2, 4, cfg.d_model), student.seed(592))  # (B, T, d_model)
+    student.note(f"MiniGPT({config_text(cfg)})(ids) watching its blocks, then each block alone on the same input")
+    calls = same_under(student, lambda: student.MiniGPT(cfg), lambda model: list(getattr(model, "blocks", []) or []),
+                       "TransformerBlock", "MiniGPT", ids)
+    with standing_in(student, "CausalSelfAttention", stand_in_class("attention", student.seed(593))):
+        block = student.TransformerBlock(cfg)  # beside an attention double: the block's own step only
+    with torch.no_grad():
+        out = block(x.clone())
+    return {"alone": calls, "out": out}
+
+
+@same_alone_as_under_minigpt.verify
+def _(got, ref):
+    check_tolerant_output(got["out"], tuple(ref["out"].shape), "TransformerBlock(config)(x)")
+    check_same_alone(got, "TransformerBlock")
