@@ -1,0 +1,52 @@
+"""More attacks on the grader that its other integrity tests did not try, each one that worked.
+
+Every test here failed on the grader as it was when the attack was found; the ones whose
+fix is not local are marked xfail(strict=True) with the fix they need.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autograder.sandbox.protocol import ProtocolError, read_result_line
+
+
+# --------------------------------------------------------------------------- #
+# 1. A result line names a case with a large budget in its first bytes (what the
+#    size check peeks at) and the case it is really for later (what json keeps:
+#    the last of duplicate keys), so a line far over its case's budget is decoded.
+# --------------------------------------------------------------------------- #
+
+BUDGETS = {"01/small": 5_000, "01/large": 4_000_000}
+IDS = set(BUDGETS)
+
+
+def _forged(*id_spellings: str, size: int = 1_000_000) -> bytes:
+    """A CaseResult line whose keys spell "id" as given (first one peeked, last one kept by json)."""
+    head = '{"kind": "CaseResult", ' + ", ".join(f'{key}: "{cid}"' for key, cid in id_spellings)
+    obs = json.dumps({"value": ["x" * 1000] * (size // 1000), "calls": [], "error": None, "seconds": 0.0})
+    return f'{head}, "obs": {obs}}}'.encode()
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        [('"id"', "01/large"), ('"id"', "01/small")],  # a plain duplicate key
+        [('"id"', "01/large"), ('"\\u0069d"', "01/small")],  # the second key spelled with an escape
+        [('"id"', "01/large"), ('"id" ', "01/small")],  # white space before the colon
+    ],
+    ids=["duplicate", "escaped", "spaced"],
+)
+def test_a_line_cannot_borrow_another_cases_budget(spellings):
+    line = _forged(*spellings)
+    assert len(line) > 4 * BUDGETS["01/small"]
+    with pytest.raises(ProtocolError, match="far larger"):
+        read_result_line(line, {"01"}, IDS, BUDGETS)
+
+
+def test_an_honest_large_line_keeps_its_own_budget():
+    line = _forged(('"id"', "01/large"), size=400_000)
+    message = read_result_line(line, {"01"}, IDS, BUDGETS)
+    assert message.id == "01/large"
