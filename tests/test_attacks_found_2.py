@@ -50,3 +50,46 @@ def test_an_honest_large_line_keeps_its_own_budget():
     line = _forged(('"id"', "01/large"), size=400_000)
     message = read_result_line(line, {"01"}, IDS, BUDGETS)
     assert message.id == "01/large"
+
+
+# --------------------------------------------------------------------------- #
+# 2. Seven sparse notebooks of 500 MB each (no disk at all; an archive of a few kB)
+#    are each read whole into the grader, and copied again into a memfd for the
+#    worker: one student cost the grader 4.4 GB of memory (and as much again in
+#    memfds), enough to take a class's batch down with two of them side by side.
+# --------------------------------------------------------------------------- #
+
+SPARSE_GRADER = """
+import json, resource, sys
+from pathlib import Path
+from autograder.grading.grade import grade_submissions
+results = grade_submissions({"sparse": Path(sys.argv[1])}, jobs=1)
+print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print("RESULTS" + json.dumps(results))
+"""
+
+
+@pytest.mark.slow
+def test_sparse_notebooks_cost_the_grader_at_most_one_notebooks_worth(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from autograder.course import ROOT, SERIES
+
+    folder = tmp_path / "sparse"
+    folder.mkdir()
+    for name in SERIES.values():
+        with open(folder / f"{name}.ipynb", "wb") as fh:
+            fh.truncate(500 * 1024 * 1024)
+    proc = subprocess.run(
+        [sys.executable, "-c", SPARSE_GRADER, str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    peak = int(next(line for line in proc.stdout.splitlines() if line.startswith("PEAK")).split()[1])
+    results = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULTS"))[len("RESULTS"):])["sparse"]
+    assert results["score"] == 0
+    print(f"grader peak {peak / 2**30:.2f} GiB")
+    assert peak < 2 * 2**30  # was 4.4 GiB: every notebook in memory at once
+    assert "together are more than" in results["output"]
