@@ -46,6 +46,12 @@ def test_a_line_cannot_borrow_another_cases_budget(spellings):
         read_result_line(line, {"01"}, IDS, BUDGETS)
 
 
+def test_a_line_cannot_borrow_the_budget_of_a_case_outside_its_job():
+    line = _forged(('"id"', "01/large"), size=1_000_000)  # a hidden case's budget, claimed in the visible phase
+    with pytest.raises(ProtocolError, match="far larger"):
+        read_result_line(line, {"01"}, {"01/small"}, BUDGETS)
+
+
 def test_an_honest_large_line_keeps_its_own_budget():
     line = _forged(('"id"', "01/large"), size=400_000)
     message = read_result_line(line, {"01"}, IDS, BUDGETS)

@@ -321,6 +321,8 @@ def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str], budge
     claimed = None
     if budgets is not None and len(line) > 4096:
         claimed = peek_case_id(line)
+        if claimed not in case_ids:  # a case of another job (a hidden one, in the visible phase) lends no budget either
+            claimed = None
         if len(line) > budgets.get(claimed, min(budgets.values(), default=MAX_LINE_BYTES)):
             raise ProtocolError("a result far larger than the expected one (arrays of the wrong size?); it was not read")
     try:
