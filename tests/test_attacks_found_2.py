@@ -99,3 +99,33 @@ def test_sparse_notebooks_cost_the_grader_at_most_one_notebooks_worth(tmp_path):
     print(f"grader peak {peak / 2**30:.2f} GiB")
     assert peak < 2 * 2**30  # was 4.4 GiB: every notebook in memory at once
     assert "together are more than" in results["output"]
+
+
+# --------------------------------------------------------------------------- #
+# 3. A student folder whose name is long (250 bytes: any name up to 255 is a folder
+#    Linux accepts) makes grade-all's own files for it ("NAME.json", ".NAME.json.tmp",
+#    "NAME.md") too long to create: grade-all raised, and no student got a CSV row,
+#    feedback or a class report.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.slow
+def test_a_long_folder_name_costs_no_other_student_their_grade(tmp_path):
+    import shutil
+
+    from autograder.course import SOLUTIONS
+    from autograder.grading.batch import grade_all
+
+    root = tmp_path / "root"
+    honest = root / "honest"
+    honest.mkdir(parents=True)
+    for path in SOLUTIONS.glob("*.ipynb"):
+        shutil.copy(path, honest / path.name)
+    long_name = "x" * 250
+    (root / long_name).mkdir()
+    out = tmp_path / "out"
+    results = grade_all(root, out / "grades.csv", jobs=1, feedback_dir=out / "fb", show_progress=False)
+    assert results["honest"]["score"] == results["honest"]["max_score"] > 0
+    rows = (out / "grades.csv").read_text()
+    assert "honest" in rows and long_name in rows
+    assert (out / "fb" / "honest.md").exists() and (out / "report.html").exists()
