@@ -7,6 +7,7 @@ fix is not local are marked xfail(strict=True) with the fix they need.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -129,3 +130,39 @@ def test_a_long_folder_name_costs_no_other_student_their_grade(tmp_path):
     rows = (out / "grades.csv").read_text()
     assert "honest" in rows and long_name in rows
     assert (out / "fb" / "honest.md").exists() and (out / "report.html").exists()
+
+
+# --------------------------------------------------------------------------- #
+# 4. A folder chain under /tmp deeper than PATH_MAX (made with chdir and relative
+#    mkdirs, so no path the student uses is long) is listed and removed by the
+#    janitor through full paths: past 4096 bytes it can neither list nor remove
+#    anything, and the whole chain (with a note at its bottom) waits for the next
+#    student on the worker.
+# --------------------------------------------------------------------------- #
+
+
+def _deep_chain(top: str, levels: int) -> None:
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(levels):
+            os.mkdir("d" * 60, dir_fd=fd)
+            sub = os.open("d" * 60, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        note = os.open("note", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+        os.write(note, b"left for the next student")
+        os.close(note)
+        os.chmod("note", 0o000, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def test_the_janitor_removes_a_folder_chain_deeper_than_path_max(tmp_path):
+    from autograder.sandbox.janitor import WritableAreas
+
+    area = tmp_path / "tmp"
+    (area / "kept").mkdir(parents=True)
+    areas = WritableAreas([str(area)])
+    _deep_chain(str(area), 150)  # 150 * 61 bytes: over twice PATH_MAX
+    areas.restore()
+    assert sorted(os.listdir(area)) == ["kept"]
