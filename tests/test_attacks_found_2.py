@@ -166,3 +166,33 @@ def test_the_janitor_removes_a_folder_chain_deeper_than_path_max(tmp_path):
     _deep_chain(str(area), 150)  # 150 * 61 bytes: over twice PATH_MAX
     areas.restore()
     assert sorted(os.listdir(area)) == ["kept"]
+
+
+# --------------------------------------------------------------------------- #
+# 5. Extended attributes (tmpfs keeps user.* ones since Linux 6.6) on /tmp itself, or
+#    on a file or folder that was there before the first student (matplotlib's config),
+#    survive the janitor, which restores paths, modes and bytes only: a note the next
+#    student on the worker reads with os.getxattr.
+# --------------------------------------------------------------------------- #
+
+
+def test_the_janitor_removes_extended_attributes_a_student_set(tmp_path):
+    from autograder.sandbox.janitor import WritableAreas
+
+    area = tmp_path / "tmp"
+    (area / "config").mkdir(parents=True)
+    (area / "config" / "fontlist.json").write_text("{}")
+    try:
+        os.setxattr(area, "user.probe", b"1")
+        os.removexattr(area, "user.probe")
+    except OSError:
+        pytest.skip("this file system keeps no user extended attributes")
+    os.setxattr(area / "config", "user.kept", b"the course's own")
+    areas = WritableAreas([str(area)])
+    for path in (area, area / "config", area / "config" / "fontlist.json"):
+        os.setxattr(path, "user.note", b"left for the next student")
+    os.setxattr(area / "config", "user.kept", b"changed")
+    areas.restore()
+    for path in (area, area / "config", area / "config" / "fontlist.json"):
+        assert "user.note" not in os.listxattr(path), path
+    assert os.getxattr(area / "config", "user.kept") == b"the course's own"

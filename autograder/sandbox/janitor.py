@@ -380,6 +380,21 @@ def _remove_below(parent_fd: int, name: str, device: int) -> None:
             stack[-1][1].add(done)
 
 
+def _xattrs(path: str) -> dict[str, bytes]:
+    """The extended attributes of ``path`` (not following a link): name -> value ({} where there are none or none can be read)."""
+    found = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return found
+    for name in names:
+        try:
+            found[name] = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            pass
+    return found
+
+
 class WritableAreas:
     """The directories a child can write to, put back as they were after every job.
 
@@ -396,7 +411,9 @@ class WritableAreas:
         self.roots = [r for r in roots if os.path.isdir(r)]
         self.files: dict[str, tuple[int, bytes]] = {}
         self.dirs: dict[str, int] = {}
+        self.xattrs: dict[str, dict[str, bytes]] = {}  # extended attributes (tmpfs keeps user.* ones): a note for the next student
         for path, is_dir, _ in self._walk():
+            self.xattrs[path] = _xattrs(path)
             mode = os.lstat(path).st_mode & 0o7777
             if is_dir:
                 self.dirs[path] = mode
@@ -472,6 +489,19 @@ class WritableAreas:
                 os.chmod(path, mode)
             except OSError:
                 pass
+        for path, kept in self.xattrs.items():
+            now = _xattrs(path)
+            for name in now.keys() - kept.keys():
+                try:
+                    os.removexattr(path, name, follow_symlinks=False)
+                except OSError:
+                    pass
+            for name, value in kept.items():
+                if now.get(name) != value:
+                    try:
+                        os.setxattr(path, name, value, follow_symlinks=False)
+                    except OSError:
+                        pass
 
 
 class Janitor:
