@@ -196,3 +196,27 @@ def test_the_janitor_removes_extended_attributes_a_student_set(tmp_path):
     for path in (area, area / "config", area / "config" / "fontlist.json"):
         assert "user.note" not in os.listxattr(path), path
     assert os.getxattr(area / "config", "user.kept") == b"the course's own"
+
+
+# --------------------------------------------------------------------------- #
+# 6. The times of a file that was there before the first student (os.utime: 2 x 64
+#    bits a student chooses): the janitor rewrote a file only when its bytes changed,
+#    so the times stayed for the next student to read.
+# --------------------------------------------------------------------------- #
+
+
+def test_the_janitor_puts_back_the_times_of_what_was_there(tmp_path):
+    from autograder.sandbox.janitor import WritableAreas
+
+    area = tmp_path / "tmp"
+    (area / "config").mkdir(parents=True)
+    font = area / "config" / "fontlist.json"
+    font.write_text("{}")
+    before = {p: (os.stat(p).st_atime_ns, os.stat(p).st_mtime_ns) for p in (font, area / "config")}
+    areas = WritableAreas([str(area)])
+    for path in before:
+        os.utime(path, ns=(123456789_000000001, 987654321_000000002))
+    areas.restore()
+    for path, times in before.items():
+        assert os.stat(path).st_mtime_ns == times[1], path
+        assert os.stat(path).st_mtime_ns != 987654321_000000002
