@@ -220,3 +220,48 @@ def test_the_janitor_puts_back_the_times_of_what_was_there(tmp_path):
     for path, times in before.items():
         assert os.stat(path).st_mtime_ns == times[1], path
         assert os.stat(path).st_mtime_ns != 987654321_000000002
+
+
+# --------------------------------------------------------------------------- #
+# 7. A child may lower the priority of the worker it was forked from (same uid:
+#    setpriority to 19, SCHED_IDLE) and its resource limits (prlimit: for good, an
+#    unprivileged process cannot raise a hard limit again), and every later student's
+#    child on that worker inherits them: the next student's code runs at idle priority,
+#    behind everything else on the machine, with 50 file descriptors.
+# --------------------------------------------------------------------------- #
+
+from autograder.grading.launch import bwrap_path  # noqa: E402
+
+NICER = """
+import os
+os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)
+try:
+    os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))
+except OSError as exc:
+    print("NICER no SCHED_IDLE", exc)
+print("NICER worker nice", os.getpriority(os.PRIO_PROCESS, os.getppid()), "policy", os.sched_getscheduler(os.getppid()))
+import resource
+resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (50, 50))  # lowered for good: the worker cannot raise it again
+print("NICER worker files", resource.prlimit(os.getppid(), resource.RLIMIT_NOFILE))
+"""
+
+NICE_FINDER = """
+import os
+import resource
+print("FINDER nice", os.getpriority(os.PRIO_PROCESS, 0), "policy", os.sched_getscheduler(0), "files", resource.getrlimit(resource.RLIMIT_NOFILE))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bwrap_path() is None, reason="needs the bubblewrap sandbox (apt-get install bubblewrap)")
+def test_the_next_student_does_not_inherit_a_priority_the_last_one_set(tmp_path):
+    from tests.conftest import grade_folders
+    from tests.test_integrity_sandbox import _release_with, at_load
+
+    _release_with(tmp_path / "a_nicer", at_load(NICER))
+    _release_with(tmp_path / "b_finder", at_load(NICE_FINDER))
+    graded = grade_folders({"a_nicer": tmp_path / "a_nicer", "b_finder": tmp_path / "b_finder"}, jobs=1, limits={"notebook_seconds": 30.0})
+    assert "NICER worker nice 19" in graded["a_nicer"]["extra_data"]["student_output"]
+    found = graded["b_finder"]["extra_data"]["student_output"]
+    assert "NICER worker files (50, 50)" in graded["a_nicer"]["extra_data"]["student_output"]
+    assert "FINDER nice 0 policy 0 files" in found and "(50, 50)" not in found, found[-2000:]
