@@ -4,6 +4,7 @@ row and a feedback file; a re-run skips students already graded."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -97,7 +98,8 @@ def test_grade_all_writes_the_class_report(graded_class):
     """report.html and items.csv beside the CSVs: anonymous, every graded test a row, the blank student's stubs counted."""
     root, out, _ = graded_class
     page = (out / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 3 and "alice" not in page and "bob" not in page
+    text = re.sub(r'src="data:image/png;base64,[^"]*"', "", page)  # base64 spells "bob" now and then
+    assert page.count('src="data:image/png;base64,') == 3 and "alice" not in text and "bob" not in text
     with open(out / "items.csv") as fh:
         items = list(csv.DictReader(fh))
     tests = {row["test"] for row in items if row["level"] == "test"}
