@@ -27,7 +27,7 @@ from autograder.grading.registry import load_registry
 from autograder.grading.runner import Limits
 from autograder.report.class_report import write_class_report
 from autograder.report.results import error_results
-from autograder.report.text import csv_cell, csv_row, md_code_block, md_text, open_csv, printable, safe_path, write_text  # noqa: F401 - csv_cell: used by the tests
+from autograder.report.text import csv_cell, csv_row, file_stem, md_code_block, md_text, open_csv, printable, safe_path, write_text  # noqa: F401 - csv_cell: used by the tests
 
 
 def _newest_file_time(folder: Path) -> float:
@@ -136,7 +136,7 @@ def grade_all(
     results: dict[str, dict] = {name: error_results(why, registry.points()) for name, why in refused.items()}
     todo = {}
     for name, folder in students.items():
-        path = safe_path(store / f"{name}.json")
+        path = safe_path(store / f"{file_stem(name)}.json")
         if not force and _is_fresh(path, folder, registry.fingerprint, reveal_hidden):
             results[name] = json.loads(path.read_text())
         else:
@@ -167,16 +167,16 @@ def grade_all(
         except Exception as exc:  # noqa: BLE001 - a grader bug with this student costs this student's row only
             data = error_results(f"grader error: the results could not be stored ({type(exc).__name__})", registry.points())
             text = json.dumps(data, indent=1)
-        tmp = safe_path(store / f".{name}.json.tmp")
+        tmp = safe_path(store / f".{file_stem(name)}.json.tmp")
         tmp.write_text(text)
-        os.replace(tmp, safe_path(store / f"{name}.json"))
+        os.replace(tmp, safe_path(store / f"{file_stem(name)}.json"))
         results[name] = data
     _write_csvs(csv_path, results, registry)
     write_written_answers(csv_path.resolve().parent / "written", results, sorted({c.notebook for c in registry.cases}))
     if feedback_dir is not None:
         feedback_dir.mkdir(parents=True, exist_ok=True)
         for name, data in results.items():
-            write_text(feedback_dir / f"{name}.md", _feedback_or_error(name, data))
+            write_text(feedback_dir / f"{file_stem(name)}.md", _feedback_or_error(name, data))
     write_class_report(results, csv_path.resolve().parent, names=names, registry=registry)  # report.html, items.csv
     if show_progress:
         print(

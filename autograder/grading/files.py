@@ -36,6 +36,7 @@ from pathlib import Path, PurePath
 from autograder.course import ROOT
 
 MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024  # a larger notebook is not read at all
+MAX_SUBMISSION_BYTES = 512 * 1024 * 1024  # all of a submission's notebooks together: seven sparse 500 MB files cost the grader 4 GB
 MAX_ENTRIES = 20_000  # entries listed per submission; the rest are ignored (with a note)
 MAX_DEPTH = 16  # folder levels below the submission folder
 SKIPPED_DIRS = (".ipynb_checkpoints", "__MACOSX", "__pycache__")
@@ -46,6 +47,10 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_C
 
 class UnsafeFile(OSError):
     """A file (or folder) of a submission the grader will not read; ``str()`` says why."""
+
+
+class TooLarge(UnsafeFile):
+    """A file larger than the grader reads."""
 
 
 @dataclass(frozen=True)
@@ -283,7 +288,7 @@ def read_notebook(path: Path, root: Path, limit: int = MAX_NOTEBOOK_BYTES) -> by
             if file_kind(st, path) != "file":
                 raise UnsafeFile(refusal(relative, file_kind(st, path)))
             if st.st_size > limit:
-                raise UnsafeFile(_too_big(relative, st.st_size, limit))
+                raise TooLarge(_too_big(relative, st.st_size, limit))
             chunks, total = [], 0
             while True:
                 try:
@@ -295,7 +300,7 @@ def read_notebook(path: Path, root: Path, limit: int = MAX_NOTEBOOK_BYTES) -> by
                 chunks.append(chunk)
                 total += len(chunk)
                 if total > limit:  # it grew while being read
-                    raise UnsafeFile(_too_big(relative, total, limit))
+                    raise TooLarge(_too_big(relative, total, limit))
             return b"".join(chunks)
         finally:
             os.close(file_fd)

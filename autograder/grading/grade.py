@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import SERIES
-from autograder.grading.files import Entry, UnsafeFile, read_notebook, refusal, walk
+from autograder.grading.files import MAX_NOTEBOOK_BYTES, MAX_SUBMISSION_BYTES, Entry, TooLarge, UnsafeFile, read_notebook, refusal, walk
 from autograder.grading.references import graded_notebooks, load_references, solution_notebooks
 from autograder.grading.registry import Registry, load_registry
 from autograder.grading.runner import Limits, RunResult, WorkerPool
@@ -71,12 +71,36 @@ class Submission:
         notebooks, notes, refused = find_notebooks(folder, series)
         return cls(name, Path(folder), notebooks, notes, refused=refused)
 
-    def read(self, notebook: str) -> bytes:
+    def read(self, notebook: str, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
         """The bytes of one of its notebooks, read safely (raises files.UnsafeFile, an OSError)."""
         path = self.notebooks.get(notebook)
         if path is None:
             raise UnsafeFile(self.refused.get(notebook) or f"notebook {notebook} was not submitted")
-        return read_notebook(path, self.folder)
+        return read_notebook(path, self.folder, limit)
+
+    def read_all(self) -> tuple[dict[str, bytes], dict[str, dict]]:
+        """(notebook -> bytes, notebook -> the status of one that could not be read), at most
+        MAX_SUBMISSION_BYTES in all: a notebook past that is refused (it scores 0 and is not read again)."""
+        present, unreadable, left = {}, {}, MAX_SUBMISSION_BYTES
+        for nb, path in list(self.notebooks.items()):
+            if path is None:
+                continue
+            limit = min(MAX_NOTEBOOK_BYTES, left)
+            try:
+                present[nb] = self.read(nb, limit)
+                left -= len(present[nb])
+            except TooLarge as exc:
+                if limit == MAX_NOTEBOOK_BYTES:  # too large by itself: said like any unreadable file
+                    unreadable[nb] = {"status": Status(nb, problems=[str(exc)], invalid=True), "end": End()}
+                else:  # said once for the notebook (it scores 0), and never read again (written answers)
+                    self.refused[nb] = (
+                        f"{path.name} was not read: the submission's notebooks together are more than the "
+                        f"{MAX_SUBMISSION_BYTES / 1e6:.0f} MB the grader reads, so its tests scored 0."
+                    )
+                    self.notebooks[nb] = None
+            except OSError as exc:
+                unreadable[nb] = {"status": Status(nb, problems=[str(exc)], invalid=True), "end": End()}
+        return present, unreadable
 
 
 MAX_NOTES = 40  # notes kept per submission (a folder of 10 000 stray files gets one line for the rest)
@@ -428,14 +452,7 @@ def grade_submissions(
                 seeds = student_seeds(case_ids, sub.identity, secret)
                 sub.references = load_references(registry, seeds, solutions, pool=workers)
                 budgets = {cid: 4 * int(ref.get("bytes", 0)) + RESULT_SLACK for cid, ref in sub.references.items()}
-                present, unreadable = {}, {}
-                for nb, path in sub.notebooks.items():
-                    if path is None:
-                        continue
-                    try:
-                        present[nb] = sub.read(nb)  # regular files inside the folder only (autograder.grading.files)
-                    except OSError as exc:
-                        unreadable[nb] = {"status": Status(nb, problems=[str(exc)], invalid=True), "end": End()}
+                present, unreadable = sub.read_all()  # regular files inside the folder only (autograder.grading.files)
                 sub.run = workers.run_submission(present, seeds, budgets) if present else RunResult()
                 del present
                 sub.run.notebooks.update(unreadable)

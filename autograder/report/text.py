@@ -28,6 +28,7 @@ results.json. Four dangers, four functions:
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -62,6 +63,33 @@ def safe_path(path: Path | str) -> Path:
         return path
     except UnicodeEncodeError:
         return path.parent / printable(path.name)
+
+
+NAME_MAX = 255  # bytes of one file name (Linux, macOS)
+
+
+def file_stem(name: str, suffix_room: int = 16) -> str:
+    """``name`` as the start of a file name that leaves ``suffix_room`` bytes for a suffix.
+
+    A folder's name may be 255 bytes long: "NAME.json" or ".NAME.json.tmp" made from it would
+    not be a file name at all. A name too long is cut (on a character) and given a hash of
+    itself, so two long names that share their start still get different files; names are
+    kept only when they are shorter than any cut one, so no name is another's cut form.
+    """
+    raw = os.fsencode(printable(name)) if _unencodable(name) else os.fsencode(name)
+    keep_bytes = NAME_MAX - suffix_room - 17  # room for "-" and 16 hex digits
+    if len(raw) <= keep_bytes:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return f"{raw[:keep_bytes].decode('utf-8', 'ignore')}-{digest}"
+
+
+def _unencodable(name: str) -> bool:
+    try:
+        os.fsencode(name)
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def write_text(path: Path | str, text: str) -> None:

@@ -283,11 +283,17 @@ def _take_back(path: str, st: os.stat_result) -> None:
             pass
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def force_remove(path: str, device: int) -> None:
     """Remove ``path`` (a whole tree), taking back the permissions of each folder first; never leaves ``device``.
 
     A folder the student made unreadable (mode 000) is made readable, listed and
     emptied; a mount point (another device, such as a read-only bind) is left alone.
+    The tree is walked through directory descriptors, one open at a time, never by full
+    paths: a chain of folders deeper than PATH_MAX (made with chdir and relative mkdirs)
+    is removed too, and its depth costs neither descriptors nor recursion.
     """
     try:
         st = os.lstat(path)
@@ -295,23 +301,98 @@ def force_remove(path: str, device: int) -> None:
         return
     if st.st_dev != device:
         return
-    if stat.S_ISDIR(st.st_mode):
-        _take_back(path, st)
-        try:
-            names = os.listdir(path)
-        except OSError:
-            names = []
-        for name in names:
-            force_remove(os.path.join(path, name), device)
-        try:
-            os.rmdir(path)
-        except OSError:
-            pass
-    else:
+    if not stat.S_ISDIR(st.st_mode):
         try:
             os.unlink(path)
         except OSError:
             pass
+        return
+    parent, name = os.path.split(os.path.abspath(path))
+    try:
+        parent_fd = os.open(parent, _DIR_FLAGS)
+    except OSError:
+        return
+    try:
+        _remove_below(parent_fd, name, device)
+    finally:
+        os.close(parent_fd)
+
+
+def _remove_below(parent_fd: int, name: str, device: int) -> None:
+    """Remove the folder ``name`` of ``parent_fd`` and everything in it (the students' processes are dead by now)."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    except OSError:
+        return
+    stack: list[tuple[str, set[str]]] = [(name, set())]  # (name in its parent, children that could not be removed)
+    while True:
+        try:
+            st = os.fstat(fd)
+            if st.st_mode & 0o700 != 0o700:
+                os.fchmod(fd, (st.st_mode & 0o7777) | 0o700)
+        except OSError:
+            pass
+        into = None
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    try:
+                        est = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if not stat.S_ISDIR(est.st_mode):
+                        try:
+                            os.unlink(entry.name, dir_fd=fd)
+                        except OSError:
+                            pass
+                    elif into is None and est.st_dev == device and entry.name not in stack[-1][1]:
+                        into = entry.name  # a mount point (another device) is left alone
+        except OSError:
+            pass
+        if into is not None:
+            try:
+                child = os.open(into, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                stack[-1][1].add(into)
+                continue
+            os.close(fd)
+            fd = child
+            stack.append((into, set()))
+            continue
+        done, _ = stack.pop()
+        if not stack:  # back at the top: remove it from the caller's folder
+            os.close(fd)
+            try:
+                os.rmdir(name, dir_fd=parent_fd)
+            except OSError:
+                pass
+            return
+        try:
+            up = os.open("..", _DIR_FLAGS, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return
+        os.close(fd)
+        fd = up
+        try:
+            os.rmdir(done, dir_fd=fd)
+        except OSError:
+            stack[-1][1].add(done)
+
+
+def _xattrs(path: str) -> dict[str, bytes]:
+    """The extended attributes of ``path`` (not following a link): name -> value ({} where there are none or none can be read)."""
+    found = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return found
+    for name in names:
+        try:
+            found[name] = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            pass
+    return found
 
 
 class WritableAreas:
@@ -330,8 +411,13 @@ class WritableAreas:
         self.roots = [r for r in roots if os.path.isdir(r)]
         self.files: dict[str, tuple[int, bytes]] = {}
         self.dirs: dict[str, int] = {}
+        self.xattrs: dict[str, dict[str, bytes]] = {}  # extended attributes (tmpfs keeps user.* ones): a note for the next student
+        self.times: dict[str, tuple[int, int]] = {}  # (atime, mtime) in ns: 128 bits per path a student can set with os.utime
         for path, is_dir, _ in self._walk():
-            mode = os.lstat(path).st_mode & 0o7777
+            self.xattrs[path] = _xattrs(path)
+            st = os.lstat(path)
+            self.times[path] = (st.st_atime_ns, st.st_mtime_ns)
+            mode = st.st_mode & 0o7777
             if is_dir:
                 self.dirs[path] = mode
             else:
@@ -405,6 +491,24 @@ class WritableAreas:
                     fh.write(data)
                 os.chmod(path, mode)
             except OSError:
+                pass
+        for path, kept in self.xattrs.items():
+            now = _xattrs(path)
+            for name in now.keys() - kept.keys():
+                try:
+                    os.removexattr(path, name, follow_symlinks=False)
+                except OSError:
+                    pass
+            for name, value in kept.items():
+                if now.get(name) != value:
+                    try:
+                        os.setxattr(path, name, value, follow_symlinks=False)
+                    except OSError:
+                        pass
+        for path in sorted(self.times, key=lambda p: p.count(os.sep), reverse=True):  # a folder's own time after its contents'
+            try:
+                os.utime(path, ns=self.times[path], follow_symlinks=False)
+            except (OSError, NotImplementedError):
                 pass
 
 

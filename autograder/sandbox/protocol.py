@@ -292,10 +292,21 @@ def _observation(data) -> Observation:
 _CASE_ID = re.compile(rb'"id": ?"([0-9A-Za-z_/]{1,200})"')
 
 
+# The key "id" however JSON may spell it (each letter itself or a \\u escape, white space before the colon).
+# Inside a JSON string a quote is escaped, so this matches keys only (and, at worst, makes a line look forged).
+_ID_KEY = re.compile(rb'"(?:i|\\u0069)(?:d|\\u0064)"[ \t\r\n]*:')
+
+
 def peek_case_id(line: bytes) -> str | None:
-    """The case id a result line claims, read from its first bytes without decoding it (None: no id there)."""
+    """The case id a result line claims, read from its first bytes without decoding it (None: no id there).
+
+    None too when the line holds the key "id" more than once (json keeps the last one,
+    this would read the first): a line must not borrow another case's budget.
+    """
     found = _CASE_ID.search(line, 0, 400)
-    return found.group(1).decode() if found else None
+    if not found or len(_ID_KEY.findall(line)) != 1:
+        return None
+    return found.group(1).decode()
 
 
 def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str], budgets: dict[str, int] | None = None) -> Status | CaseResult | Loaded | Begin | Done:
@@ -307,8 +318,11 @@ def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str], budge
     """
     if len(line) > MAX_LINE_BYTES:
         raise ProtocolError("a result line that is too long")
+    claimed = None
     if budgets is not None and len(line) > 4096:
         claimed = peek_case_id(line)
+        if claimed not in case_ids:  # a case of another job (a hidden one, in the visible phase) lends no budget either
+            claimed = None
         if len(line) > budgets.get(claimed, min(budgets.values(), default=MAX_LINE_BYTES)):
             raise ProtocolError("a result far larger than the expected one (arrays of the wrong size?); it was not read")
     try:
@@ -324,6 +338,8 @@ def read_result_line(line: bytes, notebooks: set[str], case_ids: set[str], budge
         case_id = data.get("id")
         if not isinstance(case_id, str) or case_id not in case_ids:
             raise ProtocolError("a result for a case that is not part of this job")
+        if claimed is not None and case_id != claimed:
+            raise ProtocolError("a result whose case id is not the one it starts with")
         return CaseResult(case_id, _observation(data.get("obs")))
     if kind == "Loaded":
         return Loaded()

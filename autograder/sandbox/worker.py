@@ -320,6 +320,20 @@ def _wait(pid: int, progress_fd: int, per_notebook: float, count: int, budget: f
                 time.sleep(0.001)
 
 
+def _inherited_state() -> tuple:
+    """What a forked child inherits from this worker and another process of its uid can change from outside."""
+    limits = tuple(resource.getrlimit(getattr(resource, name)) for name in sorted(dir(resource)) if name.startswith("RLIMIT_"))
+    try:
+        affinity = tuple(sorted(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        affinity = ()
+    try:
+        policy = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+    except (AttributeError, OSError):
+        policy = ()
+    return os.getpriority(os.PRIO_PROCESS, 0), policy, affinity, limits
+
+
 def serve(control: socket.socket, sandboxed: bool) -> None:
     hello = Hello.from_dict(json.loads(_recv_message(control)[0]))
     _warm_imports()
@@ -329,6 +343,7 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
     scratch = "/tmp" if sandboxed else os.getcwd()  # plain mode: the runner starts this worker in its own folder
     workdir = os.path.join(scratch, "work")  # the child's working directory, made anew for every job
     janitor = Janitor(WRITABLE_IN_SANDBOX if sandboxed else [scratch], workdir, sandboxed)
+    inherited = _inherited_state()
     control.sendall(encode(Ready()))
     while True:
         try:
@@ -363,6 +378,11 @@ def serve(control: socket.socket, sandboxed: bool) -> None:
         timed_out, status = _wait(pid, progress_read, job.timeout, len(job.notebooks) + (job.phase == "hidden"), job.budget)
         os.close(progress_read)
         janitor.clean_up(pid)
+        if _inherited_state() != inherited:
+            # A child changed what every later child inherits from this worker (same uid: setpriority,
+            # sched_setscheduler, sched_setaffinity, prlimit; an unprivileged process cannot undo
+            # most of it). Leave without an End: the grader charges this job and starts a fresh worker.
+            os._exit(4)
         if status is None:
             try:
                 _, status = os.waitpid(pid, 0)
