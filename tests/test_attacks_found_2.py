@@ -13,7 +13,6 @@ import pytest
 
 from autograder.sandbox.protocol import ProtocolError, read_result_line
 
-
 # --------------------------------------------------------------------------- #
 # 1. A result line names a case with a large budget in its first bytes (what the
 #    size check peeks at) and the case it is really for later (what json keeps:

@@ -613,8 +613,7 @@ def test_the_references_cache_is_private(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir(mode=0o755)
     monkeypatch.setenv("COURSE_KIT_CACHE", str(cache))
-    monkeypatch.setattr(references, "frozen_references", lambda: None)
-    monkeypatch.setattr(references, "compute_references", lambda registry, notebooks, seeds: {"01/x": {"value": 1}})
+    monkeypatch.setattr(references, "compute_references", lambda registry, notebooks, seeds, pool=None: {"01/x": {"value": 1}})
     previous = os.umask(0o022)  # as on most machines: files 0644 unless made otherwise
     try:
         registry = load_registry(["01"])
