@@ -296,14 +296,23 @@ _SCRIPT = """
     }
     var pad = 40;  // the screen's right padding: content may reach it, not pass it
     var scale = 1;
-    for (var i = 0; i < 8; i++) {  // a wider screen rewraps (shorter) but widens its figures (taller): iterate
-      var extra = box.scrollWidth - box.clientWidth;  // what sticks out on the right (a long code line)
-      box.querySelectorAll('pre').forEach(function (pre) { extra = Math.max(extra, pre.scrollWidth - pre.clientWidth); });
-      var need = Math.min(scale, H / box.scrollHeight, W / (box.clientWidth + (extra > 0 ? extra + pad : 0)));
-      if (need >= scale - 1e-3 || scale <= MIN) break;
-      scale = Math.max(need * 0.995, MIN);
-      box.style.width = (W / scale) + 'px';
-      box.style.transform = 'scale(' + scale + ')';
+    function fit() {
+      for (var i = 0; i < 8; i++) {  // a wider screen rewraps (shorter) but widens its figures (taller): iterate
+        var extra = box.scrollWidth - box.clientWidth;  // what sticks out on the right (a long code line)
+        box.querySelectorAll('pre').forEach(function (pre) { extra = Math.max(extra, pre.scrollWidth - pre.clientWidth); });
+        var need = Math.min(scale, H / box.scrollHeight, W / (box.clientWidth + (extra > 0 ? extra + pad : 0)));
+        if (need >= scale - 1e-3 || scale <= MIN) break;
+        scale = Math.max(need * 0.995, MIN);
+        box.style.width = (W / scale) + 'px';
+        box.style.transform = 'scale(' + scale + ')';
+      }
+    }
+    fit();
+    var clipped = [];  // at the smallest scale a long code line still sticks out: wrap it rather than clip it
+    box.querySelectorAll('pre').forEach(function (pre) { if (pre.scrollWidth > pre.clientWidth + 2) clipped.push(pre); });
+    if (clipped.length) {
+      clipped.forEach(function (pre) { pre.style.whiteSpace = 'pre-wrap'; pre.style.overflowWrap = 'anywhere'; });
+      fit();
     }
     box.dataset.scale = scale.toFixed(3);
     return scale;
