@@ -144,7 +144,8 @@ def read_test(test: dict, index: dict | None = None) -> TestResult | None:
         cause = cause_from_output(str(test.get("status", "")), score, max_score, str(test.get("output", "")))
     hint = str(extra.get("hint") if "hint" in extra else (case.hint if case is not None else ""))
     student_error = ""
-    if visibility == "public" and cause != "passed":  # hidden tests never carry the student's text
+    # hidden tests never carry the student's text; a stub, a missing name or notebook is said in the grader's words
+    if visibility == "public" and cause in ("wrong", "partial", "error", "timeout"):
         if "student_error" in extra:
             student_error = str(extra["student_error"])
         elif cause == "error":
