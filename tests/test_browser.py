@@ -92,14 +92,43 @@ def browser():
         chromium.close()
 
 
+# The visible notebook's kernel state, as its toolbar shows it: connecting, unknown, idle, busy...
+KERNEL_STATE = "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator')?.getAttribute('data-status')"
+# Something ran: the kernel is busy, a cell is queued or numbered, or a cell's text was replaced.
+STARTED = r"""() => {
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    if (!panel) return false;
+    const state = panel.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status');
+    const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+    return state === 'busy' || prompts.some(t => /^\[(\*|\d+)\]:$/.test(t)) || panel.querySelectorAll('.jp-OutputArea-output').length > 0;
+}"""
+
+
+def run_all_cells(page, attempts: int = 4) -> None:
+    """Run > Run All Cells once the kernel is idle, clicked again if nothing started.
+
+    A click while the kernel is still connecting, or before the notebook is JupyterLab's
+    current widget (the menu item is then disabled), is lost; on a loaded machine that is
+    common, so the start is confirmed rather than assumed.
+    """
+    page.wait_for_function(f"() => ({KERNEL_STATE})() === 'idle'", timeout=LAB_WAIT_MS)
+    for attempt in range(attempts):
+        page.locator(".jp-Notebook:visible").first.click()
+        page.click(".lm-MenuBar-item:has-text('Run')")
+        page.click(".lm-Menu-item:has-text('Run All Cells')")
+        try:
+            page.wait_for_function(STARTED, timeout=60_000)
+            return
+        except playwright_api.TimeoutError:
+            page.keyboard.press("Escape")  # close the menu if it stayed open
+    raise AssertionError(f"Run All Cells started nothing after {attempts} clicks; the kernel is {page.evaluate(KERNEL_STATE)!r}")
+
+
 def run_all_in_lab(page, url: str, name: str, timeout_s: float) -> dict:
     page.set_default_timeout(LAB_WAIT_MS)  # clicks and menus too (Playwright's default is 30 s)
     page.goto(f"{url}/lab/tree/work/{name}?reset&token={TOKEN}", timeout=LAB_WAIT_MS)  # reset: no tabs from an earlier test
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LAB_WAIT_MS)
-    page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle' || !!document.querySelector('.jp-Notebook')", timeout=LAB_WAIT_MS)
-    page.locator(".jp-Notebook:visible").first.click()
-    page.click(".lm-MenuBar-item:has-text('Run')")
-    page.click(".lm-Menu-item:has-text('Run All Cells')")
+    run_all_cells(page)
     # Wait until every code cell has run: no [*] prompt and every prompt numbered.
     page.wait_for_function(
         """() => {
@@ -313,13 +342,13 @@ def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
         page.set_default_timeout(LAB_WAIT_MS)
         page.goto(f"{url}/lab/tree/work/live.ipynb?reset&token={TOKEN}", timeout=LAB_WAIT_MS)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LAB_WAIT_MS)
-        page.locator(".jp-Notebook:visible").first.click()
-        page.click(".lm-MenuBar-item:has-text('Run')")
-        page.click(".lm-Menu-item:has-text('Run All Cells')")
+        run_all_cells(page)
+        replaced = "() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))"
         try:  # the replaced cell loses its prompt number, so wait for its text instead
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))", timeout=LAB_WAIT_MS
-            )
+            page.wait_for_function(replaced, timeout=LAB_WAIT_MS)
+        except playwright_api.TimeoutError:
+            outputs = page.evaluate("() => [...document.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText).join('\\n')")
+            raise AssertionError(f"the cell was not replaced; the kernel is {page.evaluate(KERNEL_STATE)!r}; its output: {outputs[-3000:]!r}") from None
         finally:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "load_answer.png"))

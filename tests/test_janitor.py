@@ -186,3 +186,52 @@ def test_plain_mode_janitor_cleans_its_folder_processes_and_session_keyring():
     finally:
         subprocess.run(["chmod", "-R", "u+rwx", scratch], check=False)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+LISTING = """\
+02bc92eb I--Q---     1 perm 0c030000     0 65534 keyring   .user_reg: 2
+09a8ccd0 I--Q---     1 perm 03030000     0 65534 keyring   _uid_ses.65534: empty
+0d951c73 I------     2   2d 1f030000     0 65534 keyring   _persistent.65534: empty
+0e6cdd47 I--Q---     1 perm 3f030000     0 65534 keyring   _ses: 1
+1142eb19 I--Q---     1 perm 03030000     0 65534 keyring   _pid: 1
+2a000001 I--Q---     1 perm 3f010000     0 65534 user      janitor-marker-session: 25
+2a000002 I--Q---     1 perm 3f030000     0 65534 keyring   a ring of its own: empty
+"""
+
+
+def test_standard_keyrings_are_not_a_childs_leftovers():
+    """Other workers' session, process, user and persistent keyrings (same uid) are not waited for; a key or a named keyring is."""
+    from autograder.sandbox.janitor import keys_in_listing
+
+    assert keys_in_listing(LISTING) == {0x2A000001, 0x2A000002}
+
+
+SESSION_OF_ANOTHER_WORKER = KEYS + """
+import sys, time
+assert keyctl(1, 0) > 0  # a fresh session keyring, as every worker's janitor makes one
+if sys.argv[1] == "with a key":
+    add_key(b"janitor-marker-visible", -3)
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="keyctl numbers known for x86_64 and aarch64")
+@pytest.mark.parametrize("what", ["bare", "with a key"])
+def test_another_workers_new_session_keyring_costs_no_wait(what):
+    """A worker starting (or renewing its session keyring) beside this one is not a leftover; a key it holds is.
+
+    Before this, every job of a pool with two workers waited the janitor's full 2 s for the
+    other worker's keyrings to go (4.5 s instead of 0.5 s per student).
+    """
+    from autograder.sandbox.janitor import visible_keys
+
+    before = visible_keys()
+    other = subprocess.Popen([sys.executable, "-c", SESSION_OF_ANOTHER_WORKER, what], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "ready"
+        new = visible_keys() - before
+    finally:
+        other.kill()
+        other.wait()
+    assert (len(new) == 1) if what == "with a key" else (new == set()), new

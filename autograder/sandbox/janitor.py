@@ -40,6 +40,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import re
 import signal
 import stat
 import time
@@ -99,13 +100,44 @@ def fresh_session_keyring() -> int:
     return serial
 
 
+# Keyrings every process of the uid gets (or the kernel keeps), named by the kernel: another
+# worker's locked ones are visible here too (same uid), and their names carry nothing a child chose.
+# (.user_reg, .persistent_register...: a name with a leading dot is the kernel's alone.)
+_STANDARD_KEYRING = re.compile(r"_ses|_pid|_tid|_uid\.\d+|_uid_ses\.\d+|_persistent\.\d+|\.[\w.]+")
+
+
 def visible_keys() -> set[int]:
-    """The serial numbers of every key this process may view (``/proc/keys``)."""
+    """The serial numbers of every key this process may view (``/proc/keys``) but the standard keyrings.
+
+    Every worker has its own session, user, user-session and persistent keyrings, all of the
+    same uid, so each one sees the others' appear as they start or renew them; counting them
+    as a child's leftovers made every job wait for keys that never go. What a child can leave
+    for a reader is a key's description or payload: a standard keyring's name is the
+    kernel's, and whatever it holds is listed as keys of its own (and is waited for).
+    (A handed-up session keyring is caught by its serial, not by this listing.)
+    """
     try:
         with open("/proc/keys") as fh:
-            return {int(line.split()[0], 16) for line in fh if line.strip()}
-    except (OSError, ValueError, IndexError):
+            return keys_in_listing(fh.read())
+    except OSError:
         return set()
+
+
+def keys_in_listing(listing: str) -> set[int]:
+    """The serials of a ``/proc/keys`` text's keys, standard keyrings left out (see :func:`visible_keys`)."""
+    keys = set()
+    for line in listing.splitlines():
+        fields = line.split(None, 8)  # serial flags usage expiry perm uid gid type description: summary
+        if len(fields) < 9:
+            continue
+        try:
+            serial = int(fields[0], 16)
+        except ValueError:
+            continue
+        if fields[7] == "keyring" and _STANDARD_KEYRING.fullmatch(fields[8].rsplit(":", 1)[0].strip()):
+            continue
+        keys.add(serial)
+    return keys
 
 
 def keyring_members(serial: int) -> set[int]:
