@@ -199,6 +199,11 @@ def fix_callee_first(callee: str) -> str:
     return f"\n  this uses your {callee}, which fails its own checks; fix {callee} first."
 
 
+def callee_wrong_too(callee: str) -> str:
+    """Said where a caller failed beside a double of ``callee``: its own mistake (the double decided), not the callee's."""
+    return f"\n  (your {callee} gives other results than the solution's too: its own checks say where)"
+
+
 class Doubled:
     """Calls the student's ``caller`` twice per use; ``facts()`` is the plain data the verify needs.
 

@@ -14,8 +14,8 @@ from helpers.data import SLIDE_U, SLIDE_V
 from helpers.selfcheck.doubles import (
     SAME_ALONE_HINT,
     callee_results_differ,
+    callee_wrong_too,
     check_same_alone,
-    fix_callee_first,
     replacing,
     same_values,
     under_and_alone,
@@ -316,7 +316,7 @@ def check_sgd(got, ref) -> None:
         note = ("\n  (this run of your sgd_epoch met a made-up loss_and_grads: seeded gradients with the right shapes, so that "
                 "it is judged on its own steps, whatever your loss_and_grads does)")  # fmt: skip
         if callee_results_differ(got.get("callee calls"), ref.get("callee calls"), same_values):
-            note += fix_callee_first("loss_and_grads")
+            note += callee_wrong_too("loss_and_grads")
         _compare_runs(got["stand-in runs"], ref["stand-in runs"], got.get("stand-in runs error"), note)
         return
     _compare_runs(got.get("runs"), ref["runs"], got.get("runs error"))

@@ -26,6 +26,7 @@ from helpers.data import SLIDE_TABLE_ORDER, SLIDE_V
 from helpers.selfcheck.doubles import (
     SAME_ALONE_HINT,
     callee_results_differ,
+    callee_wrong_too,
     check_same_alone,
     fix_callee_first,
     modules_under_and_alone,
@@ -416,7 +417,7 @@ def check_attention_run(got: dict, ref: dict, causal: bool, what: str, mask_chec
                 raise AssertionError(f"`weights` ({what}): a masked-out key must get weight exactly 0 (mask the scores with -inf before the softmax).")
         except AssertionError as exc:
             if callee_results_differ(got.get(f"masks {key}"), ref.get(f"masks {key}"), same_values):
-                note += fix_callee_first("causal_mask")
+                note += callee_wrong_too("causal_mask")
             raise AssertionError(f"{str(exc).strip()}{note}") from None
         return
     try:
