@@ -1,9 +1,9 @@
 """Notebook 07's shipped weights (helpers/trained/07_*.pt) are what the notebook's own training makes.
 
-The lecture loads them instead of training for 15 s, so they must be exactly the models the optional
-live-training cell would make: retraining with the solution's code and seeds reproduces every weight
-and every step's training loss (autograder.authoring.trained --check), and every model the notebook
-names has a file that loads into the solution's MiniGPT.
+The lecture loads them instead of training for 15 s, so they must be the models the optional
+live-training cell would make: retraining with the solution's code and seeds ends at every shipped
+model's training loss (bit for bit on a CPU like the one that made them; autograder.authoring.trained
+--check says which), and every model the notebook names has a file that loads into the solution's MiniGPT.
 """
 
 from __future__ import annotations
@@ -45,7 +45,20 @@ def test_a_result_that_differs_is_caught(namespace):
 
 
 @pytest.mark.slow
-def test_retraining_reproduces_the_shipped_weights(namespace):
+def test_retraining_ends_where_the_shipped_models_end(namespace):
+    """Retrained on this machine, every model ends at the shipped model's training loss (weights match bit for bit
+    only on a CPU like the one that made them: see trained.TAIL_LOSS_TOLERANCE)."""
+    report = []
     for name in trained.model_names(namespace):
-        diff = trained.largest_difference(trained.retrain(namespace, name), load_trained(name))
-        assert diff <= trained.PARAMETER_TOLERANCE, f"{name}: retrained weights differ from the shipped ones by {diff:.2e}"
+        result, shipped = trained.retrain(namespace, name), load_trained(name)
+        tail = trained.tail_loss_difference(result, shipped)
+        report.append(f"{name}: final loss {trained.tail_loss(result):.4f} vs {trained.tail_loss(shipped):.4f} shipped, "
+                      f"largest weight difference {trained.largest_difference(result, shipped):.2e}")
+        assert tail <= trained.tail_loss_tolerance(name), "\n".join(report)
+    print("\n".join(report))
+
+
+def test_a_model_that_ends_elsewhere_is_caught(namespace):
+    shipped = load_trained("pico")
+    worse = {"state_dict": shipped["state_dict"], "losses": shipped["losses"] + 0.02}
+    assert trained.tail_loss_difference(worse, shipped) > trained.tail_loss_tolerance("pico")

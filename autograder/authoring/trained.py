@@ -1,7 +1,7 @@
 """Make (or check) the trained weights notebook 07 ships: ``helpers/trained/07_*.pt``.
 
     python -m autograder.authoring.trained            # retrain every model and write its file
-    python -m autograder.authoring.trained --check    # retrain and compare with the shipped files
+    python -m autograder.authoring.trained --check    # retrain and compare with the shipped files (see TAIL_LOSS_TOLERANCE)
 
 The lecture loads these instead of waiting about 15 s for training. They are made by the solution
 notebook's own code: every code cell of ``solutions/07_minigpt.ipynb`` up to the one that defines
@@ -26,7 +26,14 @@ from autograder.course import SOLUTIONS
 from helpers.minigpt_extras import load_trained, trained_path
 
 NOTEBOOK = SOLUTIONS / "07_minigpt.ipynb"
-PARAMETER_TOLERANCE = 1e-3  # largest |retrained - shipped| of any weight; the same machine reproduces them exactly
+PARAMETER_TOLERANCE = 1e-3  # largest |retrained - shipped| of any weight on the machine that made them (it reproduces them exactly)
+# Another CPU sums floats in another order (its own BLAS kernels), so retrained weights need not match
+# bit for bit: what must match is where training ends, the mean training loss of the last fifth of the
+# steps, in nats. Pico with LayerNorm (a 2-D model trained at lr 0.05, the ablation of section 8) is
+# chaotic: runs on two CPUs end 0.1 apart, both near the unigram entropy (2.20) and far above Pico
+# without it (0.66), which is what the notebook shows with it.
+TAIL_LOSS_TOLERANCE = 0.01
+CHAOTIC_TAIL_LOSS_TOLERANCE = {"pico with LayerNorm": 0.25}
 
 
 def notebook_namespace(path: Path = NOTEBOOK) -> dict:
@@ -69,6 +76,20 @@ def largest_difference(result: dict, shipped: dict) -> float:
     return max(diffs + [float((result["losses"] - shipped["losses"]).abs().max())])
 
 
+def tail_loss(result: dict) -> float:
+    """The mean training loss of the last fifth of the steps (nats per token)."""
+    losses = result["losses"]
+    return float(losses[-max(1, len(losses) // 5):].mean())
+
+
+def tail_loss_difference(result: dict, shipped: dict) -> float:
+    return abs(tail_loss(result) - tail_loss(shipped))
+
+
+def tail_loss_tolerance(name: str) -> float:
+    return CHAOTIC_TAIL_LOSS_TOLERANCE.get(name, TAIL_LOSS_TOLERANCE)
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -81,10 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names or model_names(namespace):
         result = retrain(namespace, name)
         if args.check:
-            diff = largest_difference(result, load_trained(name))
-            ok = diff <= PARAMETER_TOLERANCE
+            shipped = load_trained(name)
+            diff, tail = largest_difference(result, shipped), tail_loss_difference(result, shipped)
+            ok = tail <= tail_loss_tolerance(name)
             failed += not ok
-            print(f"{name}: largest difference {diff:.2e} ({'ok' if ok else 'DIFFERS'})")
+            exact = "bit for bit" if diff == 0 else "within the making machine's tolerance" if diff <= PARAMETER_TOLERANCE else "not exactly (another CPU?)"
+            print(f"{name}: final training loss {tail_loss(result):.4f} against {tail_loss(shipped):.4f} shipped ({'ok' if ok else 'DIFFERS'}); "
+                  f"weights reproduced {exact}: largest difference {diff:.2e}")
         else:
             path = trained_path(name)
             path.parent.mkdir(parents=True, exist_ok=True)
