@@ -13,97 +13,17 @@ against the solution's observations:
 
 from __future__ import annotations
 
-import json
-import textwrap
-
 import pytest
 
-from helpers.checking import dumps, judge, run_case
-from tests.test_one_mistake import cases, plant, solution
+from tests.mistakes import WRONG
+from tests.planting import edited, planted, score, stub
 
-_REFS: dict = {}
-
-
-def score(notebook: str, function: str, namespace: dict) -> tuple[float, float, list]:
-    """(points earned, points possible, failed case ids) of ``function`` on ``namespace``, every case."""
-    earned, total, failed = 0.0, 0.0, []
-    for case in cases(notebook, function):
-        if case.id not in _REFS:
-            _REFS[case.id] = json.loads(dumps(run_case(case, solution(notebook))))
-        got = json.loads(dumps(run_case(case, namespace)))
-        total += case.points
-        if judge(case, got, _REFS[case.id]).passed:
-            earned += case.points
-        else:
-            failed.append(case.id)
-    return earned, total, failed
-
-
-def planted(notebook: str, *sources: str) -> dict:
-    """The solution's definitions with ``sources`` planted; the solution's graded classes are exec'd again first,
-    so that they, like its functions, look their callees up in the planted module (as one notebook's do)."""
-    classes = [solution_class(notebook, name) for name in sorted({c.function for c in cases_of(notebook)})]
-    return plant(notebook, "\n".join([*classes, *(textwrap.dedent(s) for s in sources)]))
-
-
-def cases_of(notebook: str) -> list:
-    import importlib
-
-    return [c for package in ("helpers.selfcheck", "autograder.hidden") for c in importlib.import_module(f"{package}.nb{notebook}").suite.cases]
-
-
-def solution_class(notebook: str, name: str) -> str:
-    """The solution's cell defining class ``name``: exec'd again after a planted callee, so the class sees it
-    (plant() rebinds the solution's functions to the planted module, not its classes)."""
-    import nbformat
-
-    from autograder.course import SERIES, SOLUTIONS
-
-    if not isinstance(solution(notebook).get(name), type):
-        return ""
-    nb = nbformat.read(SOLUTIONS / f"{SERIES[notebook]}.ipynb", as_version=4)
-    return next(c.source for c in nb.cells if c.cell_type == "code" and f"class {name}(" in c.source)
-
-
-STUB = {
-    "dot_scores": "def dot_scores(U, v):\n    raise NotImplementedError()",
-    "softmax": "def softmax(s, axis=-1):\n    raise NotImplementedError()",
-    "sample_categorical": "def sample_categorical(p, rng):\n    raise NotImplementedError()",
-    "loss_and_grads": "def loss_and_grads(V, U, prev_id, next_id):\n    raise NotImplementedError()",
-    "rotate_2d": "def rotate_2d(x, theta):\n    raise NotImplementedError()",
-    "causal_mask": "def causal_mask(T):\n    raise NotImplementedError()",
-    "scaled_dot_product_attention": "def scaled_dot_product_attention(Q, K, V, causal=False):\n    raise NotImplementedError()",
-    "AttentionHead": """
-        class AttentionHead(nn.Module):
-            def __init__(self, d_model, d_head):
-                super().__init__()
-                self.last_weights = None
-                raise NotImplementedError()
-
-            def forward(self, x, causal=True):
-                raise NotImplementedError()
-        """,
-}
 WRONG_CALLEE = {
-    "dot_scores": "def dot_scores(U, v):\n    return np.asarray(U)[:, ::-1] @ np.asarray(v)",
+    "dot_scores": WRONG["dot_scores: columns reversed"],
     "softmax": "def softmax(s, axis=-1):\n    e = np.exp(np.asarray(s, dtype=float))\n    return e / (1.0 + np.sum(e, axis=axis, keepdims=True))",
     "sample_categorical": "def sample_categorical(p, rng):\n    rng.random()\n    return int(np.argmax(p))",
-    "loss_and_grads": """
-        def loss_and_grads(V, U, prev_id, next_id):
-            v = V[prev_id]
-            y_hat = softmax(U @ v)
-            ds = y_hat.copy()
-            ds[next_id] -= 1.0
-            dV = np.zeros_like(V, dtype=float)
-            dV[prev_id] = U.T @ ds
-            return float(-np.log(y_hat[next_id])), -dV, -np.outer(ds, v)
-        """,
-    "rotate_2d": """
-        def rotate_2d(x, theta):
-            x, theta = np.asarray(x, dtype=float), np.asarray(theta, dtype=float)
-            c, s = np.cos(theta), np.sin(theta)
-            return np.stack([c * x[..., 0] + s * x[..., 1], -s * x[..., 0] + c * x[..., 1]], axis=-1)
-        """,
+    "loss_and_grads": WRONG["loss_and_grads: gradient sign flipped"],
+    "rotate_2d": WRONG["rotate_2d: clockwise"],
     "causal_mask": "def causal_mask(T):\n    return torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1) | torch.eye(T, dtype=torch.bool).flip(0)",
     "scaled_dot_product_attention": """
         def scaled_dot_product_attention(Q, K, V, causal=False):
@@ -132,7 +52,7 @@ WRONG_CALLEE = {
 # caller -> (notebook, its graded callees, wrong versions of the caller)
 CALLERS = {
     "next_token_probs": ("02", ["dot_scores", "softmax"], [
-        "def next_token_probs(V, U, prev_id):\n    return softmax(dot_scores(V, np.asarray(U)[prev_id]))",
+        WRONG["next_token_probs: row of U"],
         "def next_token_probs(V, U, prev_id):\n    return softmax(2.0 * dot_scores(U, np.asarray(V)[prev_id]))",
     ]),
     "generate": ("02", ["dot_scores", "softmax", "sample_categorical"], [
@@ -161,47 +81,14 @@ CALLERS = {
             losses = [loss_and_grads(V, U, p, n)[0] for p, n in zip(prev_ids, next_ids)]
             return V, U, float(np.mean(losses))
         """,
-        """
-        def sgd_epoch(V, U, prev_ids, next_ids, lr):
-            V, U = np.array(V, dtype=float), np.array(U, dtype=float)
-            losses = []
-            for p, n in zip(prev_ids, next_ids):
-                loss, dV, dU = loss_and_grads(V, U, p, n)
-                losses.append(loss)
-                V += lr * dV
-                U += lr * dU
-            return V, U, float(np.mean(losses))
-        """,
+        WRONG["sgd_epoch: steps uphill"],
     ]),
     "rope_2d": ("05", ["rotate_2d"], [
         "def rope_2d(X, theta1):\n    X = np.asarray(X, dtype=float)\n    return rotate_2d(X, (np.arange(len(X)) + 1) * theta1)",
     ]),
-    "rope": ("05", ["rotate_2d"], [
-        """
-        def rope(X, base=10000.0):
-            X = np.asarray(X, dtype=float)
-            T, d = X.shape[-2], X.shape[-1]
-            if d % 2:
-                raise ValueError("odd d")
-            angles = np.arange(T)[:, None] * (base ** (-2.0 * np.arange(d // 2) / d))[None, :]
-            halves = np.stack([X[..., : d // 2], X[..., d // 2 :]], axis=-1)
-            out = rotate_2d(halves, angles)
-            return np.concatenate([out[..., 0], out[..., 1]], axis=-1)
-        """,
-    ]),
-    "scaled_dot_product_attention": ("06", ["causal_mask"], [
-        """
-        def scaled_dot_product_attention(Q, K, V, causal=False):
-            S = Q @ K.transpose(-2, -1)
-            if causal:
-                S = S.masked_fill(~causal_mask(S.shape[-1]), float("-inf"))
-            weights = torch.softmax(S, dim=-1)
-            return weights @ V, weights
-        """,
-    ]),
-    "AttentionHead": ("06", ["scaled_dot_product_attention"], [
-        WRONG_CALLEE["AttentionHead"],
-    ]),
+    "rope": ("05", ["rotate_2d"], [WRONG["rope: halves instead of adjacent pairs"]]),
+    "scaled_dot_product_attention": ("06", ["causal_mask"], [WRONG["scaled_dot_product_attention: no scale"]]),
+    "AttentionHead": ("06", ["scaled_dot_product_attention"], [WRONG_CALLEE["AttentionHead"]]),
     "MultiHeadAttention": ("06", ["AttentionHead"], [
         """
         class MultiHeadAttention(nn.Module):
@@ -223,7 +110,7 @@ def test_stubbing_the_callee_never_raises_the_callers_score(caller, callee):
     notebook, _, wrong_callers = CALLERS[caller]
     for variant in ["", *wrong_callers]:
         beside_correct = score(notebook, caller, planted(notebook, variant))[0]
-        beside_stub = score(notebook, caller, planted(notebook, STUB[callee], variant))
+        beside_stub = score(notebook, caller, planted(notebook, stub(notebook, callee), variant))
         assert beside_stub[0] <= beside_correct, f"{caller} {'(correct)' if not variant else variant}: {beside_stub} beside a stubbed {callee}, {beside_correct} beside the solution's"
 
 
@@ -233,7 +120,7 @@ def test_a_wrong_caller_scores_the_same_beside_any_callee(caller, callee):
     for variant in wrong_callers:
         scores = {
             "correct": score(notebook, caller, planted(notebook, variant)),
-            "stubbed": score(notebook, caller, planted(notebook, STUB[callee], variant)),
+            "stubbed": score(notebook, caller, planted(notebook, stub(notebook, callee), variant)),
             "wrong": score(notebook, caller, planted(notebook, WRONG_CALLEE[callee], variant)),
         }
         assert scores["correct"][0] < scores["correct"][1], f"the wrong {caller} was not caught:\n{variant}"
@@ -243,7 +130,7 @@ def test_a_wrong_caller_scores_the_same_beside_any_callee(caller, callee):
 @pytest.mark.parametrize("caller, callee", PAIRS)
 def test_a_correct_caller_keeps_full_marks_beside_a_stubbed_or_wrong_callee(caller, callee):
     notebook = CALLERS[caller][0]
-    for planted_callee in (STUB[callee], WRONG_CALLEE[callee]):
+    for planted_callee in (stub(notebook, callee), WRONG_CALLEE[callee]):
         namespace = planted(notebook, planted_callee)
         earned, total, failed = score(notebook, caller, namespace)
         assert earned == total, f"{caller} lost {failed} beside {planted_callee}"
@@ -253,12 +140,12 @@ def test_a_correct_caller_keeps_full_marks_beside_a_stubbed_or_wrong_callee(call
 
 def test_the_issues_examples_lose_their_points_beside_a_stubbed_callee():
     never_steps = CALLERS["sgd_epoch"][2][0]
-    earned, total, failed = score("03", "sgd_epoch", planted("03", STUB["loss_and_grads"], never_steps))
+    earned, total, failed = score("03", "sgd_epoch", planted("03", stub("03", "loss_and_grads"), never_steps))
     # at most "inputs unchanged" and "lr = 0 moves nothing", which a loop that never steps honours
     assert earned <= 2 and total >= 6 and earned == score("03", "sgd_epoch", planted("03", never_steps))[0], (earned, total, failed)
     times_and_argmin = CALLERS["generate"][2][0]
     for callee in ("softmax", "dot_scores", "sample_categorical"):
-        earned, total, failed = score("02", "generate", planted("02", STUB[callee], times_and_argmin))
+        earned, total, failed = score("02", "generate", planted("02", stub("02", callee), times_and_argmin))
         # at T = 1 and not greedy, multiplying is dividing: the cases at T = 1 only, as beside a correct callee
         assert earned <= 2 and earned == score("02", "generate", planted("02", times_and_argmin))[0], (callee, earned, total, failed)
 
@@ -291,17 +178,7 @@ UNDER_CALLER = {  # a callee right alone, wrong when its caller is on the stack:
             p = e / np.sum(e, axis=axis, keepdims=True)
             return np.flip(p, axis=axis) if _under("generate", "next_token_probs") else p
         """),
-    "loss_and_grads": ("03", """
-        def loss_and_grads(V, U, prev_id, next_id):
-            v = V[prev_id]
-            y_hat = softmax(U @ v)
-            ds = y_hat.copy()
-            ds[next_id] -= 1.0
-            dV = np.zeros_like(V, dtype=float)
-            dV[prev_id] = U.T @ ds
-            sign = -1.0 if _under("sgd_epoch") else 1.0
-            return float(-np.log(y_hat[next_id])), sign * dV, sign * np.outer(ds, v)
-        """),
+    "loss_and_grads": ("03", edited("03", "loss_and_grads", ("return loss, dV, dU", 'sign = -1.0 if _under("sgd_epoch") else 1.0\n    return loss, sign * dV, sign * dU'))),
     "rotate_2d": ("05", """
         def rotate_2d(x, theta):
             x, theta = np.asarray(x, dtype=float), np.asarray(theta, dtype=float)

@@ -18,7 +18,7 @@ import pytest
 
 from autograder.course import SOLUTIONS
 from autograder.sandbox.worker import load_definitions
-from helpers.checking import dumps, judge, run_case
+from tests.planting import load, verdicts
 
 GRADING_SEED = 4242  # stands in for the course secret
 FUNCTIONS = ["CausalSelfAttention", "TransformerBlock", "MiniGPT", "generate"]
@@ -54,51 +54,21 @@ def _notebook_with(old: str | None = None, new: str | None = None) -> bytes:
     return json.dumps(nb).encode()
 
 
-def _cases():
-    from autograder.hidden.nb07 import suite as hidden
-    from helpers.selfcheck.nb07 import suite as public
-
-    return public.cases + hidden.cases
-
-
-def _observe(namespace: dict, cases, seed):
-    return {c.id: json.loads(dumps(run_case(c, namespace, seed))) for c in cases}
+def _lost(namespace: dict) -> dict:
+    """{run: {function: points lost}} for the self-check (public cases, public seeds) and grading (every case, secret seeds)."""
+    runs = {"self-check": ("public", None), "grading": (None, GRADING_SEED)}
+    return {run: {f: sum(v.case.points for v in verdicts("07", f, namespace, seed, visibility) if not v.passed) for f in FUNCTIONS}
+            for run, (visibility, seed) in runs.items()}
 
 
-@pytest.fixture(scope="module")
-def references():
-    namespace, status = load_definitions("07", _notebook_with(), 60)
-    assert not status.load_errors, status
-    cases = _cases()
-    public = [c for c in cases if c.visibility == "public"]
-    return {"self-check": _observe(namespace, public, None), "grading": _observe(namespace, cases, GRADING_SEED)}
-
-
-def _lost(namespace: dict, references: dict) -> dict:
-    """{run: {function: points lost}} for the self-check (public seeds) and grading (secret seeds, all cases)."""
-    cases = _cases()
-    runs = {"self-check": ([c for c in cases if c.visibility == "public"], None), "grading": (cases, GRADING_SEED)}
-    lost = {}
-    for run, (chosen, seed) in runs.items():
-        observed = _observe(namespace, chosen, seed)
-        lost[run] = {f: 0.0 for f in FUNCTIONS}
-        for case in chosen:
-            verdict = judge(case, observed[case.id], references[run][case.id])
-            if not verdict.passed:
-                lost[run][case.function] += case.points
-    return lost
-
-
-def test_the_solution_loses_nothing(references):
+def test_the_solution_loses_nothing():
     namespace, _ = load_definitions("07", _notebook_with(), 60)
-    assert _lost(namespace, references) == {run: {f: 0.0 for f in FUNCTIONS} for run in ("self-check", "grading")}
+    assert _lost(namespace) == {run: {f: 0.0 for f in FUNCTIONS} for run in ("self-check", "grading")}
 
 
 @pytest.mark.parametrize("fault, what, old, new", MISTAKES, ids=[m[1] for m in MISTAKES])
-def test_one_mistake_costs_once(references, fault, what, old, new):
-    namespace, status = load_definitions("07", _notebook_with(old, new), 60)
-    assert not status.load_errors, status
-    lost = _lost(namespace, references)
+def test_one_mistake_costs_once(fault, what, old, new):
+    lost = _lost(load("07", _notebook_with(old, new)))
     for run in ("self-check", "grading"):
         assert lost[run][fault] > 0, f"{run}: the mistake ({what}) in {fault} costs nothing"
         others = {f: p for f, p in lost[run].items() if f != fault and p}

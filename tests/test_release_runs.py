@@ -225,16 +225,12 @@ def _wrong(name: str, expr: str, module: bool) -> str:
     return f"\n\n\n{head}    return {expr}\n"
 
 
-NAN = "out * float('nan')"
-NOT_DETACHED = "(setattr(self, 'last_weights', self.last_weights.clone().requires_grad_(True)), out)[1]"
-
-
 @dataclass(frozen=True)
 class Planted:
     notebook: str  # the notebook whose graded cell is changed
     name: str  # the graded function or class
     slip: str  # what a student got wrong, in words
-    code: str  # appended to the graded cell
+    expr: str  # the wrong result, made from the right one ``out`` (and the call's ``args``)
     run: str = ""  # the notebook executed (default: the same); a later one when it uses ``name`` through helpers.earlier
     told: bool = True  # a demo cell must say "your NAME returned ..." (False: no given code is hurt by the slip)
 
@@ -243,66 +239,68 @@ class Planted:
         return f"{self.run or self.notebook}-{self.name}" + (f"-from-{self.notebook}" if self.run else "")
 
 
-def F_(notebook, name, slip, expr, run="", told=True):
-    return Planted(notebook, name, slip, _wrong(name, expr, module=False), run, told)
-
-
-def M_(notebook, name, slip, expr, run="", told=True):
-    return Planted(notebook, name, slip, _wrong(name, expr, module=True), run, told)
-
+# Slips many graded functions are planted with: (in words, the wrong result made from the right one ``out``).
+A_LIST = ("a list", "out.tolist()")
+NAN = ("nan", "out * float('nan')")
+NAN_LOGITS = ("nan logits", "out * float('nan')")
+TARGETS_SHORT = ("targets one shorter than the contexts", "(out[0], out[1][:-1])")
+TOKEN_SHORT = ("one token short", "out[:-1]")
+NOT_DETACHED = ("last_weights not detached", "(setattr(self, 'last_weights', self.last_weights.clone().requires_grad_(True)), out)[1]")
 
 # One typical slip per graded function (the issue's cases among them), and one per function a later notebook loads.
 PLANTED = [
-    F_("01", "tokenize", "returns the text, not a list of tokens", "' '.join(out)"),
-    F_("01", "build_vocab", "a set, not a sorted list", "set(out)"),
-    F_("01", "encode", "a list, not an array", "list(out)"),
-    F_("01", "decode", "returns the ids", "list(args[0])"),
-    F_("01", "one_hot", "one column short", "out[:, :-1]"),
-    F_("01", "embed", "a list of rows", "out.tolist()"),
-    F_("02", "dot_scores", "a list", "out.tolist()"),
-    F_("02", "cosine_similarity", "an array, not a float", "np.array([out])"),
-    F_("02", "softmax", "nan", NAN),
-    F_("02", "next_token_probs", "one probability short", "out[:-1]"),
-    F_("02", "sample_categorical", "a float, not an int", "float(out) + 0.5"),
-    F_("02", "generate", "one token short", "out[:-1]"),
-    F_("03", "make_pairs", "targets one shorter than the contexts", "(out[0], out[1][:-1])"),
-    F_("03", "cross_entropy", "nan", "float('nan')"),
-    F_("03", "loss_and_grads", "dV transposed", "(out[0], out[1].T, out[2])"),
-    F_("03", "sgd_epoch", "a nan loss", "(out[0], out[1], float('nan'))"),
-    M_("03", "WordEmbedLM", "nan logits", NAN),
-    F_("03", "train_word_embed_lm", "nan losses", "[float('nan')] * len(out)"),
-    F_("04", "context_windows", "targets one shorter than the contexts", "(out[0], out[1][:-1])"),
-    F_("04", "average_context", "averaged over the wrong axis", "out.sum(axis=-1)"),
-    M_("04", "ContextAverageLM", "nan logits", NAN),
-    F_("05", "rotate_2d", "a list", "out.tolist()"),
-    F_("05", "rope_2d", "one row short", "out[:-1]"),
-    F_("05", "rope", "nan", NAN),
-    M_("05", "ContextRoPELM", "nan logits", NAN),
-    F_("06", "self_similarity", "a list", "out.tolist()"),
-    F_("06", "causal_mask", "the mask inverted: nan losses", "~out"),
-    F_("06", "scaled_dot_product_attention", "nan weights", "(out[0], out[1] * float('nan'))"),
-    M_("06", "AttentionHead", "last_weights not detached", NOT_DETACHED),
-    M_("06", "MultiHeadAttention", "one column short", "out[..., :-1]"),
-    M_("07", "CausalSelfAttention", "last_weights not detached", NOT_DETACHED),
-    M_("07", "TransformerBlock", "nan", NAN),
-    M_("07", "MiniGPT", "a nan loss", "(out[0], None if out[1] is None else out[1] * float('nan'))"),
-    F_("07", "generate", "one token short", "out[:-1]", told=False),  # 07's generation cell only prints a shorter text
+    Planted("01", "tokenize", "returns the text, not a list of tokens", "' '.join(out)"),
+    Planted("01", "build_vocab", "a set, not a sorted list", "set(out)"),
+    Planted("01", "encode", "a list, not an array", "list(out)"),
+    Planted("01", "decode", "returns the ids", "list(args[0])"),
+    Planted("01", "one_hot", "one column short", "out[:, :-1]"),
+    Planted("01", "embed", "a list of rows", "out.tolist()"),
+    Planted("02", "dot_scores", *A_LIST),
+    Planted("02", "cosine_similarity", "an array, not a float", "np.array([out])"),
+    Planted("02", "softmax", *NAN),
+    Planted("02", "next_token_probs", "one probability short", "out[:-1]"),
+    Planted("02", "sample_categorical", "a float, not an int", "float(out) + 0.5"),
+    Planted("02", "generate", *TOKEN_SHORT),
+    Planted("03", "make_pairs", *TARGETS_SHORT),
+    Planted("03", "cross_entropy", "nan", "float('nan')"),
+    Planted("03", "loss_and_grads", "dV transposed", "(out[0], out[1].T, out[2])"),
+    Planted("03", "sgd_epoch", "a nan loss", "(out[0], out[1], float('nan'))"),
+    Planted("03", "WordEmbedLM", *NAN_LOGITS),
+    Planted("03", "train_word_embed_lm", "nan losses", "[float('nan')] * len(out)"),
+    Planted("04", "context_windows", *TARGETS_SHORT),
+    Planted("04", "average_context", "averaged over the wrong axis", "out.sum(axis=-1)"),
+    Planted("04", "ContextAverageLM", *NAN_LOGITS),
+    Planted("05", "rotate_2d", *A_LIST),
+    Planted("05", "rope_2d", "one row short", "out[:-1]"),
+    Planted("05", "rope", *NAN),
+    Planted("05", "ContextRoPELM", *NAN_LOGITS),
+    Planted("06", "self_similarity", *A_LIST),
+    Planted("06", "causal_mask", "the mask inverted: nan losses", "~out"),
+    Planted("06", "scaled_dot_product_attention", "nan weights", "(out[0], out[1] * float('nan'))"),
+    Planted("06", "AttentionHead", *NOT_DETACHED),
+    Planted("06", "MultiHeadAttention", "one column short", "out[..., :-1]"),
+    Planted("07", "CausalSelfAttention", *NOT_DETACHED),
+    Planted("07", "TransformerBlock", *NAN),
+    Planted("07", "MiniGPT", "a nan loss", "(out[0], None if out[1] is None else out[1] * float('nan'))"),
+    Planted("07", "generate", *TOKEN_SHORT, told=False),  # 07's generation cell only prints a shorter text
     # what a later notebook loads from an earlier one (helpers.earlier)
-    F_("02", "generate", "floats, not ids", "[i + 0.5 for i in out]", run="03"),
-    F_("04", "context_windows", "targets one shorter than the contexts", "(out[0], out[1][:-1])", run="05"),
-    M_("04", "ContextAverageLM", "nan logits", NAN, run="05"),
-    F_("05", "rope", "a list", "out.tolist()", run="07"),
+    Planted("02", "generate", "floats, not ids", "[i + 0.5 for i in out]", run="03"),
+    Planted("04", "context_windows", *TARGETS_SHORT, run="05"),
+    Planted("04", "ContextAverageLM", *NAN_LOGITS, run="05"),
+    Planted("05", "rope", *A_LIST, run="07"),
 ]
 
 
 def planted_notebook(planted: Planted) -> nbformat.NotebookNode:
-    """The solution of ``planted.notebook`` with ``planted.code`` appended to the graded cell of ``planted.name``."""
+    """The solution of ``planted.notebook`` with the wrong ``planted.name`` (``_wrong``) appended to its graded cell."""
     nb = nbformat.read(str(SOLUTIONS / f"{SERIES[planted.notebook]}.ipynb"), as_version=4)
     cells = [c for c in _graded_cells(nb) if c.metadata["nbgrader"]["grade_id"] == planted.name]
     assert len(cells) == 1, (planted.notebook, planted.name)
-    right, renamed = re.subn(rf"^(def|class) {planted.name}\b", rf"\1 _right_{planted.name}", cells[0].source, count=1, flags=re.M)
+    definition = re.compile(rf"^(def|class) {planted.name}\b", flags=re.M)
+    right, renamed = definition.subn(rf"\1 _right_{planted.name}", cells[0].source, count=1)
     assert renamed == 1, (planted.notebook, planted.name)
-    cells[0].source = right + planted.code
+    module = definition.search(cells[0].source).group(1) == "class"  # every graded class is an nn.Module
+    cells[0].source = right + _wrong(planted.name, planted.expr, module)
     return nb
 
 

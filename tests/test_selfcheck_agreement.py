@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_one_mistake import cases, plant, run
+from tests.mistakes import WRONG
+from tests.planting import cases, edited, plant, planted, run
 
 MISTAKES = {
     # 01
@@ -71,21 +72,14 @@ def dot_scores(U, v):
 def cosine_similarity(a, b):
     return float(np.dot(a, b) / np.linalg.norm(a) ** 2)
 '''),
-    "softmax: no shift": ("02", "softmax", '''
-def softmax(s, axis=-1):
-    e = np.exp(np.asarray(s, dtype=float))
-    return e / np.sum(e, axis=axis, keepdims=True)
-'''),
+    "softmax: no shift": ("02", "softmax", WRONG["softmax: no shift"]),
     "softmax: last axis only": ("02", "softmax", '''
 def softmax(s, axis=-1):
     s = np.asarray(s, dtype=float)
     e = np.exp(s - np.max(s, axis=-1, keepdims=True))
     return e / np.sum(e, axis=-1, keepdims=True)
 '''),
-    "next_token_probs: row of U": ("02", "next_token_probs", '''
-def next_token_probs(V, U, prev_id):
-    return softmax(dot_scores(V, np.asarray(U)[prev_id]))
-'''),
+    "next_token_probs: row of U": ("02", "next_token_probs", WRONG["next_token_probs: row of U"]),
     "next_token_probs: unstable exp": ("02", "next_token_probs", '''
 def next_token_probs(V, U, prev_id):
     e = np.exp(np.asarray(U) @ np.asarray(V)[prev_id])
@@ -99,14 +93,7 @@ def sample_categorical(p, rng):
 def sample_categorical(p, rng):
     return int(rng.choice(len(p), p=p))
 '''),
-    "generate: temperature as a product": ("02", "generate", '''
-def generate(V, U, start_ids, n_new, rng, temperature=1.0, greedy=False):
-    ids = [int(i) for i in start_ids]
-    for _ in range(n_new):
-        s = dot_scores(U, np.asarray(V)[ids[-1]])
-        ids.append(int(np.argmax(s)) if greedy else int(sample_categorical(softmax(s * temperature), rng)))
-    return ids
-'''),
+    "generate: temperature as a product": ("02", "generate", WRONG["generate: temperature as a product"]),
     "generate: appends to start_ids": ("02", "generate", '''
 def generate(V, U, start_ids, n_new, rng, temperature=1.0, greedy=False):
     ids = start_ids
@@ -135,29 +122,8 @@ def make_pairs(ids):
 def cross_entropy(p, target):
     return float(-np.log2(p[target]))
 '''),
-    "loss_and_grads: V instead of U in dV": ("03", "loss_and_grads", '''
-def loss_and_grads(V, U, prev_id, next_id):
-    v = V[prev_id]
-    y_hat = softmax(U @ v)
-    ds = y_hat.copy()
-    ds[next_id] -= 1.0
-    dV = np.zeros_like(V, dtype=float)
-    dV[prev_id] = U.T @ ds
-    dV[prev_id] = V.T @ ds
-    return float(-np.log(y_hat[next_id])), dV, np.outer(ds, v)
-'''),
-    "loss_and_grads: changes V in place": ("03", "loss_and_grads", '''
-def loss_and_grads(V, U, prev_id, next_id):
-    v = V[prev_id]
-    y_hat = softmax(U @ v)
-    ds = y_hat.copy()
-    ds[next_id] -= 1.0
-    dU = np.outer(ds, v)
-    dV = V
-    dV[:] = 0.0
-    dV[prev_id] = U.T @ ds
-    return float(-np.log(y_hat[next_id])), dV, dU
-'''),
+    "loss_and_grads: V instead of U in dV": ("03", "loss_and_grads", edited("03", "loss_and_grads", ("dV[prev_id] = U.T @ ds", "dV[prev_id] = V.T @ ds"))),
+    "loss_and_grads: changes V in place": ("03", "loss_and_grads", edited("03", "loss_and_grads", ("dV = np.zeros_like(V, dtype=float)", "dV = V\n    dV[:] = 0.0"))),
     "sgd_epoch: one step on the mean gradient": ("03", "sgd_epoch", '''
 def sgd_epoch(V, U, prev_ids, next_ids, lr):
     V = np.array(V, dtype=float)
@@ -226,8 +192,13 @@ def train_word_embed_lm(model, prev_ids, next_ids, epochs, lr):
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
 def test_self_check_fails_exactly_when_the_grader_deducts(mistake):
     notebook, function, source = MISTAKES[mistake]
-    results = run(notebook, function, plant(notebook, source))
-    public = {c.id for c in cases(notebook, function) if c.visibility == "public"}
+    assert_check_fails_when_the_grader_deducts(mistake, notebook, function, plant(notebook, source))
+
+
+def assert_check_fails_when_the_grader_deducts(mistake: str, notebook: str, function: str, namespace: dict) -> None:
+    """Some case of ``function`` fails on ``namespace`` (the grader deducts), and a public one among them (check() fails)."""
+    results = run(notebook, function, namespace)
+    public = {c.id for c in cases(notebook, function, "public")}
     failed = [cid for cid, ok, _ in results if not ok]
     assert failed, f"{mistake}: no case of {function} catches it"
     assert any(cid in public for cid in failed), f"{mistake}: check() passes, but the grader deducts for {failed}"
@@ -252,23 +223,17 @@ def make_pairs(ids):
 
 
 def _extra() -> dict:
-    from tests.test_one_mistake_slips import SLIPS, slip
+    from tests.test_one_mistake_slips import SLIPS
 
-    out = {name: slip(name)[:3] for name in SLIPS}
+    out = {name: slip[:3] for name, slip in SLIPS.items()}
     out.update(ISSUE_CASES)
     return out
 
 
 @pytest.mark.parametrize("mistake", sorted([*ISSUE_CASES, *__import__("tests.test_one_mistake_slips", fromlist=["SLIPS"]).SLIPS]))
 def test_self_check_sees_every_slip_and_issue_case_the_grader_deducts_for(mistake):
-    from tests.test_doubles import planted
-
     notebook, function, source = _extra()[mistake]
-    results = run(notebook, function, planted(notebook, source))
-    public = {c.id for c in cases(notebook, function) if c.visibility == "public"}
-    failed = [cid for cid, ok, _ in results if not ok]
-    assert failed, f"{mistake}: no case of {function} catches it"
-    assert any(cid in public for cid in failed), f"{mistake}: check() passes, but the grader deducts for {failed}"
+    assert_check_fails_when_the_grader_deducts(mistake, notebook, function, planted(notebook, source))
 
 
 def test_the_planted_set_counts():

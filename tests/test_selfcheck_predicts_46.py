@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import textwrap
 
 import pytest
 
-from autograder.course import SERIES, SOLUTIONS
-from autograder.sandbox.worker import load_definitions
-from helpers.checking import check, dumps, judge, run_case
+from helpers.checking import check
+from tests.mistakes import WRONG
+from tests.planting import define, edited, load, verdicts
 
 GRADING_SEED = 20240917  # stands for the course secret
 
 PLANTED = {
     "04": [
-        ("context_windows", "off by one: the last window is missing", """
-            def context_windows(ids, T):
-                ids = np.asarray(ids, dtype=np.int64)
-                N = max(len(ids) - T - 1, 0)
-                index = np.arange(N)[:, None] + np.arange(T)[None, :]
-                return ids[index], ids[T:T + N].copy()
-            """),
+        ("context_windows", "off by one: the last window is missing", WRONG["context_windows: off by one"]),
         ("context_windows", "the target is the last context token", """
             def context_windows(ids, T):
                 ids = np.asarray(ids, dtype=np.int64)
@@ -45,47 +37,12 @@ PLANTED = {
             """),
         ("average_context", "sum instead of mean", "def average_context(V, contexts):\n    return V[contexts].sum(axis=-2)"),
         ("average_context", "mean over the windows", "def average_context(V, contexts):\n    return V[contexts].mean(axis=0)"),
-        ("ContextAverageLM", "sums the context vectors", """
-            class ContextAverageLM(nn.Module):
-                def __init__(self, vocab_size, dim, context_size):
-                    super().__init__()
-                    self.context_size = context_size
-                    self.encode = nn.Embedding(vocab_size, dim)
-                    self.decode = nn.Linear(dim, vocab_size, bias=False)
-
-                def forward(self, contexts):
-                    return self.decode(self.encode(contexts).sum(dim=-2))
-            """),
-        ("ContextAverageLM", "averages over dim 1 (2-D input only)", """
-            class ContextAverageLM(nn.Module):
-                def __init__(self, vocab_size, dim, context_size):
-                    super().__init__()
-                    self.context_size = context_size
-                    self.encode = nn.Embedding(vocab_size, dim)
-                    self.decode = nn.Linear(dim, vocab_size, bias=False)
-
-                def forward(self, contexts):
-                    return self.decode(self.encode(contexts).mean(dim=1))
-            """),
-        ("ContextAverageLM", "detached forward", """
-            class ContextAverageLM(nn.Module):
-                def __init__(self, vocab_size, dim, context_size):
-                    super().__init__()
-                    self.context_size = context_size
-                    self.encode = nn.Embedding(vocab_size, dim)
-                    self.decode = nn.Linear(dim, vocab_size, bias=False)
-
-                def forward(self, contexts):
-                    return self.decode(self.encode(contexts).mean(dim=-2).detach())
-            """),
+        ("ContextAverageLM", "sums the context vectors", "SUMS"),
+        ("ContextAverageLM", "averages over dim 1 (2-D input only)", "DIM_1"),
+        ("ContextAverageLM", "detached forward", "AVERAGE_DETACHED"),
     ],
     "05": [
-        ("rotate_2d", "clockwise", """
-            def rotate_2d(x, theta):
-                x, theta = np.asarray(x, dtype=float), np.asarray(theta, dtype=float)
-                c, s = np.cos(theta), np.sin(theta)
-                return np.stack([c * x[..., 0] + s * x[..., 1], -s * x[..., 0] + c * x[..., 1]], axis=-1)
-            """),
+        ("rotate_2d", "clockwise", WRONG["rotate_2d: clockwise"]),
         ("rotate_2d", "writes into x", """
             def rotate_2d(x, theta):
                 x, theta = np.asarray(x, dtype=float), np.asarray(theta, dtype=float)
@@ -107,17 +64,7 @@ PLANTED = {
                 X = np.asarray(X, dtype=float)
                 return rotate_2d(X, np.arange(X.shape[-2])[::-1] * theta1)
             """),
-        ("rope", "half-split pairs", """
-            def rope(X, base=10000.0):
-                X = np.asarray(X, dtype=float)
-                T, d = X.shape[-2], X.shape[-1]
-                if d % 2:
-                    raise ValueError("d must be even")
-                angles = np.arange(T)[:, None] * (base ** (-2.0 * np.arange(d // 2) / d))[None, :]
-                pairs = np.stack([X[..., : d // 2], X[..., d // 2 :]], axis=-1)
-                turned = rotate_2d(pairs, angles)
-                return np.concatenate([turned[..., 0], turned[..., 1]], axis=-1)
-            """),
+        ("rope", "half-split pairs", WRONG["rope: halves instead of adjacent pairs"]),
         ("rope", "ignores base", """
             def rope(X, base=10000.0):
                 X = np.asarray(X, dtype=float)
@@ -140,16 +87,9 @@ PLANTED = {
     ],
     "06": [
         ("self_similarity", "X.T for batches", "def self_similarity(X):\n    X = np.asarray(X, dtype=float)\n    return X @ X.T"),
-        ("causal_mask", "diagonal hidden", "def causal_mask(T):\n    return torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)"),
-        ("causal_mask", "upper triangle", "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))"),
-        ("scaled_dot_product_attention", "no scale", """
-            def scaled_dot_product_attention(Q, K, V, causal=False):
-                S = Q @ K.transpose(-2, -1)
-                if causal:
-                    S = S.masked_fill(~causal_mask(S.shape[-1]), float("-inf"))
-                weights = torch.softmax(S, dim=-1)
-                return weights @ V, weights
-            """),
+        ("causal_mask", "diagonal hidden", WRONG["causal_mask: the diagonal hidden"]),
+        ("causal_mask", "upper triangle", WRONG["causal_mask: the upper triangle"]),
+        ("scaled_dot_product_attention", "no scale", WRONG["scaled_dot_product_attention: no scale"]),
         ("scaled_dot_product_attention", "masked after the softmax", """
             def scaled_dot_product_attention(Q, K, V, causal=False):
                 S = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])
@@ -175,18 +115,10 @@ PLANTED = {
 }
 
 
-def _solution_source(nb: str, name: str) -> str:
-    """The solution's definition of ``name`` (for edits that change one line)."""
-    from autograder.sandbox.extract import extract
-
-    raw = (SOLUTIONS / f"{SERIES[nb]}.ipynb").read_bytes()
-    for chunk in extract(raw).chunks:
-        if f"class {name}(" in chunk.source or f"def {name}(" in chunk.source:
-            return chunk.source
-    raise KeyError(name)
-
-
 EDITS = {
+    "SUMS": ("ContextAverageLM", "v_avg = vectors.mean(dim=-2)", "v_avg = vectors.sum(dim=-2)"),
+    "DIM_1": ("ContextAverageLM", "v_avg = vectors.mean(dim=-2)", "v_avg = vectors.mean(dim=1)"),
+    "AVERAGE_DETACHED": ("ContextAverageLM", "return self.decode(v_avg)", "return self.decode(v_avg.detach())"),
     "PERSISTENT": ("ContextRoPELM", ", persistent=False", ""),
     "NO_THETA1": ("ContextRoPELM", "freqs = theta1 * 10000.0", "freqs = 10000.0"),
     "DETACHED": ("ContextRoPELM", "return self.decode(v)", "return self.decode(v.detach())"),
@@ -199,44 +131,17 @@ EDITS = {
 
 
 def _planted(nb: str, source: str) -> dict:
-    namespace = _load(nb)
     if source in EDITS:
         name, old, new = EDITS[source]
-        original = _solution_source(nb, name)
-        assert old in original, (name, old)
-        source = original.replace(old, new)
-    exec(compile(textwrap.dedent(source), "<planted>", "exec"), namespace)
-    return namespace
+        source = edited(nb, name, (old, new))
+    return define(load(nb), source)
 
 
-def _load(nb: str) -> dict:
-    namespace, status = load_definitions(nb, (SOLUTIONS / f"{SERIES[nb]}.ipynb").read_bytes(), 60)
-    assert not status.load_errors, status
-    return namespace
-
-
-def _cases(nb: str) -> list:
-    import importlib
-
-    return importlib.import_module(f"helpers.selfcheck.nb{nb}").suite.cases + importlib.import_module(f"autograder.hidden.nb{nb}").suite.cases
-
-
-@pytest.fixture(scope="module")
-def graded_references():
-    """{notebook: {case id: the solution's observation under the grading seed}}."""
-    out = {}
-    for nb in PLANTED:
-        namespace = _load(nb)
-        out[nb] = {c.id: json.loads(dumps(run_case(c, namespace, GRADING_SEED))) for c in _cases(nb)}
-    return out
-
-
-def _verdicts(nb: str, function: str, namespace: dict, references: dict) -> tuple[bool, list]:
-    """(check() passes, [ids of the graded cases of ``function`` that fail])."""
+def _verdicts(nb: str, function: str, namespace: dict) -> tuple[bool, list]:
+    """(check() passes, [ids of the graded cases of ``function`` that fail under the grading seed])."""
     with contextlib.redirect_stdout(io.StringIO()):
         public_passed = check(function, namespace=namespace).passed
-    lost = [c.id for c in _cases(nb) if c.function == function
-            and not judge(c, json.loads(dumps(run_case(c, namespace, GRADING_SEED))), references[c.id]).passed]
+    lost = [v.case.id for v in verdicts(nb, function, namespace, GRADING_SEED) if not v.passed]
     return public_passed, lost
 
 
@@ -244,8 +149,8 @@ CASES = [(nb, fn, what, src) for nb, items in PLANTED.items() for fn, what, src 
 
 
 @pytest.mark.parametrize("nb, function, what, source", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
-def test_self_check_fails_exactly_when_the_grader_deducts(graded_references, nb, function, what, source):
-    public_passed, lost = _verdicts(nb, function, _planted(nb, source), graded_references[nb])
+def test_self_check_fails_exactly_when_the_grader_deducts(nb, function, what, source):
+    public_passed, lost = _verdicts(nb, function, _planted(nb, source))
     assert not public_passed, f"check({function!r}) passes with the mistake '{what}'"
     assert lost, f"the grader does not deduct for '{what}' although check({function!r}) fails"
 
@@ -277,6 +182,6 @@ EDITS["FORWARD_CALLS"] = ("MultiHeadAttention", "head(x, causal=causal)", "head.
 
 
 @pytest.mark.parametrize("nb, function, what, source", ALTERNATIVES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in ALTERNATIVES])
-def test_a_correct_variant_keeps_full_marks(graded_references, nb, function, what, source):
-    public_passed, lost = _verdicts(nb, function, _planted(nb, source), graded_references[nb])
+def test_a_correct_variant_keeps_full_marks(nb, function, what, source):
+    public_passed, lost = _verdicts(nb, function, _planted(nb, source))
     assert public_passed and not lost, f"'{what}': check passes {public_passed}, graded cases lost {lost}"

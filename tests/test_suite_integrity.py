@@ -18,9 +18,9 @@ import time
 import numpy as np
 import pytest
 
-from autograder.course import SERIES, SOLUTIONS, available
-from autograder.sandbox.worker import load_definitions
+from autograder.course import available
 from helpers.checking import Case, Opaque, Student, Suite, assert_matches, dumps, from_plain, to_plain
+from tests.planting import solution
 
 # Notebooks whose suites are not converted yet: their failures are expected (but not required).
 NOT_CONVERTED: set[str] = set()  # every suite reads its inputs from the reference
@@ -219,17 +219,6 @@ def forged_inputs_problem(case: Case, namespace: dict) -> tuple[list, str | None
 # Every case of every suite
 # --------------------------------------------------------------------------- #
 
-_SOLUTIONS: dict = {}
-
-
-def _solution(notebook: str) -> dict:
-    if notebook not in _SOLUTIONS:
-        namespace, status = load_definitions(notebook, (SOLUTIONS / f"{SERIES[notebook]}.ipynb").read_bytes(), 60)
-        assert not status.load_errors, status
-        _SOLUTIONS[notebook] = namespace
-    return _SOLUTIONS[notebook]
-
-
 def _all_cases() -> list:
     import importlib
 
@@ -250,7 +239,7 @@ def _all_cases() -> list:
 
 @pytest.mark.parametrize("case", _all_cases())
 def test_verify_ignores_echoed_inputs(case):
-    _, problem = forged_inputs_problem(case, _solution(case.notebook))
+    _, problem = forged_inputs_problem(case, solution(case.notebook))
     assert problem is None, problem
 
 

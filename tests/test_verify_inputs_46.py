@@ -14,9 +14,8 @@ import re
 import numpy as np
 import pytest
 
-from autograder.course import SERIES, SOLUTIONS
-from autograder.sandbox.worker import load_definitions
-from helpers.checking import dumps, from_plain, judge, run_case, to_plain
+from helpers.checking import dumps, from_plain, judge, to_plain
+from tests.planting import cases, load, observe
 
 INPUT_KEY = re.compile(
     r"^(ids|T|V|U|X\d?|Q|K|q|k|x|c|a|b|theta|theta1|base|perm|perms|n_heads|d_model|d_head|dim|vocab_size|contexts.*|targets|parameters)$"
@@ -57,18 +56,14 @@ def _forge_inputs(value, function: str):
 
 @pytest.mark.parametrize("nb", ["04", "05", "06"])
 def test_forged_inputs_change_no_verdict(nb):
-    import importlib
-
-    namespace, status = load_definitions(nb, (SOLUTIONS / f"{SERIES[nb]}.ipynb").read_bytes(), 60)
-    assert not status.load_errors
-    cases = importlib.import_module(f"helpers.selfcheck.nb{nb}").suite.cases + importlib.import_module(f"autograder.hidden.nb{nb}").suite.cases
+    namespace, every = load(nb), cases(nb)
     forged_any = 0
-    for case in cases:
-        ref = json.loads(dumps(run_case(case, namespace)))
+    for case in every:
+        ref = observe(case, namespace)
         value = from_plain(ref["value"])
         forged = _forge_inputs(copy.deepcopy(value), case.function)
         got = dict(ref, value=json.loads(dumps(to_plain(forged))))
         forged_any += got["value"] != ref["value"]
         verdict = judge(case, got, ref)
         assert verdict.passed, f"{case.id}: the verify read a forged input: {verdict.message}"
-    assert forged_any >= len(cases) // 2
+    assert forged_any >= len(every) // 2
