@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from helpers.checking import Suite, assert_matches, describe, draw_examples
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT
 from helpers.selfcheck.nb02 import (
     AXIS_HINT,
     BOUNDARY_HINT,
@@ -16,20 +16,25 @@ from helpers.selfcheck.nb02 import (
     GREEDY_HINT,
     NTP_HINT,
     SAMPLE_HINT,
-    SAMPLE_P,
     SOFTMAX_HINT,
     FixedU,
     assert_distribution,
     assert_float,
     assert_one_draw,
     check_boundaries,
+    check_dot_scores_under_callers,
+    check_draw_under_generate,
     check_generate,
+    check_generate_temperatures,
     check_next_token_probs,
+    check_softmax_under_callers,
+    dot_scores_under_callers_probe,
+    draw_under_generate_probe,
     extreme_tables,
     is_int,
     observe_generate,
     observe_next_token_probs,
-    under_callers,
+    softmax_under_callers_probe,
 )
 
 suite = Suite("02", visibility="hidden")
@@ -300,13 +305,7 @@ def temperature_changes_the_draws(student):
     return {f"T={t}": observe_generate(student, V, U, [4], 15, k, temperature=t) for k, t in ((72, 0.5), (73, 2.5))}
 
 
-@temperature_changes_the_draws.verify
-def _(got, ref):
-    for key in ("T=0.5", "T=2.5"):
-        try:
-            check_generate(got[key], ref[key])
-        except AssertionError as exc:
-            raise AssertionError(f"temperature {key[2:]}: {exc}") from None
+temperature_changes_the_draws.verify(check_generate_temperatures)
 
 
 @suite.case("generate", points=1, hint=GREEDY_HINT)
@@ -386,39 +385,25 @@ def _(got, ref):
 @suite.case("softmax", points=1, hint=SAME_ALONE_HINT)
 def same_under_callers(student):
     """Inside your generate and next_token_probs, softmax gives what it gives alone on the same scores (and is right alone)."""
-    s = np.random.default_rng(student.seed(95)).normal(size=6) * 2  # (6,)
-    return {"alone": under_callers(student, "softmax", student.seed(96)), "p": student.softmax(s)}
+    return softmax_under_callers_probe(student, k=95)
 
 
-@same_under_callers.verify
-def _(got, ref):
-    assert_matches(got["p"], ref["p"], "softmax(s)")
-    check_same_alone(got, "softmax")
+same_under_callers.verify(check_softmax_under_callers)
 
 
 @suite.case("dot_scores", points=1, hint=SAME_ALONE_HINT)
 def same_scores_under_callers(student):
     """Inside your generate and next_token_probs, dot_scores gives what it gives alone on the same tables (and is right alone)."""
-    V, U = random_tables(student.seed(97), 5, 3)  # (5, 3), (5, 3)
-    return {"alone": under_callers(student, "dot_scores", student.seed(98)), "s": student.dot_scores(U, V[1])}
+    return dot_scores_under_callers_probe(student, k=97)
 
 
-@same_scores_under_callers.verify
-def _(got, ref):
-    assert_matches(got["s"], ref["s"], "dot_scores(U, v)")
-    check_same_alone(got, "dot_scores")
+same_scores_under_callers.verify(check_dot_scores_under_callers)
 
 
 @suite.case("sample_categorical", points=1, hint=SAME_ALONE_HINT)
 def same_draw_under_generate(student):
     """Inside your generate, sample_categorical draws what it draws alone from the same p and rng state (and is right alone)."""
-    i = student.sample_categorical(SAMPLE_P.copy(), np.random.default_rng(student.seed(99)))
-    return {"alone": under_callers(student, "sample_categorical", student.seed(100)), "i": i}
+    return draw_under_generate_probe(student, k=99)
 
 
-@same_draw_under_generate.verify
-def _(got, ref):
-    if not is_int(got["i"]):
-        raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(got['i'])}.")
-    assert_matches(got["i"], ref["i"], "sample_categorical(p, rng)")
-    check_same_alone(got, "sample_categorical")
+same_draw_under_generate.verify(check_draw_under_generate)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe, rel_error
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, under_and_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT
 from helpers.selfcheck.nb03 import (
     CE_HINT,
     EPSILON_HINT,
@@ -20,8 +20,10 @@ from helpers.selfcheck.nb03 import (
     SGD_HINT,
     TRAIN_HINT,
     check_grads,
+    check_grads_under_sgd_epoch,
     check_logit_shapes,
     check_sgd,
+    grads_under_sgd_epoch_probe,
     logit_table,
     observe_grads,
     observe_sgd,
@@ -395,20 +397,9 @@ def _(got, ref):
 @suite.case("loss_and_grads", points=1, hint=SAME_ALONE_HINT)
 def same_under_sgd_epoch(student):
     """Inside your sgd_epoch, loss_and_grads gives what it gives alone on the same tables and pair (and is right alone)."""
-    rng = np.random.default_rng(student.seed(18))
-    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))  # (5, 3), (5, 3)
-    prev_ids, next_ids = rng.integers(0, 5, size=4), rng.integers(0, 5, size=4)  # (4,), (4,)
-    student.note("sgd_epoch(V, U, prev_ids, next_ids, 0.2) watching loss_and_grads, then loss_and_grads alone on the same arguments")
-    calls = under_and_alone(student, "sgd_epoch", "loss_and_grads", lambda: student.get("sgd_epoch")(V.copy(), U.copy(), prev_ids, next_ids, 0.2))
-    return {"alone": calls, "result": student.loss_and_grads(V.copy(), U.copy(), 2, 4)}
+    return grads_under_sgd_epoch_probe(student, k=18, prev_id=2, next_id=4)
 
 
 @same_under_sgd_epoch.verify
 def _(got, ref):
-    result, expected = got["result"], ref["result"]  # tolerant: not a stub; the loss and the shapes
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise AssertionError(f"loss_and_grads must return (loss, dV, dU), got {describe(result)}.")
-    assert_matches(result[0], expected[0], "the loss of loss_and_grads(V, U, 2, 4)")
-    for name, mine, theirs in zip(("dV", "dU"), result[1:], expected[1:]):
-        shape_error(name, mine, theirs.shape)
-    check_same_alone(got, "loss_and_grads")
+    check_grads_under_sgd_epoch(got, ref, prev_id=2, next_id=4)

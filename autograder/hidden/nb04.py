@@ -12,6 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers.checking import Suite, assert_matches, describe, draw_examples
+from helpers.selfcheck.lm_tables import gradients_probe
 from helpers.selfcheck.nb04 import check_average, check_gradients, check_logits, check_windows, set_tables
 
 suite = Suite("04", visibility="hidden")
@@ -261,19 +262,7 @@ def _(got, ref):
 )
 def gradients_reach_both_tables(student):
     """Backpropagating F.cross_entropy(model(contexts), targets) fills encode.weight.grad and decode.weight.grad as autograd does."""
-    import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(student.seed(71))
-    model = student.ContextAverageLM(6, 3, 3)
-    set_tables(model, rng.normal(size=(6, 3)), rng.normal(size=(6, 3)))
-    contexts = torch.from_numpy(rng.integers(0, 6, size=(10, 3)))
-    targets = torch.from_numpy(rng.integers(0, 6, size=10))
-    student.note("loss = F.cross_entropy(model(contexts), targets); loss.backward() with model = ContextAverageLM(6, 3, 3)")
-    F.cross_entropy(model(contexts), targets).backward()
-    g_enc, g_dec = model.encode.weight.grad, model.decode.weight.grad
-    return {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone(), "contexts": contexts, "targets": targets,
-            "encode grad": None if g_enc is None else g_enc.clone(), "decode grad": None if g_dec is None else g_dec.clone()}
+    return gradients_probe(student, k=71, model="ContextAverageLM", sizes=(6, 3, 3), N=10, set_tables=set_tables)
 
 
 @gradients_reach_both_tables.verify

@@ -17,14 +17,17 @@ import numpy as np
 from hypothesis import strategies as st
 
 from helpers.checking import Suite, assert_matches, draw_examples
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, given_callee, under_and_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, given_callee
+from helpers.selfcheck.lm_tables import gradients_probe
 from helpers.selfcheck.nb05 import (
+    ANY_THETA1_HINT,
     MODEL_TOL,
     check_gradients,
     check_model_logits,
     check_rope,
     check_rope_2d,
     check_rotate,
+    check_rotate_under_rope,
     check_turned_by,
     logits_array,
     model_probe,
@@ -32,6 +35,7 @@ from helpers.selfcheck.nb05 import (
     rope_2d_twin,
     rope_angles_or,
     rope_twin,
+    rotate_under_rope_probe,
     set_tables,
 )
 
@@ -209,7 +213,7 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("rope_2d", points=1, hint="any theta1 works the same way (0, negative, a full turn); return a new array and leave X as it was.")
+@suite.case("rope_2d", points=1, hint=ANY_THETA1_HINT)
 def zero_negative_and_full_turns(student):
     """theta1 = 0 changes nothing, theta1 = 2 pi brings every row back, theta1 = -0.4 turns clockwise; X is not modified."""
     twin = rope_2d_twin(student, student.seed(162))
@@ -423,19 +427,7 @@ def _(got, ref):
 @suite.case("ContextRoPELM", points=1, hint="when the logits are wrong, fix forward first: the gradients follow from it; else keep forward in torch (no numpy, detach or torch.no_grad).")
 def gradients_reach_both_tables(student):
     """Backpropagating F.cross_entropy(model(contexts), targets) (dim = 4, T = 3, theta1 = 0.7) gives the right gradients of V and U."""
-    import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(student.seed(69))
-    model = student.ContextRoPELM(8, 4, 3, 0.7)
-    set_tables(model, rng.normal(size=(8, 4)), rng.normal(size=(8, 4)))
-    contexts = torch.from_numpy(rng.integers(0, 8, size=(10, 3)))
-    targets = torch.from_numpy(rng.integers(0, 8, size=10))
-    student.note("loss = F.cross_entropy(model(contexts), targets); loss.backward() with model = ContextRoPELM(8, 4, 3, 0.7)")
-    F.cross_entropy(model(contexts), targets).backward()
-    g_enc, g_dec = model.encode.weight.grad, model.decode.weight.grad
-    return {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone(), "contexts": contexts, "targets": targets,
-            "encode grad": None if g_enc is None else g_enc.clone(), "decode grad": None if g_dec is None else g_dec.clone()}
+    return gradients_probe(student, k=69, model="ContextRoPELM", sizes=(8, 4, 3, 0.7), N=10, set_tables=set_tables)
 
 
 @gradients_reach_both_tables.verify
@@ -464,16 +456,7 @@ def _(got, ref):
 @suite.case("rotate_2d", points=1, hint=SAME_ALONE_HINT)
 def same_under_rope(student):
     """Inside your rope_2d and rope, rotate_2d gives what it gives alone on the same vectors and angles (and is right alone)."""
-    rng = np.random.default_rng(student.seed(160))
-    X2, X = rng.normal(size=(4, 2)), rng.normal(size=(3, 4))  # (T, 2), (T, d)
-    x = rng.normal(size=(3, 2))  # (3, 2)
-    student.note("rope_2d(X, 0.4) and rope(X) watching rotate_2d, then rotate_2d alone on the same arguments")
-    calls = under_and_alone(student, "rope_2d", "rotate_2d", lambda: student.get("rope_2d")(X2.copy(), 0.4))
-    calls += under_and_alone(student, "rope", "rotate_2d", lambda: student.get("rope")(X.copy()))
-    return {"x": x, "theta": np.array([0.3, -1.2, 2.0]), "alone": calls, "x'": student.rotate_2d(x.copy(), np.array([0.3, -1.2, 2.0]))}
+    return rotate_under_rope_probe(student, k=160, theta1=0.4, theta=[0.3, -1.2, 2.0])
 
 
-@same_under_rope.verify
-def _(got, ref):
-    check_turned_by(got["x'"], ref["x"], ref["theta"], "rotate_2d(x, theta)")  # tolerant: not a stub
-    check_same_alone(got, "rotate_2d")
+same_under_rope.verify(check_rotate_under_rope)

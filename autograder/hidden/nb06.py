@@ -18,19 +18,24 @@ import math
 import numpy as np
 
 from helpers.checking import Suite, assert_matches
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone, modules_under_and_alone, under_and_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT, under_and_alone
 from helpers.selfcheck.nb06 import (
     TOL,
     attention_probe,
     check_attention_run,
+    check_attention_under_head,
     check_causal_structure,
     check_head_parameters,
     check_head_run,
+    check_heads_under_multi_head,
+    check_mask_under_attention,
     check_mha_names,
     check_mha_run,
     check_similarity,
     expect_tensor,
     head_probe,
+    heads_under_multi_head_probe,
+    mask_under_attention_probe,
     mha_probe,
     random_qkv,
     set_parameters_by_name,
@@ -502,16 +507,10 @@ def _(got, ref):
 @suite.case("causal_mask", points=1, hint=SAME_ALONE_HINT)
 def same_under_attention(student):
     """Inside your scaled_dot_product_attention, causal_mask gives what it gives alone for the same T (and is right alone)."""
-    Q, K, V = random_qkv(student.seed(170), (2, 5, 3), (2, 5, 3), (2, 5, 3))
-    student.note("scaled_dot_product_attention(Q, K, V, causal=True) watching causal_mask, then causal_mask alone")
-    calls = under_and_alone(student, "scaled_dot_product_attention", "causal_mask", lambda: student.get("scaled_dot_product_attention")(Q, K, V, causal=True))
-    return {"alone": calls, "mask": student.causal_mask(3)}
+    return mask_under_attention_probe(student, k=170, T=5, T_alone=3)
 
 
-@same_under_attention.verify
-def _(got, ref):
-    check_causal_structure(got["mask"], 3, "causal_mask(3)")  # tolerant: not a stub, never the future
-    check_same_alone(got, "causal_mask")
+same_under_attention.verify(check_mask_under_attention)
 
 
 @suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
@@ -528,43 +527,13 @@ def same_under_attention_head(student):
     return {"alone": calls, "result": student.scaled_dot_product_attention(Q, K, V)}  # not causal: its causal_mask is not judged here
 
 
-@same_under_attention_head.verify
-def _(got, ref):
-    assert_matches(got["result"], ref["result"], "scaled_dot_product_attention(Q, K, V)", **TOL)
-    check_same_alone(got, "scaled_dot_product_attention")
+same_under_attention_head.verify(check_attention_under_head)
 
 
 @suite.case("AttentionHead", points=1, hint=SAME_ALONE_HINT)
 def same_under_multi_head(student):
     """Inside your MultiHeadAttention, each AttentionHead gives what it gives alone on the same x (and a head alone, beside an attention double, gives (B, T, d_head))."""
-    import torch
-
-    x = torch.tensor(np.random.default_rng(student.seed(174)).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
-    student.note("MultiHeadAttention(6, 2, 3)(x) watching its heads, then each head alone on the same input")
-    try:
-        mha = student.MultiHeadAttention(6, 2, 3)
-        heads = list(getattr(mha, "heads", []) or [])
-    except Exception:  # noqa: BLE001 - MultiHeadAttention is judged in its own cases
-        mha, heads = None, []
-    calls = modules_under_and_alone(lambda: mha(x.clone()), heads, "AttentionHead", "MultiHeadAttention") if mha is not None else []
-    from helpers.selfcheck.doubles import replacing
-    from helpers.selfcheck.nb06 import attention_stand_in
-
-    head = student.AttentionHead(6, 3)
-    with torch.no_grad(), replacing(student, "AttentionHead", {"scaled_dot_product_attention": attention_stand_in(student.seed(175))}):
-        alone = head(x.clone())  # beside the attention double: the head's own step only
-    return {"alone": calls, "out": alone}
+    return heads_under_multi_head_probe(student, k=174)
 
 
-@same_under_multi_head.verify
-def _(got, ref):
-    expect_tensor(got["out"], "AttentionHead(6, 3)(x)", tuple(ref["out"].shape))  # tolerant: not a stub
-    if not bool(torch_isfinite(got["out"])):
-        raise AssertionError("AttentionHead(6, 3)(x) holds nan or inf.")
-    check_same_alone(got, "AttentionHead")
-
-
-def torch_isfinite(t) -> bool:
-    import torch
-
-    return bool(torch.isfinite(t).all())
+same_under_multi_head.verify(check_heads_under_multi_head)

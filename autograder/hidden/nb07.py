@@ -13,33 +13,45 @@ from __future__ import annotations
 import types
 
 from helpers.checking import Suite, assert_matches
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, check_same_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT
 from helpers.selfcheck.nb07 import (
+    BLOCK_PARTS_HINT,
+    BLOCK_SIZES_HINT,
+    EVAL_MODE_HINT,
+    GPT_PARTS_HINT,
+    GRADIENTS_HINT,
+    ONE_HEAD_HINT,
+    PRE_NORM_HINT,
+    RESIDUAL_HINT,
+    TEMPERATURE_HINT,
+    TOO_LONG_HINT,
     as_tensor_or_fail,
+    attention_parameters_probe,
+    attention_under_block_probe,
+    block_under_minigpt_probe,
     build_gpt,
     check_attention_matches,
     check_attention_shapes,
+    check_attention_under_block,
     check_block_attention_input,
     check_block_facts,
     check_block_output,
+    check_block_under_minigpt,
+    check_causal_weights,
+    check_eval_mode_and_no_grad,
     check_gpt_block_inputs,
-    check_gpt_facts,
+    check_gpt_facts_by_position,
     check_gpt_outputs,
     check_sampled,
-    check_tolerant_output,
     check_weight_invariants,
-    config_dict,
-    config_text,
     expect_outcomes,
-    gpt_facts,
+    gpt_facts_by_position_probe,
     outcome,
     run_attention,
     run_block,
     run_generate,
     run_gpt,
-    same_under,
     seeded_ids,
-    seeded_randn,
     test_config,
     verify_attention_parameters,
     verify_block_facts_both_norms,
@@ -102,21 +114,13 @@ def verify_attention_independently(got, ref):
 )
 def parameters_pico_sized(student):
     """CausalSelfAttention(config) with d_model 2 and 3 heads of 2: exactly qkv.weight (18, 2), proj.weight (2, 6), proj.bias (2,)."""
-    cfg = test_config(d_model=2, n_heads=3, d_head=2, norm="none")
-    student.note(f"attn = CausalSelfAttention({config_text(cfg)})")
-    attn = student.get("CausalSelfAttention")(cfg)
-    return {"params": {n: list(p.shape) for n, p in attn.named_parameters()}, "config": config_dict(cfg)}
+    return attention_parameters_probe(student, d_model=2, n_heads=3, d_head=2, norm="none")
 
 
 parameters_pico_sized.verify(verify_attention_parameters)
 
 
-@suite.case(
-    "CausalSelfAttention",
-    points=1,
-    hint="one head, no RoPE: the scores are the dot products of queries with keys scaled by 1/sqrt(d_k); the future gets -inf "
-    "before the softmax, which runs over the keys; the head's output is the weighted average of the values, then W_O.",
-)
+@suite.case("CausalSelfAttention", points=1, hint=ONE_HEAD_HINT)
 def one_head_independent(student):
     """One head of size 2 (d_model 3, pos 'learned'), x (3, 4, 3): vs an independent recomputation."""
     return run_attention(student, test_config(d_model=3, n_heads=1, d_head=2, pos="learned"), k=300, B=3, T=4)
@@ -136,10 +140,7 @@ def weights_with_rope_full_block(student):
     return run_attention(student, test_config(n_heads=3, d_head=2), k=310, B=2, T=6)
 
 
-@weights_with_rope_full_block.verify
-def _(got, ref):
-    check_attention_shapes(got, ref)
-    check_weight_invariants(got["weights"])
+weights_with_rope_full_block.verify(check_causal_weights)
 
 
 @suite.case(
@@ -202,12 +203,7 @@ def verify_block_independently(got, ref):
     check_block_output(got, ref)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=1,
-    hint="the block holds four parts: two normalizations made by the given make_norm, the attention built from the block's config, "
-    "and the MLP W_1, GELU, W_2 (d_model -> d_ff -> d_model), under the docstring's names.",
-)
+@suite.case("TransformerBlock", points=1, hint=BLOCK_PARTS_HINT)
 def attributes_other_sizes(student):
     """TransformerBlock(config) with d_model 3, d_ff 5 (LayerNorm, and norm 'none'): the documented parts, names and shapes."""
     return {norm: run_block(student, test_config(d_model=3, d_ff=5, norm=norm), k=400 + i) for i, norm in enumerate(("layer", "none"))}
@@ -216,27 +212,16 @@ def attributes_other_sizes(student):
 attributes_other_sizes.verify(verify_block_facts_both_norms)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=1,
-    hint="pre-norm: the attention reads a normalized copy of the stream (ln_1 of x), never x itself, and is called once.",
-)
+@suite.case("TransformerBlock", points=1, hint=PRE_NORM_HINT)
 def attention_reads_ln_1_other_data(student):
     """With LayerNorm, d_model 3, x (3, 4, 3): the block calls its (stand-in) attention once, on ln_1(x)."""
     return run_block(student, test_config(d_model=3), k=410, B=3, T=4)
 
 
-@attention_reads_ln_1_other_data.verify
-def _(got, ref):
-    check_block_attention_input(got, ref)
+attention_reads_ln_1_other_data.verify(check_block_attention_input)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=2,
-    hint="each sublayer adds its result to the stream (a residual connection): first the attention of ln_1(x), then the MLP of "
-    "ln_2 of the UPDATED stream.",
-)
+@suite.case("TransformerBlock", points=2, hint=RESIDUAL_HINT)
 def forward_independent(student):
     """With LayerNorm, d_model 4, d_ff 6, x (3, 6, 4), a stand-in attention: block(x) vs its arithmetic recomputed independently."""
     return run_block(student, test_config(d_ff=6), k=420, B=3, T=6)
@@ -245,11 +230,7 @@ def forward_independent(student):
 forward_independent.verify(verify_block_independently)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=1,
-    hint="read every size from config (d_model, d_ff) and build the norms with make_norm(config): with norm 'none' they are identities.",
-)
+@suite.case("TransformerBlock", points=1, hint=BLOCK_SIZES_HINT)
 def forward_no_norm_independent(student):
     """Pico-sized (d_model 2, d_ff 8, norm 'none'), x (1, 8, 2), a stand-in attention: vs its arithmetic recomputed independently."""
     return run_block(student, test_config(d_model=2, n_heads=3, d_head=2, d_ff=8, norm="none", block_size=8), k=430, B=1, T=8)
@@ -286,29 +267,13 @@ def verify_gpt_independently(got, ref):
     assert_matches(got["loss"].double(), loss, "loss vs the cross-entropy recomputed independently", rtol=1e-4, atol=1e-6)
 
 
-@suite.case(
-    "MiniGPT",
-    points=1,
-    hint="the model holds the table V (tok_emb), a position table only when pos is 'learned', n_layers blocks in an nn.ModuleList, "
-    "the final norm from make_norm, and the table U (head, no bias), under the docstring's names.",
-)
+@suite.case("MiniGPT", points=1, hint=GPT_PARTS_HINT)
 def attributes_three_layers_no_norm(student):
     """MiniGPT(config) with 3 layers, d_model 2, norm 'none' (RoPE, and learned positions): the documented parts."""
-    out = {}
-    for i, pos in enumerate(("rope", "learned")):
-        cfg = test_config(n_layers=3, d_model=2, n_heads=3, d_head=2, norm="none", pos=pos)
-        model, StandIn, _ = build_gpt(student, cfg, 500 + 10 * i)
-        out[pos] = {"facts": gpt_facts(model, cfg, StandIn), "config": config_dict(cfg)}
-    return out
+    return gpt_facts_by_position_probe(student, k=500, n_layers=3, d_model=2, n_heads=3, d_head=2, norm="none")
 
 
-@attributes_three_layers_no_norm.verify
-def _(got, ref):
-    for pos in ("rope", "learned"):
-        try:
-            check_gpt_facts(got[pos], ref[pos])
-        except AssertionError as exc:
-            raise AssertionError(f"with pos = {pos!r}: {exc}") from None
+attributes_three_layers_no_norm.verify(check_gpt_facts_by_position)
 
 
 @suite.case(
@@ -339,11 +304,7 @@ def non_contiguous_targets_rope(student):
 non_contiguous_targets_rope.verify(verify_gpt_independently)
 
 
-@suite.case(
-    "MiniGPT",
-    points=1,
-    hint="keep forward differentiable from the loss back to every table: no detaching, no .item() or numpy in between.",
-)
+@suite.case("MiniGPT", points=1, hint=GRADIENTS_HINT)
 def gradients_learned_positions(student):
     """loss.backward() gives tok_emb, pos_emb, ln_f and head the gradients of an independent recomputation (learned positions)."""
     return run_gpt(student, test_config(pos="learned", n_layers=1), k=540, B=2, T=4, backward=True)
@@ -389,11 +350,7 @@ def _(got, ref):
             raise AssertionError(f"ids of shape ({key.replace('x', ', ')}): {exc}") from None
 
 
-@suite.case(
-    "MiniGPT",
-    points=1,
-    hint="the model has tables for at most block_size positions: check the length of ids first and raise ValueError when it is longer.",
-)
+@suite.case("MiniGPT", points=1, hint=TOO_LONG_HINT)
 def too_long_raises_learned(student):
     """Learned positions, block_size 4: ids of length 5 raise ValueError; length 4 is fine."""
     import torch
@@ -417,8 +374,7 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("generate", points=1, hint="the temperature tau divides the scores before the softmax (tau < 1 sharpens, tau > 1 flattens); "
-            "it does not multiply them.")
+@suite.case("generate", points=1, hint=TEMPERATURE_HINT)
 def temperatures(student):
     """Sampling with temperature 0.5 and 2.5 from [2, 3], 8 new tokens each, seeded generators: the same tokens as the solution."""
     return {"temperature 0.5": run_generate(student, [2, 3], 8, k=600, lm_k=601, temperature=0.5),
@@ -434,20 +390,13 @@ def _(got, ref):
             raise AssertionError(f"{key}: {exc}") from None
 
 
-@suite.case("generate", points=1, hint="generating is not training: put the model in evaluation mode and build no autograd graph "
-            "while calling it.")
+@suite.case("generate", points=1, hint=EVAL_MODE_HINT)
 def eval_mode_and_no_grad_other(student):
     """generate puts the model (handed over in training mode) in eval mode and calls it with gradients off (6 new tokens)."""
     return run_generate(student, [1, 6], 6, k=610, lm_k=611)
 
 
-@eval_mode_and_no_grad_other.verify
-def _(got, ref):
-    check_sampled(got, ref)
-    if any(got["grad enabled"]):
-        raise AssertionError("the model was called with gradients enabled: generating needs no autograd graph.")
-    if any(got["training"]):
-        raise AssertionError("the model was still in training mode when called: switch it to evaluation mode first.")
+eval_mode_and_no_grad_other.verify(check_eval_mode_and_no_grad)
 
 
 @suite.case("generate", points=1, hint="start_ids may be a list or a 1-D tensor: start from a list of Python ints made from it; "
@@ -476,9 +425,7 @@ def long_run_crops_every_step(student):
     return run_generate(student, [5], 12, k=630, lm_k=631)
 
 
-@long_run_crops_every_step.verify
-def _(got, ref):
-    check_sampled(got, ref)
+long_run_crops_every_step.verify(check_sampled)
 
 
 # --------------------------------------------------------------------------- #
@@ -490,46 +437,16 @@ def _(got, ref):
 @suite.case("CausalSelfAttention", points=1, hint=SAME_ALONE_HINT)
 def same_under_block(student):
     """Inside your TransformerBlock, its CausalSelfAttention gives what it gives alone on the same input (and alone gives (B, T, d_model))."""
-    import torch
-
-    cfg = test_config()
-    x = seeded_randn((2, 5, cfg.d_model), student.seed(580))  # (B, T, d_model)
-    student.note(f"TransformerBlock({config_text(cfg)})(x) watching block.attn, then block.attn alone on the same input")
-    calls = same_under(student, lambda: student.TransformerBlock(cfg), lambda block: [getattr(block, "attn", None)],
-                       "CausalSelfAttention", "TransformerBlock", x.clone())
-    with torch.no_grad():
-        out = student.CausalSelfAttention(cfg)(x.clone())
-    return {"alone": calls, "out": out}
+    return attention_under_block_probe(student, k=580, B=2, T=5)
 
 
-@same_under_block.verify
-def _(got, ref):
-    check_tolerant_output(got["out"], tuple(ref["out"].shape), "CausalSelfAttention(config)(x)")
-    check_same_alone(got, "CausalSelfAttention")
+same_under_block.verify(check_attention_under_block)
 
 
 @suite.case("TransformerBlock", points=1, hint=SAME_ALONE_HINT)
 def same_under_minigpt(student):
     """Inside your MiniGPT, each TransformerBlock gives what it gives alone on the same input (and alone, beside an attention double, gives (B, T, d_model))."""
-    import torch
-
-    cfg = test_config()
-    ids = seeded_ids((2, 5), cfg.vocab_size, student.seed(581))  # (B, T)
-    x = seeded_randn((2, 5, cfg.d_model), student.seed(582))  # (B, T, d_model)
-    student.note(f"MiniGPT({config_text(cfg)})(ids) watching its blocks, then each block alone on the same input")
-    calls = same_under(student, lambda: student.MiniGPT(cfg), lambda model: list(getattr(model, "blocks", []) or []),
-                       "TransformerBlock", "MiniGPT", ids)
-    from helpers.selfcheck.doubles import standing_in
-    from helpers.selfcheck.nb07 import stand_in_class
-
-    with standing_in(student, "CausalSelfAttention", stand_in_class("attention", student.seed(583))):
-        block = student.TransformerBlock(cfg)  # beside an attention double: the block's own step only
-    with torch.no_grad():
-        out = block(x.clone())
-    return {"alone": calls, "out": out}
+    return block_under_minigpt_probe(student, k=581, B=2, T=5)
 
 
-@same_under_minigpt.verify
-def _(got, ref):
-    check_tolerant_output(got["out"], tuple(ref["out"].shape), "TransformerBlock(config)(x)")
-    check_same_alone(got, "TransformerBlock")
+same_under_minigpt.verify(check_block_under_minigpt)

@@ -4,9 +4,15 @@ vocab_size, bias=False)``) and nothing else.
 
 ``table_lm_facts`` runs in the probe (it turns a model into plain data);
 ``check_table_lm_facts`` runs in the verify and says which layer is wrong.
+``gradients_probe`` and ``check_table_gradients`` are the gradient cases of the
+context models of notebooks 04 and 05.
 """
 
 from __future__ import annotations
+
+import numpy as np
+
+from helpers.checking import assert_matches
 
 
 def table_lm_facts(model, vocab_size: int | None = None, dim: int | None = None) -> dict:
@@ -53,3 +59,33 @@ def check_table_lm_facts(got: dict, n: int, m: int, name: str, formula: str = "s
         raise AssertionError(
             f"the model should have exactly V and U as parameters ({2 * n * m} numbers), got {got['number of parameters']}." + (f" {extra}" if extra else "")
         )
+
+
+def gradients_probe(student, k: int, model: str, sizes: tuple, N: int, set_tables) -> dict:
+    """The student's ``model(*sizes)`` (sizes: vocab_size, dim, context_size, then the model's own) with seeded
+    tables V and U put in by ``set_tables``; F.cross_entropy(model(contexts), targets) on N seeded windows of
+    context_size tokens (all from student.seed(k)), backpropagated: the tables, the windows and the gradients."""
+    import torch
+    import torch.nn.functional as F
+
+    vocab_size, dim, T = sizes[:3]
+    rng = np.random.default_rng(student.seed(k))
+    lm = getattr(student, model)(*sizes)
+    set_tables(lm, rng.normal(size=(vocab_size, dim)), rng.normal(size=(vocab_size, dim)))
+    contexts = torch.from_numpy(rng.integers(0, vocab_size, size=(N, T)))  # (N, T)
+    targets = torch.from_numpy(rng.integers(0, vocab_size, size=N))  # (N,)
+    student.note(f"loss = F.cross_entropy(model(contexts), targets); loss.backward() with model = {model}({', '.join(map(str, sizes))})")
+    F.cross_entropy(lm(contexts), targets).backward()
+    g_enc, g_dec = lm.encode.weight.grad, lm.decode.weight.grad
+    return {"V": lm.encode.weight.detach().clone(), "U": lm.decode.weight.detach().clone(), "contexts": contexts, "targets": targets,
+            "encode grad": None if g_enc is None else g_enc.clone(), "decode grad": None if g_dec is None else g_dec.clone()}
+
+
+def check_table_gradients(got: dict, ref: dict, rtol: float, atol: float) -> None:
+    """Both tables got a gradient, and each is the solution's."""
+    import torch
+
+    for key, table in (("encode grad", "V"), ("decode grad", "U")):
+        if not isinstance(got.get(key), torch.Tensor):
+            raise AssertionError(f"no gradient reached the {key.split()[0]} weights ({table}): forward must stay differentiable.")
+        assert_matches(got[key].double(), ref[key].double(), key, rtol=rtol, atol=atol)

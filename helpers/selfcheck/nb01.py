@@ -107,6 +107,12 @@ TOKENIZE_HINT = (
 )
 
 
+def check_tokens(got, ref) -> None:
+    """tokenize returned a list of str, the solution's tokens."""
+    assert_str_list(got, "tokenize")
+    assert_matches(got, ref)
+
+
 @suite.case(
     "tokenize",
     points=2,
@@ -119,8 +125,7 @@ def slide_corpus_tokens(student):
 
 @slide_corpus_tokens.verify
 def _(got, ref):
-    assert_str_list(got, "tokenize")
-    assert_matches(got, ref)
+    check_tokens(got, ref)
     assert got == SLIDE_TOKENS, f"expected the slide's 26 tokens {SLIDE_TOKENS}, got {got}."
 
 
@@ -135,10 +140,7 @@ def digits_and_accents(student):
     return str_items(student.tokenize("Route 66 à Zürich: 3 cafés, 2 naïve dogs!"))
 
 
-@digits_and_accents.verify
-def _(got, ref):
-    assert_str_list(got, "tokenize")
-    assert_matches(got, ref)
+digits_and_accents.verify(check_tokens)
 
 
 @suite.case(
@@ -202,6 +204,28 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
+def encode_unknown_probe(student, tokens: list, vocab: list) -> dict:
+    """encode(tokens, vocab) with a token that is not in vocab: what it raised (or returned)."""
+    encode = student.encode  # outside the try: a missing definition is reported as such
+    try:
+        out = encode(tokens, vocab)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - report which exception came back
+        return {"raised": type(exc).__name__, "is_key_error": isinstance(exc, KeyError), "message": str(exc)}
+    return {"raised": None, "is_key_error": False, "message": "", "returned": out}
+
+
+def check_names_unknown_token(got: dict, token: str) -> None:
+    """encode raised a KeyError whose message names ``token``, the unknown token."""
+    if got["raised"] is None:
+        raise AssertionError(f"expected a KeyError for the unknown token '{token}', but encode returned {describe(got.get('returned'))}.")
+    if not got["is_key_error"]:
+        raise AssertionError(f"expected a KeyError for the unknown token '{token}', got {got['raised']}: {got['message']}")
+    if token not in got["message"]:
+        raise AssertionError(f"the KeyError must name the unknown token '{token}'; its message was {got['message']!r}.")
+
+
 @suite.case(
     "encode",
     points=2,
@@ -242,24 +266,12 @@ def _(got, ref):
 )
 def unknown_token_raises(student):
     """encode(["the", "zebra"], slide vocab) raises a KeyError that names 'zebra'."""
-    encode = student.encode  # outside the try: a missing definition is reported as such
-    try:
-        out = encode(["the", "zebra"], list(SLIDE_TABLE_ORDER))
-    except NotImplementedError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - report which exception came back
-        return {"raised": type(exc).__name__, "is_key_error": isinstance(exc, KeyError), "message": str(exc)}
-    return {"raised": None, "is_key_error": False, "message": "", "returned": out}
+    return encode_unknown_probe(student, ["the", "zebra"], list(SLIDE_TABLE_ORDER))
 
 
 @unknown_token_raises.verify
 def _(got, ref):
-    if got["raised"] is None:
-        raise AssertionError(f"expected a KeyError for the unknown token 'zebra', but encode returned {describe(got.get('returned'))}.")
-    if not got["is_key_error"]:
-        raise AssertionError(f"expected a KeyError for the unknown token 'zebra', got {got['raised']}: {got['message']}")
-    if "zebra" not in got["message"]:
-        raise AssertionError(f"the KeyError must name the unknown token 'zebra'; its message was {got['message']!r}.")
+    check_names_unknown_token(got, "zebra")
 
 
 # --------------------------------------------------------------------------- #

@@ -592,13 +592,16 @@ def temperature_scales_the_scores(student):
     }
 
 
-@temperature_scales_the_scores.verify
-def _(got, ref):
+def check_generate_temperatures(got, ref) -> None:
+    """check_generate for each run of a {"T=<temperature>": observe_generate(...)} probe, naming the temperature."""
     for key in ref:
         try:
             check_generate(got[key], ref[key])
         except AssertionError as exc:
             raise AssertionError(f"temperature {key[2:]}: {exc}") from None
+
+
+temperature_scales_the_scores.verify(check_generate_temperatures)
 
 
 @suite.case("generate", points=1, hint=GREEDY_HINT)
@@ -620,7 +623,7 @@ def _(got, ref):
 
 def under_callers(student, callee: str, seed: int) -> list:
     """The student's generate and next_token_probs on seeded (7, 3) tables, ``callee`` watched, its calls made again
-    alone (helpers/selfcheck/doubles.py, under_and_alone). The hidden tests import it too."""
+    alone (helpers/selfcheck/doubles.py, under_and_alone)."""
     rng = np.random.default_rng(seed)
     V, U = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))  # (7, 3), (7, 3)
     student.note(f"generate(V, U, [2], 3, rng, temperature=0.7) and next_token_probs(V, U, 4), watching {callee}, then {callee} alone")
@@ -630,43 +633,67 @@ def under_callers(student, callee: str, seed: int) -> list:
     return calls
 
 
+def softmax_under_callers_probe(student, k: int) -> dict:
+    """softmax's same-under-its-callers cases: softmax watched inside generate and next_token_probs (tables from
+    student.seed(k + 1)), and softmax alone on seeded scores (6,) (student.seed(k))."""
+    s = np.random.default_rng(student.seed(k)).normal(size=6) * 2  # (6,)
+    return {"alone": under_callers(student, "softmax", student.seed(k + 1)), "p": student.softmax(s)}
+
+
+def check_softmax_under_callers(got, ref) -> None:
+    assert_matches(got["p"], ref["p"], "softmax(s)")
+    check_same_alone(got, "softmax")
+
+
+def dot_scores_under_callers_probe(student, k: int) -> dict:
+    """dot_scores' same-under-its-callers cases: dot_scores watched inside generate and next_token_probs (tables from
+    student.seed(k + 1)), and dot_scores alone on seeded (5, 3) tables (student.seed(k))."""
+    rng = np.random.default_rng(student.seed(k))
+    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))  # (5, 3), (5, 3)
+    return {"alone": under_callers(student, "dot_scores", student.seed(k + 1)), "s": student.dot_scores(U, V[1])}
+
+
+def check_dot_scores_under_callers(got, ref) -> None:
+    assert_matches(got["s"], ref["s"], "dot_scores(U, v)")
+    check_same_alone(got, "dot_scores")
+
+
+def draw_under_generate_probe(student, k: int) -> dict:
+    """sample_categorical's same-under-generate cases: one draw alone from SAMPLE_P (rng from student.seed(k)), then
+    sample_categorical watched inside generate (tables from student.seed(k + 1))."""
+    i = student.sample_categorical(SAMPLE_P.copy(), np.random.default_rng(student.seed(k)))
+    return {"alone": under_callers(student, "sample_categorical", student.seed(k + 1)), "i": i}
+
+
+def check_draw_under_generate(got, ref) -> None:
+    if not is_int(got["i"]):
+        raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(got['i'])}.")
+    assert_matches(got["i"], ref["i"], "sample_categorical(p, rng)")
+    check_same_alone(got, "sample_categorical")
+
+
 @suite.case("softmax", points=1, hint=SAME_ALONE_HINT)
 def same_alone_as_under_callers(student):
     """Inside your generate and next_token_probs, softmax gives what it gives alone on the same scores (and is right alone)."""
-    s = np.random.default_rng(student.seed(12)).normal(size=6) * 2  # (6,)
-    return {"alone": under_callers(student, "softmax", student.seed(13)), "p": student.softmax(s)}
+    return softmax_under_callers_probe(student, k=12)
 
 
-@same_alone_as_under_callers.verify
-def _(got, ref):
-    assert_matches(got["p"], ref["p"], "softmax(s)")
-    check_same_alone(got, "softmax")
+same_alone_as_under_callers.verify(check_softmax_under_callers)
 
 
 @suite.case("dot_scores", points=1, hint=SAME_ALONE_HINT)
 def same_scores_alone_as_under_callers(student):
     """Inside your generate and next_token_probs, dot_scores gives what it gives alone on the same tables (and is right alone)."""
-    rng = np.random.default_rng(student.seed(14))
-    V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))  # (5, 3), (5, 3)
-    return {"alone": under_callers(student, "dot_scores", student.seed(15)), "s": student.dot_scores(U, V[1])}
+    return dot_scores_under_callers_probe(student, k=14)
 
 
-@same_scores_alone_as_under_callers.verify
-def _(got, ref):
-    assert_matches(got["s"], ref["s"], "dot_scores(U, v)")
-    check_same_alone(got, "dot_scores")
+same_scores_alone_as_under_callers.verify(check_dot_scores_under_callers)
 
 
 @suite.case("sample_categorical", points=1, hint=SAME_ALONE_HINT)
 def same_draw_alone_as_under_generate(student):
     """Inside your generate, sample_categorical draws what it draws alone from the same p and rng state (and is right alone)."""
-    i = student.sample_categorical(SAMPLE_P.copy(), np.random.default_rng(student.seed(16)))
-    return {"alone": under_callers(student, "sample_categorical", student.seed(17)), "i": i}
+    return draw_under_generate_probe(student, k=16)
 
 
-@same_draw_alone_as_under_generate.verify
-def _(got, ref):
-    if not is_int(got["i"]):
-        raise AssertionError(f"sample_categorical must return an int (a token id), got {describe(got['i'])}.")
-    assert_matches(got["i"], ref["i"], "sample_categorical(p, rng)")
-    check_same_alone(got, "sample_categorical")
+same_draw_alone_as_under_generate.verify(check_draw_under_generate)

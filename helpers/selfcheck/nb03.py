@@ -516,23 +516,35 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("loss_and_grads", points=1, hint=SAME_ALONE_HINT)
-def same_alone_as_under_sgd_epoch(student):
-    """Inside your sgd_epoch, loss_and_grads gives what it gives alone on the same tables and pair (and is right alone)."""
-    rng = np.random.default_rng(student.seed(19))
+def grads_under_sgd_epoch_probe(student, k: int, prev_id: int, next_id: int) -> dict:
+    """loss_and_grads' same-under-sgd_epoch cases: sgd_epoch on seeded (5, 3) tables and 4 pairs (student.seed(k))
+    watching loss_and_grads, each recorded call made again alone, then loss_and_grads(V, U, prev_id, next_id)."""
+    rng = np.random.default_rng(student.seed(k))
     V, U = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))  # (5, 3), (5, 3)
     prev_ids, next_ids = rng.integers(0, 5, size=4), rng.integers(0, 5, size=4)  # (4,), (4,)
     student.note("sgd_epoch(V, U, prev_ids, next_ids, 0.2) watching loss_and_grads, then loss_and_grads alone on the same arguments")
     calls = under_and_alone(student, "sgd_epoch", "loss_and_grads", lambda: student.get("sgd_epoch")(V.copy(), U.copy(), prev_ids, next_ids, 0.2))
-    return {"alone": calls, "result": student.loss_and_grads(V.copy(), U.copy(), 3, 1)}
+    return {"alone": calls, "result": student.loss_and_grads(V.copy(), U.copy(), prev_id, next_id)}
+
+
+def check_grads_under_sgd_epoch(got, ref, prev_id: int, next_id: int) -> None:
+    """Tolerant: loss_and_grads(V, U, prev_id, next_id) alone gives the solution's loss and gradients of the tables'
+    shapes; under sgd_epoch it gives what it gives alone."""
+    result, expected = got["result"], ref["result"]  # tolerant: not a stub; the loss and the shapes
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise AssertionError(f"loss_and_grads must return (loss, dV, dU), got {describe(result)}.")
+    assert_matches(result[0], expected[0], f"the loss of loss_and_grads(V, U, {prev_id}, {next_id})")
+    for name, mine, theirs in zip(("dV", "dU"), result[1:], expected[1:]):
+        shape_error(name, mine, theirs.shape)
+    check_same_alone(got, "loss_and_grads")
+
+
+@suite.case("loss_and_grads", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_sgd_epoch(student):
+    """Inside your sgd_epoch, loss_and_grads gives what it gives alone on the same tables and pair (and is right alone)."""
+    return grads_under_sgd_epoch_probe(student, k=19, prev_id=3, next_id=1)
 
 
 @same_alone_as_under_sgd_epoch.verify
 def _(got, ref):
-    result, expected = got["result"], ref["result"]  # tolerant: not a stub; the loss and the shapes
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise AssertionError(f"loss_and_grads must return (loss, dV, dU), got {describe(result)}.")
-    assert_matches(result[0], expected[0], "the loss of loss_and_grads(V, U, 3, 1)")
-    for name, mine, theirs in zip(("dV", "dU"), result[1:], expected[1:]):
-        shape_error(name, mine, theirs.shape)
-    check_same_alone(got, "loss_and_grads")
+    check_grads_under_sgd_epoch(got, ref, prev_id=3, next_id=1)

@@ -13,7 +13,7 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.data import SLIDE_V
-from helpers.selfcheck.lm_tables import check_table_lm_facts, table_lm_facts
+from helpers.selfcheck.lm_tables import check_table_gradients, check_table_lm_facts, gradients_probe, table_lm_facts
 
 suite = Suite("04")
 
@@ -294,30 +294,11 @@ def _(got, ref):
 )
 def gradients_flow_to_both_tables(student):
     """Backpropagating F.cross_entropy(model(contexts), targets) (6 tokens, dim 3, T = 3) fills encode.weight.grad and decode.weight.grad."""
-    import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(student.seed(43))
-    model = student.ContextAverageLM(6, 3, 3)
-    set_tables(model, rng.normal(size=(6, 3)), rng.normal(size=(6, 3)))
-    contexts = torch.from_numpy(rng.integers(0, 6, size=(8, 3)))
-    targets = torch.from_numpy(rng.integers(0, 6, size=8))
-    student.note("loss = F.cross_entropy(model(contexts), targets); loss.backward() with model = ContextAverageLM(6, 3, 3)")
-    F.cross_entropy(model(contexts), targets).backward()
-    g_enc, g_dec = model.encode.weight.grad, model.decode.weight.grad
-    return {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone(), "contexts": contexts, "targets": targets,
-            "encode grad": None if g_enc is None else g_enc.clone(), "decode grad": None if g_dec is None else g_dec.clone()}
+    return gradients_probe(student, k=43, model="ContextAverageLM", sizes=(6, 3, 3), N=8, set_tables=set_tables)
 
 
 def check_gradients(got: dict, ref: dict) -> None:
-    import torch
-
-    for key, table in (("encode grad", "V"), ("decode grad", "U")):
-        if not isinstance(got.get(key), torch.Tensor):
-            raise AssertionError(f"no gradient reached the {key.split()[0]} weights ({table}): forward must stay differentiable.")
-        assert_matches(got[key].double(), ref[key].double(), key, rtol=1e-4, atol=1e-6)
+    check_table_gradients(got, ref, rtol=1e-4, atol=1e-6)
 
 
-@gradients_flow_to_both_tables.verify
-def _(got, ref):
-    check_gradients(got, ref)
+gradients_flow_to_both_tables.verify(check_gradients)

@@ -16,7 +16,7 @@ import numpy as np
 
 from helpers.checking import Suite, assert_matches, describe
 from helpers.selfcheck.doubles import SAME_ALONE_HINT, Twin, check_same_alone, given_callee, under_and_alone
-from helpers.selfcheck.lm_tables import check_table_lm_facts, table_lm_facts
+from helpers.selfcheck.lm_tables import check_table_gradients, check_table_lm_facts, gradients_probe, table_lm_facts
 
 suite = Suite("05")
 
@@ -217,6 +217,11 @@ def rope_2d_twin(student, seed: int) -> Twin:
     return Twin(student, "rope_2d", "rotate_2d", rotate_stand_in(seed))
 
 
+def check_rope_2d_given_rotate(got: dict, ref: dict) -> None:
+    """rope_2d against the solution's, judged beside the rotate_2d double where it calls rotate_2d."""
+    given_callee(lambda: check_rope_2d(got["out"], ref["X"], ref["theta1"], ref["out"]), got, ref, "rotate_2d")
+
+
 @suite.case(
     "rope_2d",
     points=1,
@@ -229,9 +234,7 @@ def unit_vectors_on_a_circle(student):
     return {"X": X.copy(), "theta1": float(np.pi / 4), "out": twin("out", X, float(np.pi / 4)), **twin.facts()}
 
 
-@unit_vectors_on_a_circle.verify
-def _(got, ref):
-    given_callee(lambda: check_rope_2d(got["out"], ref["X"], ref["theta1"], ref["out"]), got, ref, "rotate_2d")
+unit_vectors_on_a_circle.verify(check_rope_2d_given_rotate)
 
 
 @suite.case(
@@ -246,16 +249,13 @@ def random_sequence(student):
     return {"X": X.copy(), "theta1": 0.3, "out": twin("out", X, 0.3), **twin.facts()}
 
 
-@random_sequence.verify
-def _(got, ref):
-    given_callee(lambda: check_rope_2d(got["out"], ref["X"], ref["theta1"], ref["out"]), got, ref, "rotate_2d")
+random_sequence.verify(check_rope_2d_given_rotate)
 
 
-@suite.case(
-    "rope_2d",
-    points=1,
-    hint="any theta1 works the same way (0, negative, a full turn); return a new array and leave X as it was.",
-)
+ANY_THETA1_HINT = "any theta1 works the same way (0, negative, a full turn); return a new array and leave X as it was."
+
+
+@suite.case("rope_2d", points=1, hint=ANY_THETA1_HINT)
 def negative_angle_x_unchanged(student):
     """theta1 = -0.4 turns clockwise; the X passed in is not modified."""
     twin = rope_2d_twin(student, student.seed(152))
@@ -270,7 +270,7 @@ def negative_angle_x_unchanged(student):
 def _(got, ref):
     if got.get("X unchanged") is not True:
         raise AssertionError("rope_2d changed the array X it was given; return a new array.")
-    given_callee(lambda: check_rope_2d(got["out"], ref["X"], ref["theta1"], ref["out"]), got, ref, "rotate_2d")
+    check_rope_2d_given_rotate(got, ref)
 
 
 # --------------------------------------------------------------------------- #
@@ -314,6 +314,20 @@ def rope_twin(student, seed: int) -> Twin:
     return Twin(student, "rope", "rotate_2d", rotate_stand_in(seed))
 
 
+def rope_probe(student, k: int, shape: tuple, base: float | None = None) -> dict:
+    """rope of a seeded X of ``shape`` (student.seed(k)), beside a rotate_2d double (student.seed(k + 100)) and as is;
+    ``base`` is passed only when given (else rope's default, 10000)."""
+    twin = rope_twin(student, student.seed(k + 100))
+    X = np.random.default_rng(student.seed(k)).normal(size=shape)
+    kwargs = {} if base is None else {"base": base}
+    return {"X": X.copy(), "base": 10000.0 if base is None else base, "out": twin("out", X, **kwargs), **twin.facts()}
+
+
+def check_rope_given_rotate(got: dict, ref: dict) -> None:
+    """rope against the solution's, judged beside the rotate_2d double where it calls rotate_2d."""
+    given_callee(lambda: check_rope(got["out"], ref["X"], ref["base"], ref["out"]), got, ref, "rotate_2d")
+
+
 @suite.case(
     "rope",
     points=2,
@@ -322,14 +336,10 @@ def rope_twin(student, seed: int) -> Twin:
 )
 def sequence_T5_d6(student):
     """A seeded X of shape (T, d) = (5, 6), base 10000: every adjacent pair turned by i * 10000^(-2j/6)."""
-    twin = rope_twin(student, student.seed(153))
-    X = np.random.default_rng(student.seed(53)).normal(size=(5, 6))
-    return {"X": X.copy(), "base": 10000.0, "out": twin("out", X), **twin.facts()}
+    return rope_probe(student, k=53, shape=(5, 6))
 
 
-@sequence_T5_d6.verify
-def _(got, ref):
-    given_callee(lambda: check_rope(got["out"], ref["X"], ref["base"], ref["out"]), got, ref, "rotate_2d")
+sequence_T5_d6.verify(check_rope_given_rotate)
 
 
 @suite.case(
@@ -339,14 +349,10 @@ def _(got, ref):
 )
 def two_dims_is_rope_2d(student):
     """With d = 2, rope(X) is rope_2d(X, theta1 = 1): position i turns by i radians (base^0 = 1)."""
-    twin = rope_twin(student, student.seed(154))
-    X = np.random.default_rng(student.seed(54)).normal(size=(6, 2))
-    return {"X": X.copy(), "base": 10000.0, "out": twin("out", X), **twin.facts()}
+    return rope_probe(student, k=54, shape=(6, 2))
 
 
-@two_dims_is_rope_2d.verify
-def _(got, ref):
-    given_callee(lambda: check_rope(got["out"], ref["X"], ref["base"], ref["out"]), got, ref, "rotate_2d")
+two_dims_is_rope_2d.verify(check_rope_given_rotate)
 
 
 @suite.case(
@@ -356,14 +362,10 @@ def _(got, ref):
 )
 def batch_and_base(student):
     """X of shape (B, T, d) = (2, 3, 4) with base = 100: every adjacent pair turned by i * 100^(-2j/4)."""
-    twin = rope_twin(student, student.seed(155))
-    X = np.random.default_rng(student.seed(55)).normal(size=(2, 3, 4))
-    return {"X": X.copy(), "base": 100.0, "out": twin("out", X, base=100.0), **twin.facts()}
+    return rope_probe(student, k=55, shape=(2, 3, 4), base=100.0)
 
 
-@batch_and_base.verify
-def _(got, ref):
-    given_callee(lambda: check_rope(got["out"], ref["X"], ref["base"], ref["out"]), got, ref, "rotate_2d")
+batch_and_base.verify(check_rope_given_rotate)
 
 
 @suite.case(
@@ -544,33 +546,14 @@ def _(got, ref):
 )
 def gradients_flow_to_both_tables(student):
     """Backpropagating F.cross_entropy(model(contexts), targets) (dim = 4, T = 3, theta1 = 0.6) fills encode.weight.grad and decode.weight.grad."""
-    import torch
-    import torch.nn.functional as F
-
-    rng = np.random.default_rng(student.seed(58))
-    model = student.ContextRoPELM(7, 4, 3, 0.6)
-    set_tables(model, rng.normal(size=(7, 4)), rng.normal(size=(7, 4)))
-    contexts = torch.from_numpy(rng.integers(0, 7, size=(8, 3)))
-    targets = torch.from_numpy(rng.integers(0, 7, size=8))
-    student.note("loss = F.cross_entropy(model(contexts), targets); loss.backward() with model = ContextRoPELM(7, 4, 3, 0.6)")
-    F.cross_entropy(model(contexts), targets).backward()
-    g_enc, g_dec = model.encode.weight.grad, model.decode.weight.grad
-    return {"V": model.encode.weight.detach().clone(), "U": model.decode.weight.detach().clone(), "contexts": contexts, "targets": targets,
-            "encode grad": None if g_enc is None else g_enc.clone(), "decode grad": None if g_dec is None else g_dec.clone()}
+    return gradients_probe(student, k=58, model="ContextRoPELM", sizes=(7, 4, 3, 0.6), N=8, set_tables=set_tables)
 
 
 def check_gradients(got: dict, ref: dict) -> None:
-    import torch
-
-    for key, table in (("encode grad", "V"), ("decode grad", "U")):
-        if not isinstance(got.get(key), torch.Tensor):
-            raise AssertionError(f"no gradient reached the {key.split()[0]} weights ({table}): forward must stay differentiable.")
-        assert_matches(got[key].double(), ref[key].double(), key, **MODEL_TOL)
+    check_table_gradients(got, ref, **MODEL_TOL)
 
 
-@gradients_flow_to_both_tables.verify
-def _(got, ref):
-    check_gradients(got, ref)
+gradients_flow_to_both_tables.verify(check_gradients)
 
 
 # --------------------------------------------------------------------------- #
@@ -579,20 +562,29 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-@suite.case("rotate_2d", points=1, hint=SAME_ALONE_HINT)
-def same_alone_as_under_rope(student):
-    """Inside your rope_2d and rope, rotate_2d gives what it gives alone on the same vectors and angles (and is right alone)."""
-    rng = np.random.default_rng(student.seed(156))
+def rotate_under_rope_probe(student, k: int, theta1: float, theta: list) -> dict:
+    """rotate_2d's same-under-rope cases: rope_2d(X, theta1) and rope(X) on seeded inputs (student.seed(k)) watching
+    rotate_2d, each recorded call made again alone, then rotate_2d(x, theta) on a seeded x (3, 2) and 3 angles."""
+    rng = np.random.default_rng(student.seed(k))
     X2, X = rng.normal(size=(4, 2)), rng.normal(size=(3, 4))  # (T, 2), (T, d)
     x = rng.normal(size=(3, 2))  # (3, 2)
-    theta = np.array([0.5, -2.1, 1.3])  # (3,)
-    student.note("rope_2d(X, 0.7) and rope(X) watching rotate_2d, then rotate_2d alone on the same arguments")
-    calls = under_and_alone(student, "rope_2d", "rotate_2d", lambda: student.get("rope_2d")(X2.copy(), 0.7))
+    theta = np.array(theta)  # (3,)
+    student.note(f"rope_2d(X, {theta1}) and rope(X) watching rotate_2d, then rotate_2d alone on the same arguments")
+    calls = under_and_alone(student, "rope_2d", "rotate_2d", lambda: student.get("rope_2d")(X2.copy(), theta1))
     calls += under_and_alone(student, "rope", "rotate_2d", lambda: student.get("rope")(X.copy()))
     return {"x": x, "theta": theta, "alone": calls, "x'": student.rotate_2d(x.copy(), theta.copy())}
 
 
-@same_alone_as_under_rope.verify
-def _(got, ref):
-    check_turned_by(got["x'"], ref["x"], ref["theta"], "rotate_2d(x, theta)")  # tolerant: not a stub
+def check_rotate_under_rope(got: dict, ref: dict) -> None:
+    """Tolerant: rotate_2d alone turns each vector by its angle (not a stub); under rope_2d and rope it gives what it gives alone."""
+    check_turned_by(got["x'"], ref["x"], ref["theta"], "rotate_2d(x, theta)")
     check_same_alone(got, "rotate_2d")
+
+
+@suite.case("rotate_2d", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_rope(student):
+    """Inside your rope_2d and rope, rotate_2d gives what it gives alone on the same vectors and angles (and is right alone)."""
+    return rotate_under_rope_probe(student, k=156, theta1=0.7, theta=[0.5, -2.1, 1.3])
+
+
+same_alone_as_under_rope.verify(check_rotate_under_rope)

@@ -867,19 +867,65 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
+def mask_under_attention_probe(student, k: int, T: int, T_alone: int) -> dict:
+    """The mask's same-under-attention cases: scaled_dot_product_attention(Q, K, V, causal=True) on seeded (2, T, 3)
+    inputs (student.seed(k)) watching causal_mask, each recorded call made again alone, then causal_mask(T_alone)."""
+    Q, K, V = random_qkv(student.seed(k), (2, T, 3), (2, T, 3), (2, T, 3))
+    student.note("scaled_dot_product_attention(Q, K, V, causal=True) watching causal_mask, then causal_mask alone")
+    calls = under_and_alone(student, "scaled_dot_product_attention", "causal_mask", lambda: student.get("scaled_dot_product_attention")(Q, K, V, causal=True))
+    return {"alone": calls, "mask": student.causal_mask(T_alone)}
+
+
+def check_mask_under_attention(got: dict, ref: dict) -> None:
+    """Tolerant: causal_mask(T) alone is not a stub and never shows the future; under the attention it gives what it gives alone."""
+    T = int(ref["mask"].shape[-1])
+    check_causal_structure(got["mask"], T, f"causal_mask({T})")
+    check_same_alone(got, "causal_mask")
+
+
+def check_attention_under_head(got: dict, ref: dict) -> None:
+    """scaled_dot_product_attention(Q, K, V) alone is the solution's; under the head it gives what it gives alone."""
+    assert_matches(got["result"], ref["result"], "scaled_dot_product_attention(Q, K, V)", **TOL)
+    check_same_alone(got, "scaled_dot_product_attention")
+
+
+def heads_under_multi_head_probe(student, k: int) -> dict:
+    """The head's same-under-MultiHeadAttention cases: MultiHeadAttention(6, 2, 3)(x) on a seeded x (2, 5, 6)
+    (student.seed(k)) watching its heads, each recorded call made again alone, then AttentionHead(6, 3)(x) beside
+    an attention double (student.seed(k + 1))."""
+    import torch
+
+    x = torch.tensor(np.random.default_rng(student.seed(k)).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
+    student.note("MultiHeadAttention(6, 2, 3)(x) watching its heads, then each head alone on the same input")
+    try:
+        mha = student.MultiHeadAttention(6, 2, 3)
+        heads = list(getattr(mha, "heads", []) or [])
+    except Exception:  # noqa: BLE001 - MultiHeadAttention is judged in its own cases
+        mha, heads = None, []
+    calls = modules_under_and_alone(lambda: mha(x.clone()), heads, "AttentionHead", "MultiHeadAttention") if mha is not None else []
+    head = student.AttentionHead(6, 3)
+    with torch.no_grad(), replacing(student, "AttentionHead", {"scaled_dot_product_attention": attention_stand_in(student.seed(k + 1))}):
+        alone = head(x.clone())  # beside the attention double: the head's own step only
+    return {"alone": calls, "out": alone}
+
+
+def check_heads_under_multi_head(got: dict, ref: dict) -> None:
+    """Tolerant: a head alone gives a finite (B, T, d_head); under MultiHeadAttention each head gives what it gives alone."""
+    import torch
+
+    out = expect_tensor(got["out"], "AttentionHead(6, 3)(x)", tuple(ref["out"].shape))  # tolerant: not a stub
+    if not bool(torch.isfinite(out).all()):
+        raise AssertionError("AttentionHead(6, 3)(x) holds nan or inf.")
+    check_same_alone(got, "AttentionHead")
+
+
 @suite.case("causal_mask", points=1, hint=SAME_ALONE_HINT)
 def same_alone_as_under_attention(student):
     """Inside your scaled_dot_product_attention, causal_mask gives what it gives alone for the same T (and is right alone)."""
-    Q, K, V = random_qkv(student.seed(186), (2, 4, 3), (2, 4, 3), (2, 4, 3))
-    student.note("scaled_dot_product_attention(Q, K, V, causal=True) watching causal_mask, then causal_mask alone")
-    calls = under_and_alone(student, "scaled_dot_product_attention", "causal_mask", lambda: student.get("scaled_dot_product_attention")(Q, K, V, causal=True))
-    return {"alone": calls, "mask": student.causal_mask(4)}
+    return mask_under_attention_probe(student, k=186, T=4, T_alone=4)
 
 
-@same_alone_as_under_attention.verify
-def _(got, ref):
-    check_causal_structure(got["mask"], 4, "causal_mask(4)")  # tolerant: not a stub, never the future
-    check_same_alone(got, "causal_mask")
+same_alone_as_under_attention.verify(check_mask_under_attention)
 
 
 @suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
@@ -900,36 +946,13 @@ def same_alone_as_under_attention_head(student):
     return {"alone": calls, "result": student.scaled_dot_product_attention(Q, K, V)}  # not causal: its causal_mask is not judged here
 
 
-@same_alone_as_under_attention_head.verify
-def _(got, ref):
-    assert_matches(got["result"], ref["result"], "scaled_dot_product_attention(Q, K, V)", **TOL)
-    check_same_alone(got, "scaled_dot_product_attention")
+same_alone_as_under_attention_head.verify(check_attention_under_head)
 
 
 @suite.case("AttentionHead", points=1, hint=SAME_ALONE_HINT)
 def same_alone_as_under_multi_head(student):
     """Inside your MultiHeadAttention, each AttentionHead gives what it gives alone on the same x (and a head alone, beside an attention double, gives (B, T, d_head))."""
-    import torch
-
-    x = torch.tensor(np.random.default_rng(student.seed(190)).normal(size=(2, 5, 6)), dtype=torch.float32)  # (B, T, d_model)
-    student.note("MultiHeadAttention(6, 2, 3)(x) watching its heads, then each head alone on the same input")
-    try:
-        mha = student.MultiHeadAttention(6, 2, 3)
-        heads = list(getattr(mha, "heads", []) or [])
-    except Exception:  # noqa: BLE001 - MultiHeadAttention is judged in its own cases
-        mha, heads = None, []
-    calls = modules_under_and_alone(lambda: mha(x.clone()), heads, "AttentionHead", "MultiHeadAttention") if mha is not None else []
-    head = student.AttentionHead(6, 3)
-    with torch.no_grad(), replacing(student, "AttentionHead", {"scaled_dot_product_attention": attention_stand_in(student.seed(191))}):
-        alone = head(x.clone())  # beside the attention double: the head's own step only
-    return {"alone": calls, "out": alone}
+    return heads_under_multi_head_probe(student, k=190)
 
 
-@same_alone_as_under_multi_head.verify
-def _(got, ref):
-    import torch
-
-    out = expect_tensor(got["out"], "AttentionHead(6, 3)(x)", tuple(ref["out"].shape))  # tolerant: not a stub
-    if not bool(torch.isfinite(out).all()):
-        raise AssertionError("AttentionHead(6, 3)(x) holds nan or inf.")
-    check_same_alone(got, "AttentionHead")
+same_alone_as_under_multi_head.verify(check_heads_under_multi_head)

@@ -203,6 +203,14 @@ def attention_params(cfg) -> dict:
     return {"qkv.weight": [3 * inner, cfg.d_model], "proj.weight": [cfg.d_model, inner], "proj.bias": [cfg.d_model]}
 
 
+def attention_parameters_probe(student, **sizes) -> dict:
+    """The parameter names and shapes of the student's CausalSelfAttention(test_config(**sizes))."""
+    cfg = test_config(**sizes)
+    student.note(f"attn = CausalSelfAttention({config_text(cfg)})")
+    attn = student.get("CausalSelfAttention")(cfg)
+    return {"params": {n: list(p.shape) for n, p in attn.named_parameters()}, "config": config_dict(cfg)}
+
+
 def run_attention(student, cfg, k: int, B: int, T: int) -> dict:
     """The student's attention with weights set by name, on a seeded x (B, T, d_model)."""
     import torch
@@ -247,6 +255,12 @@ def check_weight_invariants(weights, what: str = "attn.last_weights") -> None:
         raise AssertionError(f"{what}: attention weights are never negative.")
 
 
+def check_causal_weights(got: dict, ref: dict) -> None:
+    """Tolerant: the shapes, and last_weights are causal distributions (whatever the weights' values)."""
+    check_attention_shapes(got, ref)
+    check_weight_invariants(got["weights"])
+
+
 @suite.case(
     "CausalSelfAttention",
     points=1,
@@ -255,10 +269,7 @@ def check_weight_invariants(weights, what: str = "attn.last_weights") -> None:
 )
 def parameters(student):
     """CausalSelfAttention(config) has exactly qkv.weight (3*H*D, d_model), proj.weight (d_model, H*D) and proj.bias (d_model,) (d_model 4, 3 heads of 2)."""
-    cfg = test_config(n_heads=3)
-    student.note(f"attn = CausalSelfAttention({config_text(cfg)})")
-    attn = student.get("CausalSelfAttention")(cfg)
-    return {"params": {n: list(p.shape) for n, p in attn.named_parameters()}, "config": config_dict(cfg)}
+    return attention_parameters_probe(student, n_heads=3)
 
 
 def verify_attention_parameters(got, ref):
@@ -269,20 +280,19 @@ def verify_attention_parameters(got, ref):
 parameters.verify(verify_attention_parameters)
 
 
-@suite.case(
-    "CausalSelfAttention",
-    points=1,
-    hint="one head, no RoPE: the scores are the dot products of queries with keys scaled by 1/sqrt(d_k); the future gets -inf "
-    "before the softmax, which runs over the keys; the head's output is the weighted average of the values, then W_O.",
+ONE_HEAD_HINT = (
+    "one head, no RoPE: the scores are the dot products of queries with keys scaled by 1/sqrt(d_k); the future gets -inf "
+    "before the softmax, which runs over the keys; the head's output is the weighted average of the values, then W_O."
 )
+
+
+@suite.case("CausalSelfAttention", points=1, hint=ONE_HEAD_HINT)
 def one_head_without_rope(student):
     """One head of size 4 (d_model 4, pos 'learned': no rotation), x (2, 5, 4): output and last_weights as the solution's."""
     return run_attention(student, test_config(n_heads=1, d_head=4, pos="learned"), k=0, B=2, T=5)
 
 
-@one_head_without_rope.verify
-def _(got, ref):
-    check_attention_matches(got, ref)
+one_head_without_rope.verify(check_attention_matches)
 
 
 @suite.case(
@@ -296,10 +306,7 @@ def weights_are_causal_distributions(student):
     return run_attention(student, test_config(pos="learned"), k=10, B=3, T=6)
 
 
-@weights_are_causal_distributions.verify
-def _(got, ref):
-    check_attention_shapes(got, ref)
-    check_weight_invariants(got["weights"])
+weights_are_causal_distributions.verify(check_causal_weights)
 
 
 @suite.case(
@@ -314,9 +321,7 @@ def heads_split_and_merged(student):
     return run_attention(student, test_config(n_heads=3, d_head=2, pos="learned"), k=20, B=2, T=5)
 
 
-@heads_split_and_merged.verify
-def _(got, ref):
-    check_attention_matches(got, ref)
+heads_split_and_merged.verify(check_attention_matches)
 
 
 @suite.case(
@@ -330,9 +335,7 @@ def rope_on_queries_and_keys(student):
     return run_attention(student, test_config(n_heads=2, d_head=4, pos="rope"), k=30, B=2, T=5)
 
 
-@rope_on_queries_and_keys.verify
-def _(got, ref):
-    check_attention_matches(got, ref)
+rope_on_queries_and_keys.verify(check_attention_matches)
 
 
 # --------------------------------------------------------------------------- #
@@ -408,12 +411,19 @@ def check_block_output(got: dict, ref: dict) -> None:
     assert_matches(got["out"], ref["out"], "block(x)", rtol=1e-4, atol=1e-6)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=1,
-    hint="the block holds four parts: two normalizations made by the given make_norm, the attention built from the block's config, "
-    "and the MLP W_1, GELU, W_2 (d_model -> d_ff -> d_model), under the docstring's names.",
+def check_block_forward(got: dict, ref: dict) -> None:
+    """The block called its attention once on ln_1(x), and block(x) is the solution's."""
+    check_block_attention_input(got, ref)
+    check_block_output(got, ref)
+
+
+BLOCK_PARTS_HINT = (
+    "the block holds four parts: two normalizations made by the given make_norm, the attention built from the block's config, "
+    "and the MLP W_1, GELU, W_2 (d_model -> d_ff -> d_model), under the docstring's names."
 )
+
+
+@suite.case("TransformerBlock", points=1, hint=BLOCK_PARTS_HINT)
 def attributes_and_parameters(student):
     """TransformerBlock(config) has ln_1, attn, ln_2, mlp (LayerNorm, and norm 'none'), with the documented parameter names and shapes."""
     return {norm: run_block(student, test_config(norm=norm), k=40 + i) for i, norm in enumerate(("layer", "none"))}
@@ -431,52 +441,43 @@ def verify_block_facts_both_norms(got, ref):
 attributes_and_parameters.verify(verify_block_facts_both_norms)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=1,
-    hint="pre-norm: the attention reads a normalized copy of the stream (ln_1 of x), never x itself, and is called once.",
-)
+PRE_NORM_HINT = "pre-norm: the attention reads a normalized copy of the stream (ln_1 of x), never x itself, and is called once."
+
+
+@suite.case("TransformerBlock", points=1, hint=PRE_NORM_HINT)
 def attention_reads_ln_1(student):
     """With LayerNorm, x (2, 5, 4): the block calls its attention once, on ln_1(x) (the attention is a recording stand-in)."""
     return run_block(student, test_config(), k=50)
 
 
-@attention_reads_ln_1.verify
-def _(got, ref):
-    check_block_attention_input(got, ref)
+attention_reads_ln_1.verify(check_block_attention_input)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=2,
-    hint="each sublayer adds its result to the stream (a residual connection): first the attention of ln_1(x), then the MLP of "
-    "ln_2 of the UPDATED stream.",
+RESIDUAL_HINT = (
+    "each sublayer adds its result to the stream (a residual connection): first the attention of ln_1(x), then the MLP of "
+    "ln_2 of the UPDATED stream."
 )
+
+
+@suite.case("TransformerBlock", points=2, hint=RESIDUAL_HINT)
 def forward_with_layer_norm(student):
     """With LayerNorm, x (2, 5, 4), weights set by name, a stand-in attention: block(x) as the solution's."""
     return run_block(student, test_config(), k=60)
 
 
-@forward_with_layer_norm.verify
-def _(got, ref):
-    check_block_attention_input(got, ref)
-    check_block_output(got, ref)
+forward_with_layer_norm.verify(check_block_forward)
 
 
-@suite.case(
-    "TransformerBlock",
-    points=1,
-    hint="read every size from config (d_model, d_ff) and build the norms with make_norm(config): with norm 'none' they are identities.",
-)
+BLOCK_SIZES_HINT = "read every size from config (d_model, d_ff) and build the norms with make_norm(config): with norm 'none' they are identities."
+
+
+@suite.case("TransformerBlock", points=1, hint=BLOCK_SIZES_HINT)
 def forward_pico_sized_no_norm(student):
     """Pico-sized (d_model 2, d_ff 8, norm 'none'), x (2, 7, 2), a stand-in attention: block(x) as the solution's."""
     return run_block(student, test_config(d_model=2, n_heads=3, d_head=2, d_ff=8, norm="none", block_size=8), k=70, B=2, T=7)
 
 
-@forward_pico_sized_no_norm.verify
-def _(got, ref):
-    check_block_attention_input(got, ref)
-    check_block_output(got, ref)
+forward_pico_sized_no_norm.verify(check_block_forward)
 
 
 # --------------------------------------------------------------------------- #
@@ -548,6 +549,25 @@ def check_gpt_facts(got: dict, ref: dict) -> None:
     check_param_names(facts["params"], gpt_params(cfg), "the model (without its blocks)")
 
 
+def gpt_facts_by_position_probe(student, k: int, **sizes) -> dict:
+    """gpt_facts of MiniGPT(test_config(**sizes)) with stand-in blocks, with RoPE (weights from student.seed(k))
+    and with learned positions (student.seed(k + 10))."""
+    out = {}
+    for i, pos in enumerate(("rope", "learned")):
+        cfg = test_config(**sizes, pos=pos)
+        model, StandIn, _ = build_gpt(student, cfg, k + 10 * i)
+        out[pos] = {"facts": gpt_facts(model, cfg, StandIn), "config": config_dict(cfg)}
+    return out
+
+
+def check_gpt_facts_by_position(got: dict, ref: dict) -> None:
+    for pos in ("rope", "learned"):
+        try:
+            check_gpt_facts(got[pos], ref[pos])
+        except AssertionError as exc:
+            raise AssertionError(f"with pos = {pos!r}: {exc}") from None
+
+
 def run_gpt(student, cfg, k: int, B: int, T: int, backward: bool = False, sliced: bool = False) -> dict:
     """model(ids) and model(ids, targets) with stand-in blocks; with ``sliced`` the targets are a non-contiguous slice
     (only the cases about that: one slip costs the cases that test it, not every case that computes a loss)."""
@@ -602,29 +622,19 @@ def check_gpt_block_inputs(got: dict, ref: dict) -> None:
         assert_matches(got["block inputs"][i], ref["block inputs"][i], f"the input of block {i + 1} (should be {what})", rtol=1e-4, atol=1e-6)
 
 
-@suite.case(
-    "MiniGPT",
-    points=1,
-    hint="the model holds the table V (tok_emb), a position table only when pos is 'learned', n_layers blocks in an nn.ModuleList, "
-    "the final norm from make_norm, and the table U (head, no bias), under the docstring's names.",
+GPT_PARTS_HINT = (
+    "the model holds the table V (tok_emb), a position table only when pos is 'learned', n_layers blocks in an nn.ModuleList, "
+    "the final norm from make_norm, and the table U (head, no bias), under the docstring's names."
 )
+
+
+@suite.case("MiniGPT", points=1, hint=GPT_PARTS_HINT)
 def attributes_rope_and_learned(student):
     """MiniGPT(config) has tok_emb, blocks, ln_f, head, and pos_emb only when pos = 'learned' (2 layers, d_model 4)."""
-    out = {}
-    for i, pos in enumerate(("rope", "learned")):
-        cfg = test_config(pos=pos)
-        model, StandIn, _ = build_gpt(student, cfg, 80 + 10 * i)
-        out[pos] = {"facts": gpt_facts(model, cfg, StandIn), "config": config_dict(cfg)}
-    return out
+    return gpt_facts_by_position_probe(student, k=80)
 
 
-@attributes_rope_and_learned.verify
-def _(got, ref):
-    for pos in ("rope", "learned"):
-        try:
-            check_gpt_facts(got[pos], ref[pos])
-        except AssertionError as exc:
-            raise AssertionError(f"with pos = {pos!r}: {exc}") from None
+attributes_rope_and_learned.verify(check_gpt_facts_by_position)
 
 
 @suite.case(
@@ -638,9 +648,7 @@ def blocks_read_the_stream(student):
     return run_gpt(student, test_config(pos="learned"), k=100, B=2, T=5)
 
 
-@blocks_read_the_stream.verify
-def _(got, ref):
-    check_gpt_block_inputs(got, ref)
+blocks_read_the_stream.verify(check_gpt_block_inputs)
 
 
 @suite.case(
@@ -654,9 +662,7 @@ def logits_and_loss(student):
     return run_gpt(student, test_config(), k=110, B=2, T=6)
 
 
-@logits_and_loss.verify
-def _(got, ref):
-    check_gpt_outputs(got, ref)
+logits_and_loss.verify(check_gpt_outputs)
 
 
 @suite.case(
@@ -670,16 +676,13 @@ def non_contiguous_targets(student):
     return run_gpt(student, test_config(norm="none", n_layers=1), k=120, B=3, T=4, sliced=True)
 
 
-@non_contiguous_targets.verify
-def _(got, ref):
-    check_gpt_outputs(got, ref)
+non_contiguous_targets.verify(check_gpt_outputs)
 
 
-@suite.case(
-    "MiniGPT",
-    points=1,
-    hint="keep forward differentiable from the loss back to every table: no detaching, no .item() or numpy in between.",
-)
+GRADIENTS_HINT = "keep forward differentiable from the loss back to every table: no detaching, no .item() or numpy in between."
+
+
+@suite.case("MiniGPT", points=1, hint=GRADIENTS_HINT)
 def gradients_reach_every_table(student):
     """loss.backward() gives tok_emb, ln_f and head the solution's gradients (RoPE, LayerNorm, 2 stand-in blocks, ids (2, 5))."""
     return run_gpt(student, test_config(), k=130, B=2, T=5, backward=True)
@@ -695,11 +698,10 @@ def _(got, ref):
         assert_matches(mine, grad, f"gradient of {name}", rtol=1e-3, atol=1e-6)
 
 
-@suite.case(
-    "MiniGPT",
-    points=1,
-    hint="the model has tables for at most block_size positions: check the length of ids first and raise ValueError when it is longer.",
-)
+TOO_LONG_HINT = "the model has tables for at most block_size positions: check the length of ids first and raise ValueError when it is longer."
+
+
+@suite.case("MiniGPT", points=1, hint=TOO_LONG_HINT)
 def too_long_raises(student):
     """ids longer than block_size (7 > 6) raise ValueError; exactly block_size tokens are fine."""
     import torch
@@ -819,6 +821,15 @@ def check_sampled(got: dict, ref: dict) -> None:
                              "differs): draw exactly one multinomial sample per new token from the generator, and nothing else.")
 
 
+def check_eval_mode_and_no_grad(got: dict, ref: dict) -> None:
+    """The solution's tokens, and the model was called in eval mode with gradients off."""
+    check_sampled(got, ref)
+    if any(got["grad enabled"]):
+        raise AssertionError("the model was called with gradients enabled: generating needs no autograd graph.")
+    if any(got["training"]):
+        raise AssertionError("the model was still in training mode when called: switch it to evaluation mode first.")
+
+
 SAMPLE_HINT = ("each step: the scores at the LAST position of the cropped context, divided by the temperature, through the softmax, "
                "then one multinomial draw from the given generator; the new id becomes part of the context.")
 
@@ -830,9 +841,7 @@ def greedy_matches(student):
     return run_generate(student, [1, 2], 7, k=None, lm_k=200, greedy=True)
 
 
-@greedy_matches.verify
-def _(got, ref):
-    check_sampled(got, ref)
+greedy_matches.verify(check_sampled)
 
 
 @suite.case("generate", points=1, hint="the model never sees more than its block_size last tokens: crop the context before EVERY "
@@ -854,37 +863,37 @@ def sampled_matches(student):
     return run_generate(student, [0], 9, k=220, lm_k=221)
 
 
-@sampled_matches.verify
-def _(got, ref):
-    check_sampled(got, ref)
+sampled_matches.verify(check_sampled)
 
 
-@suite.case("generate", points=1, hint="the temperature tau divides the scores before the softmax (tau < 1 sharpens, tau > 1 flattens); "
-            "it does not multiply them.")
+TEMPERATURE_HINT = (
+    "the temperature tau divides the scores before the softmax (tau < 1 sharpens, tau > 1 flattens); "
+    "it does not multiply them."
+)
+
+
+@suite.case("generate", points=1, hint=TEMPERATURE_HINT)
 def temperature_divides_the_scores(student):
     """Sampling with temperature 0.4 from [2], 8 new tokens, a seeded generator: the same tokens as the solution."""
     return run_generate(student, [2], 8, k=230, lm_k=231, temperature=0.4)
 
 
-@temperature_divides_the_scores.verify
-def _(got, ref):
-    check_sampled(got, ref)
+temperature_divides_the_scores.verify(check_sampled)
 
 
-@suite.case("generate", points=1, hint="generating is not training: put the model in evaluation mode and build no autograd graph "
-            "while calling it.")
+EVAL_MODE_HINT = (
+    "generating is not training: put the model in evaluation mode and build no autograd graph "
+    "while calling it."
+)
+
+
+@suite.case("generate", points=1, hint=EVAL_MODE_HINT)
 def eval_mode_and_no_grad(student):
     """generate puts the model (handed over in training mode) in eval mode and calls it with gradients off."""
     return run_generate(student, [4], 3, k=240, lm_k=241)
 
 
-@eval_mode_and_no_grad.verify
-def _(got, ref):
-    check_sampled(got, ref)
-    if any(got["grad enabled"]):
-        raise AssertionError("the model was called with gradients enabled: generating needs no autograd graph.")
-    if any(got["training"]):
-        raise AssertionError("the model was still in training mode when called: switch it to evaluation mode first.")
+eval_mode_and_no_grad.verify(check_eval_mode_and_no_grad)
 
 
 @suite.case("generate", points=1, hint="start_ids may be a list or a 1-D tensor: start from a list of Python ints made from it.")
@@ -898,9 +907,7 @@ def tensor_start_ids(student):
     return run_generate(student, torch.tensor([3, 0]), 8, k=None, lm_k=250, greedy=True)
 
 
-@tensor_start_ids.verify
-def _(got, ref):
-    check_sampled(got, ref)
+tensor_start_ids.verify(check_sampled)
 
 
 # --------------------------------------------------------------------------- #
@@ -928,13 +935,13 @@ def check_tolerant_output(out, shape: tuple, what: str) -> None:
         raise AssertionError(f"{what} should return a finite tensor of shape {shape}, got {out!r:.200}.")
 
 
-@suite.case("CausalSelfAttention", points=1, hint=SAME_ALONE_HINT)
-def same_alone_as_under_block(student):
-    """Inside your TransformerBlock, its CausalSelfAttention gives what it gives alone on the same input (and alone gives (B, T, d_model))."""
+def attention_under_block_probe(student, k: int, B: int, T: int) -> dict:
+    """The attention's same-under-its-block cases: TransformerBlock(config)(x) on a seeded x (B, T, d_model)
+    (student.seed(k)) watching block.attn, each recorded call made again alone, then CausalSelfAttention(config)(x)."""
     import torch
 
     cfg = test_config()
-    x = seeded_randn((2, 4, cfg.d_model), student.seed(590))  # (B, T, d_model)
+    x = seeded_randn((B, T, cfg.d_model), student.seed(k))  # (B, T, d_model)
     student.note(f"TransformerBlock({config_text(cfg)})(x) watching block.attn, then block.attn alone on the same input")
     calls = same_under(student, lambda: student.TransformerBlock(cfg), lambda block: [getattr(block, "attn", None)],
                        "CausalSelfAttention", "TransformerBlock", x.clone())
@@ -943,31 +950,50 @@ def same_alone_as_under_block(student):
     return {"alone": calls, "out": out}
 
 
-@same_alone_as_under_block.verify
-def _(got, ref):
+def check_attention_under_block(got, ref):
+    """Tolerant: the attention alone gives a finite (B, T, d_model); under the block it gives what it gives alone."""
     check_tolerant_output(got["out"], tuple(ref["out"].shape), "CausalSelfAttention(config)(x)")
     check_same_alone(got, "CausalSelfAttention")
 
 
-@suite.case("TransformerBlock", points=1, hint=SAME_ALONE_HINT)
-def same_alone_as_under_minigpt(student):
-    """Inside your MiniGPT, each TransformerBlock gives what it gives alone on the same input (and alone, beside an attention double, gives (B, T, d_model))."""
+def block_under_minigpt_probe(student, k: int, B: int, T: int) -> dict:
+    """The block's same-under-MiniGPT cases: MiniGPT(config)(ids) on seeded ids (B, T) (student.seed(k)) watching its
+    blocks, each recorded call made again alone, then one block beside an attention double (student.seed(k + 2))
+    on a seeded x (B, T, d_model) (student.seed(k + 1))."""
     import torch
 
     cfg = test_config()
-    ids = seeded_ids((2, 4), cfg.vocab_size, student.seed(591))  # (B, T)
-    x = seeded_randn((2, 4, cfg.d_model), student.seed(592))  # (B, T, d_model)
+    ids = seeded_ids((B, T), cfg.vocab_size, student.seed(k))  # (B, T)
+    x = seeded_randn((B, T, cfg.d_model), student.seed(k + 1))  # (B, T, d_model)
     student.note(f"MiniGPT({config_text(cfg)})(ids) watching its blocks, then each block alone on the same input")
     calls = same_under(student, lambda: student.MiniGPT(cfg), lambda model: list(getattr(model, "blocks", []) or []),
                        "TransformerBlock", "MiniGPT", ids)
-    with standing_in(student, "CausalSelfAttention", stand_in_class("attention", student.seed(593))):
+    with standing_in(student, "CausalSelfAttention", stand_in_class("attention", student.seed(k + 2))):
         block = student.TransformerBlock(cfg)  # beside an attention double: the block's own step only
     with torch.no_grad():
         out = block(x.clone())
     return {"alone": calls, "out": out}
 
 
-@same_alone_as_under_minigpt.verify
-def _(got, ref):
+def check_block_under_minigpt(got, ref):
+    """Tolerant: the block alone gives a finite (B, T, d_model); under MiniGPT it gives what it gives alone."""
     check_tolerant_output(got["out"], tuple(ref["out"].shape), "TransformerBlock(config)(x)")
     check_same_alone(got, "TransformerBlock")
+
+
+@suite.case("CausalSelfAttention", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_block(student):
+    """Inside your TransformerBlock, its CausalSelfAttention gives what it gives alone on the same input (and alone gives (B, T, d_model))."""
+    return attention_under_block_probe(student, k=590, B=2, T=4)
+
+
+same_alone_as_under_block.verify(check_attention_under_block)
+
+
+@suite.case("TransformerBlock", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_minigpt(student):
+    """Inside your MiniGPT, each TransformerBlock gives what it gives alone on the same input (and alone, beside an attention double, gives (B, T, d_model))."""
+    return block_under_minigpt_probe(student, k=591, B=2, T=4)
+
+
+same_alone_as_under_minigpt.verify(check_block_under_minigpt)
