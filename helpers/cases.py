@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -273,6 +275,30 @@ def describe_error(exc: BaseException) -> dict:
     return {"type": name, "message": message, "where": where}
 
 
+GLOBAL_GENERATORS_K = 999_983  # the k of Student.seed that seeds the global generators during a probe (no probe draws with it)
+
+
+@contextlib.contextmanager
+def seeded_global_generators(seed: int):
+    """numpy's and torch's global generators seeded with ``seed`` inside, put back as they were after.
+
+    A probe that builds a student's nn.Module (default initialisation) draws from torch's global
+    generator: seeded per case, its observation depends neither on the cases run before it (the
+    solution's reference and the student's run agree whatever the order) nor on the machine's
+    state; and a check() in the notebook leaves the notebook's own random stream as it was.
+    """
+    torch = sys.modules.get("torch")
+    numpy_state = np.random.get_state()
+    with torch.random.fork_rng(devices=[]) if torch is not None else contextlib.nullcontext():
+        np.random.seed(seed)
+        if torch is not None:
+            torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)
+
+
 def run_case(case: Case, namespace: dict, case_seed: int | None = None) -> dict:
     """Run ``case``'s probe on the definitions in ``namespace``; return an observation.
 
@@ -283,7 +309,8 @@ def run_case(case: Case, namespace: dict, case_seed: int | None = None) -> dict:
     student = Student(namespace, case_seed)
     start = time.perf_counter()
     try:
-        value = to_plain(case.probe(student))
+        with seeded_global_generators(student.seed(GLOBAL_GENERATORS_K)):
+            value = to_plain(case.probe(student))
         error = None
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit too
         value, error = None, describe_error(exc)

@@ -139,3 +139,28 @@ def test_system_exit_in_student_code_is_an_error_not_an_exit():
 
     obs = run_case(case, {"double": leave})
     assert obs["error"]["type"] == "SystemExit"
+
+
+def test_a_probe_drawing_from_the_global_generators_is_seeded_per_case_and_leaves_them_alone():
+    """A probe that builds a student's nn.Module (default init: torch's global generator) observes the same
+    whatever ran before it, and a different seed gives other draws; the caller's global streams are untouched."""
+
+    def probe(student):
+        return {"weight": torch.nn.Linear(3, 2).weight.detach(), "numpy": np.random.rand(2)}
+
+    case = Case(notebook="00", function="f", name="global_draws", points=1, visibility="public", probe=probe)
+    torch.manual_seed(1)
+    np.random.seed(1)
+    first = run_case(case, {})
+    after_torch, after_numpy = torch.rand(1), np.random.rand()
+    torch.manual_seed(2)
+    np.random.seed(2)
+    torch.rand(5)
+    second = run_case(case, {})
+    assert first["error"] is None and from_plain(first["value"])["weight"].equal(from_plain(second["value"])["weight"])
+    assert np.array_equal(from_plain(first["value"])["numpy"], from_plain(second["value"])["numpy"])
+    torch.manual_seed(1)
+    np.random.seed(1)
+    assert torch.rand(1).equal(after_torch) and np.random.rand() == after_numpy  # the probe drew from its own stream
+    graded = run_case(case, {}, case_seed=12345)
+    assert not from_plain(graded["value"])["weight"].equal(from_plain(first["value"])["weight"])
