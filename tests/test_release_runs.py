@@ -22,7 +22,10 @@ and a run fails when it records a series row (helpers.series) whose loss is not 
 
 Every notebook runs in a temporary folder holding the other notebooks of the same state, so
 helpers.earlier finds them and a finished training cell writes series_losses.json there, not into
-notebooks/. Each run executes one notebook once; the planted runs take a few minutes on two cores.
+notebooks/. The blank and half-finished runs each execute one notebook in a fresh kernel (nbclient);
+the planted runs share the solution's cells before each slip: one IPython shell per notebook forks
+before every planted cell (tests/forked_runs.py, checked against a kernel's run by
+test_forked_runs_record_what_a_kernel_records), so the 38 slips take about as long as 7 runs.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import json
 import math
 import os
 import re
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -315,19 +320,105 @@ def test_every_graded_function_is_planted():
         compile(cell.source, p.id, "exec")  # the planted code is valid Python at the cell's top level
 
 
+def _fork_point(planted: Planted, nb: nbformat.NotebookNode) -> int:
+    """The index of the first cell of the run notebook that the slip can change: its graded cell, or the
+    first that loads the earlier notebook (helpers.earlier) when the slip is in an earlier one."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if planted.run and re.search(rf"\bearlier\(\s*[\"']{planted.notebook}[\"']", cell.source):
+            return index
+        if not planted.run and cell.metadata.get("nbgrader", {}).get("grade_id") == planted.name:
+            return index
+    raise AssertionError(f"{planted.id}: no cell of notebook {planted.run or planted.notebook} uses {planted.name}")
+
+
+@pytest.fixture(scope="module")
+def planted_runs(tmp_path_factory) -> dict[str, tuple[nbformat.NotebookNode, Path, float]]:
+    """Every planted slip's run: planted.id -> (the executed notebook, its folder, seconds).
+
+    One shell per notebook runs the solution once and forks before each planted cell
+    (tests/forked_runs.py), two notebooks at a time: the cells before a slip are the
+    solution's, so they run once, not once per slip.
+    """
+    root = tmp_path_factory.mktemp("planted")
+    solutions = {stem: nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4) for stem in available().values()}
+    specs = []
+    for run in sorted({p.run or p.notebook for p in PLANTED}):
+        base = root / f"solutions-{run}"
+        stage(base, solutions)
+        variants = []
+        for planted in (p for p in PLANTED if (p.run or p.notebook) == run):
+            folder = root / planted.id
+            changed = planted_notebook(planted)
+            stage(folder, {**solutions, SERIES[planted.notebook]: changed})
+            index = _fork_point(planted, solutions[SERIES[run]])
+            source = (changed if not planted.run else solutions[SERIES[run]]).cells[index].source
+            variants.append({"key": planted.id, "cell": index, "source": source, "folder": str(folder), "out": str(root / f"{planted.id}.out.json")})
+        spec = root / f"spec-{run}.json"
+        spec.write_text(json.dumps({"notebook": str(base / f"{SERIES[run]}.ipynb"), "folder": str(base), "variants": variants}))
+        specs.append(spec)
+
+    def drive(spec: Path) -> float:
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, str(ROOT / "tests" / "forked_runs.py"), str(spec)], capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return time.monotonic() - start
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        seconds = dict(zip(specs, pool.map(drive, specs)))
+    runs = {}
+    for spec in specs:
+        for variant in json.loads(spec.read_text())["variants"]:
+            data = json.loads(Path(variant["out"]).read_text())
+            assert "timed_out" not in data, f"{variant['key']}: the run did not finish in {data.get('timed_out')} s"
+            runs[variant["key"]] = (nbformat.from_dict(data), Path(variant["folder"]), seconds[spec])
+    return runs
+
+
 @pytest.mark.parametrize("planted", PLANTED, ids=[p.id for p in PLANTED])
-def test_planted_slip_runs_top_to_bottom(tmp_path, planted):
+def test_planted_slip_runs_top_to_bottom(planted_runs, planted):
     """The notebook runs with one graded function wrong; the cells that use it say so instead of failing."""
-    states = {stem: nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4) for stem in available().values()}
-    states[SERIES[planted.notebook]] = planted_notebook(planted)
-    stage(tmp_path, states)
+    nb, folder, seconds = planted_runs[planted.id]
     run = planted.run or planted.notebook
-    nb = nbformat.read(str(tmp_path / f"{SERIES[run]}.ipynb"), as_version=4)
-    seconds = execute(nb, tmp_path)
-    bad = problems(nb) + bad_series_rows(tmp_path)
+    bad = problems(nb) + bad_series_rows(folder)
     where = f"notebook {run}" + (f" using notebook {planted.notebook}'s" if planted.run else " with its") + f" {planted.name} wrong ({planted.slip})"
-    assert not bad, f"{where}, {seconds:.0f} s:\n" + "\n".join(bad)
+    assert not bad, f"{where} (its notebook's slips ran in {seconds:.0f} s):\n" + "\n".join(bad)
     said = f"your {planted.name} (notebook {planted.notebook}) returned" if planted.run else f"your {planted.name} returned"
     told = [c for c in nb.cells if c.cell_type == "code" and _kind(c) in ("given", "guarded")
             and any(said in o.get("text", "") and f"check('{planted.name}')" in o.get("text", "") for o in c.outputs)]
     assert told or not planted.told, f"{where}: no demo cell says {said!r} ... check('{planted.name}')"
+
+
+def test_forked_runs_record_what_a_kernel_records(tmp_path, planted_runs):
+    """tests/forked_runs.py: the cells before the fork run once, in the parent, a variant's errors carry a
+    Cell In[n] traceback and its warnings reach stderr, as in a kernel; and a planted slip's run says
+    "your X returned" in the same cells as the same notebook executed by nbclient in a kernel."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1\nprint('first', x)"), nbformat.v4.new_code_cell("y = x + 1"),
+                nbformat.v4.new_code_cell("import warnings\nwarnings.warn('careful')\nprint(y)")]  # fmt: skip
+    nbformat.write(nb, str(tmp_path / "tiny.ipynb"))
+    (tmp_path / "v").mkdir()
+    variant = {"key": "broken", "cell": 1, "source": "y = missing + 1", "folder": str(tmp_path / "v"), "out": str(tmp_path / "v.json")}
+    (tmp_path / "spec.json").write_text(json.dumps({"notebook": str(tmp_path / "tiny.ipynb"), "folder": str(tmp_path), "variants": [variant]}))
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "forked_runs.py"), str(tmp_path / "spec.json")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    cells = json.loads((tmp_path / "v.json").read_text())["cells"]
+    assert cells[0]["outputs"][0]["text"] == "first 1\n" and cells[0]["execution_count"] == 1  # run by the parent, before the fork
+    error = cells[1]["outputs"][-1]
+    assert error["output_type"] == "error" and error["ename"] == "NameError" and "Cell In[2], line 1" in ANSI.sub("", "\n".join(error["traceback"]))
+    kinds = [o.get("name", o["output_type"]) for o in cells[2]["outputs"]]
+    assert kinds == ["stderr", "error"] and "careful" in cells[2]["outputs"][0]["text"], cells[2]["outputs"]  # y was never made
+
+    planted = next(p for p in PLANTED if p.id == "02-softmax")
+    solutions = {stem: nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4) for stem in available().values()}
+    stage(tmp_path / "kernel", {**solutions, SERIES["02"]: planted_notebook(planted)})
+    in_kernel = nbformat.read(str(tmp_path / "kernel" / f"{SERIES['02']}.ipynb"), as_version=4)
+    execute(in_kernel, tmp_path / "kernel")
+
+    def told(executed):
+        return [i for i, c in enumerate(executed.cells) if c.cell_type == "code" and any("your softmax returned" in o.get("text", "") for o in c.outputs)]
+
+    forked = planted_runs[planted.id][0]
+    assert told(in_kernel) and told(in_kernel) == told(forked), (told(in_kernel), told(forked))
+    assert problems(in_kernel) == problems(forked) == []
