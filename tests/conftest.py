@@ -19,6 +19,14 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="session")
+def executed_solutions():
+    """Every solution notebook executed once for the session (tests/executed.py): stem -> Executed."""
+    from tests.executed import execute_all
+
+    return execute_all()
+
+
 def grade_folders(folders: dict[str, Path], timeout: float = 600, limits: dict | None = None, jobs: int = 2) -> dict[str, dict]:
     """Grade several submission folders in a subprocess (as the CLI does); name -> results.
 

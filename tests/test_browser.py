@@ -219,11 +219,17 @@ WALK_DECK = r"""
 
 
 @pytest.fixture(scope="module")
-def decks(tmp_path_factory):
-    """Every deck (the lecture deck and the seven notebook decks), built once: (url, rows). Executes the solutions."""
+def decks(tmp_path_factory, executed_solutions):
+    """Every deck (the lecture deck and the seven notebook decks), built once: (url, rows), from the session's runs of the solutions."""
+    import nbformat
+
     from autograder.lecture import slides
 
     folder = tmp_path_factory.mktemp("decks")
+    for stem, run in executed_solutions.items():  # the session's runs of the solutions (tests/executed.py): executed once
+        path = slides.executed_path(stem, folder / ".executed")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(run.nb, str(path))
     rows = slides.build(folder, log=lambda *_: None)
     port = _free_port()
     server = subprocess.Popen(

@@ -95,89 +95,22 @@ def test_probability_panels_can_share_a_scale():
 # ---------------------------------------------------------------------------------------------
 # Every figure of every solution notebook, as a lecture shows it.
 #
-# Each solution notebook runs top to bottom in a kernel whose matplotlib backend keeps the
-# figures (agg); after every cell a hook draws each open figure, records every piece of text
-# that was actually drawn (titles, labels, tick labels, legends, annotations, colour bars) with
-# its size and its box, then closes the figures. A figure wider than SHOWN_WIDTH inches is shown
-# scaled down to that width (a notebook column, a slide), so its text is measured at that scale.
+# Each solution notebook runs top to bottom in a kernel with the inline backend (once for the
+# session: tests/executed.py); after every cell a hook draws each open figure and records every
+# piece of text that was actually drawn (titles, labels, tick labels, legends, annotations, colour
+# bars) with its size and its box. A figure wider than SHOWN_WIDTH inches is shown scaled down to
+# that width (a notebook column, a slide), so its text is measured at that scale.
 
-import json  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-import nbclient  # noqa: E402
-import nbformat  # noqa: E402
-
-from autograder.course import SOLUTIONS, available  # noqa: E402
+from autograder.course import available  # noqa: E402
 
 MIN_POINTS = 12.0  # the smallest text a lecture hall reads, at the size the figure is shown
 SHOWN_WIDTH = 10.0  # inches: wider figures are shown scaled down to this
 
-FIGURE_HOOK = r'''
-import json as _json
-import matplotlib as _mpl
-_mpl.use("agg")
-import matplotlib.pyplot as _plt
-import matplotlib.text as _mtext
-
-_FIGURE_REPORT = []
-_drawn = []
-_text_draw = _mtext.Text.draw
-
-
-def _recording_draw(self, renderer):
-    _text_draw(self, renderer)
-    if self.get_visible() and self.get_text().strip():
-        _drawn.append(self)
-
-
-def _walk_figures(result=None):
-    cell = get_ipython().execution_count - 1  # the count has moved on to the next cell already
-    for num in _plt.get_fignums():
-        fig = _plt.figure(num)
-        _drawn.clear()
-        _mtext.Text.draw = _recording_draw
-        try:
-            fig.canvas.draw()
-        finally:
-            _mtext.Text.draw = _text_draw
-        renderer = fig.canvas.get_renderer()
-        box = fig.bbox
-        texts = []
-        for t in dict.fromkeys(_drawn):  # each text once, in drawing order
-            extent = t.get_window_extent(renderer)
-            clip = t.get_clip_box() if t.get_clip_on() else None
-            if clip is not None and not extent.overlaps(clip):
-                continue  # clipped away entirely: not shown
-            texts.append({"text": t.get_text()[:40], "size": float(t.get_fontsize()),
-                          "inside": bool(extent.x0 >= box.x0 - 1 and extent.y0 >= box.y0 - 1 and extent.x1 <= box.x1 + 1 and extent.y1 <= box.y1 + 1)})
-        _FIGURE_REPORT.append({"cell": cell, "width": float(fig.get_figwidth()), "texts": texts})
-    _plt.close("all")
-
-
-get_ipython().events.register("post_run_cell", _walk_figures)
-'''
-
-
-def _figure_report(stem: str) -> tuple[list[dict], nbformat.NotebookNode]:
-    nb = nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(FIGURE_HOOK))
-    nb.cells.append(nbformat.v4.new_code_cell("print(_json.dumps(_FIGURE_REPORT))"))
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}})
-    client.execute()
-    out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
-    sources = {c.get("execution_count"): c.source for c in nb.cells if c.cell_type == "code"}
-    report = json.loads(out.strip().splitlines()[-1])
-    for fig in report:
-        fig["first_line"] = next((line for line in sources.get(fig["cell"], "").splitlines() if line.strip()), "")[:60]
-    return report, nb
-
 
 @pytest.fixture(scope="module")
-def executed():
+def executed(executed_solutions):
     """Every solution notebook, executed once: stem -> (figure report, executed notebook)."""
-    stems = list(available().values())
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(stems, pool.map(_figure_report, stems)))
+    return {stem: (run.figures, run.nb) for stem, run in executed_solutions.items()}
 
 
 @pytest.fixture(scope="module")

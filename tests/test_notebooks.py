@@ -3,17 +3,12 @@ self-checks all pass."""
 
 from __future__ import annotations
 
-import time
-
-import nbclient
-import nbformat
 import pytest
 
-from autograder.course import SOLUTIONS, available
+from autograder.course import available
 
 pytestmark = pytest.mark.slow
-BUDGET_SECONDS = {"07": 120.0}  # of the kernel's CPU time: the miniGPT notebook trains three models; the rest take seconds
-CPU_PROBE = "import time as _time\nprint('KERNEL_CPU_SECONDS', _time.process_time())"  # a loaded machine stretches wall time, not this
+BUDGET_SECONDS = {"07": 120.0}  # of the kernel's CPU time (a loaded machine stretches wall time, not this): the miniGPT notebook trains three models; the rest take seconds
 
 
 def _text(output) -> str:
@@ -25,16 +20,10 @@ def _text(output) -> str:
 
 
 @pytest.mark.parametrize("notebook", sorted(available()))
-def test_solution_notebook_runs_clean(notebook):
+def test_solution_notebook_runs_clean(executed_solutions, notebook):
     stem = available()[notebook]
-    nb = nbformat.read(str(SOLUTIONS / f"{stem}.ipynb"), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
-    client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(SOLUTIONS)}})
-    start = time.monotonic()
-    client.execute()
-    seconds = time.monotonic() - start
-    probe = nb.cells.pop()
-    cpu = float(probe.outputs[0]["text"].split()[-1])
+    run = executed_solutions[stem]  # executed once for the session, in a fresh kernel (tests/executed.py)
+    nb, cpu, seconds = run.nb, run.cpu_seconds, run.seconds
     print(f"{stem}: {cpu:.1f} s of the kernel's CPU time, {seconds:.1f} s of wall time")
     assert cpu < BUDGET_SECONDS.get(notebook, 60.0), f"{stem} took {cpu:.1f} s of CPU time ({seconds:.1f} s of wall time)"
     checks = 0

@@ -397,9 +397,14 @@ def _fingerprint(stem: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def executed_path(stem: str, cache: Path) -> Path:
+    """Where ``cache`` keeps the solution ``stem`` executed (its name changes when the solution or helpers/ do)."""
+    return cache / f"{stem}.{_fingerprint(stem)}.ipynb"
+
+
 def executed(stem: str, cache: Path, log=print):
     """The solution ``stem``, executed with inline figures; kept in ``cache`` until it or helpers/ change."""
-    saved = cache / f"{stem}.{_fingerprint(stem)}.ipynb"
+    saved = executed_path(stem, cache)
     if saved.exists():
         return nbformat.read(str(saved), as_version=4)
     start = time.monotonic()
