@@ -81,3 +81,14 @@ def test_a_caller_wrong_too_is_charged_its_own_mistake():
     _, _, failed = _scores("06", namespace, {"scaled_dot_product_attention"})["scaled_dot_product_attention"]
     assert any("your causal_mask gives other results than the solution's too" in f for f in failed), "\n".join(failed)
     assert not any("fix causal_mask first" in f for f in failed), "\n".join(failed)
+
+
+@pytest.mark.parametrize("seed", [None, 2024], ids=["public seeds", "a grading seed"])
+def test_attention_keeps_its_points_before_attention_head_is_written(seed):
+    """In the notebook, scaled_dot_product_attention is checked before AttentionHead is written: with the head
+    still a stub, every case of a correct attention passes, the public and the hidden one under the head alike."""
+    from tests.planting import stub
+
+    namespace = define(load("06"), stub("06", "AttentionHead"))
+    failed = [v.message for v in verdicts("06", "scaled_dot_product_attention", namespace, seed) if not v.passed]
+    assert not failed, "\n".join(failed)

@@ -18,10 +18,11 @@ import math
 import numpy as np
 
 from helpers.checking import Suite, assert_matches
-from helpers.selfcheck.doubles import SAME_ALONE_HINT, under_and_alone
+from helpers.selfcheck.doubles import SAME_ALONE_HINT
 from helpers.selfcheck.nb06 import (
     TOL,
     attention_probe,
+    attention_under_head_probe,
     check_attention_run,
     check_attention_under_head,
     check_causal_structure,
@@ -516,15 +517,7 @@ same_under_attention.verify(check_mask_under_attention)
 @suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
 def same_under_attention_head(student):
     """Inside your AttentionHead, scaled_dot_product_attention gives what it gives alone on the same Q, K, V (and is right alone, not causal)."""
-    import torch
-
-    head = student.AttentionHead(4, 3)
-    set_parameters_by_name(head, student.seed(171))
-    x = torch.tensor(np.random.default_rng(student.seed(172)).normal(size=(2, 5, 4)), dtype=torch.float32)  # (B, T, d_model)
-    Q, K, V = random_qkv(student.seed(173), (2, 4, 3), (2, 4, 3), (2, 4, 3))
-    student.note("AttentionHead(4, 3)(x) watching scaled_dot_product_attention, then it alone on the same arguments")
-    calls = under_and_alone(student, "AttentionHead", "scaled_dot_product_attention", lambda: head(x))
-    return {"alone": calls, "result": student.scaled_dot_product_attention(Q, K, V)}  # not causal: its causal_mask is not judged here
+    return attention_under_head_probe(student, k=171)
 
 
 same_under_attention_head.verify(check_attention_under_head)

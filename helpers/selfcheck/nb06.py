@@ -928,22 +928,28 @@ def same_alone_as_under_attention(student):
 same_alone_as_under_attention.verify(check_mask_under_attention)
 
 
-@suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
-def same_alone_as_under_attention_head(student):
-    """Inside your AttentionHead, scaled_dot_product_attention gives what it gives alone on the same Q, K, V (and is right alone, not causal)."""
+def attention_under_head_probe(student, k: int) -> dict:
+    """scaled_dot_product_attention inside an AttentionHead(4, 3) (parameters from seed k, x from k + 1), then
+    alone on its recorded arguments, and alone on random Q, K, V (seed k + 2), not causal."""
     import torch
 
-    x = torch.tensor(np.random.default_rng(student.seed(188)).normal(size=(2, 5, 4)), dtype=torch.float32)  # (B, T, d_model)
-    Q, K, V = random_qkv(student.seed(189), (2, 4, 3), (2, 4, 3), (2, 4, 3))
+    x = torch.tensor(np.random.default_rng(student.seed(k + 1)).normal(size=(2, 5, 4)), dtype=torch.float32)  # (B, T, d_model)
+    Q, K, V = random_qkv(student.seed(k + 2), (2, 4, 3), (2, 4, 3), (2, 4, 3))
     student.note("AttentionHead(4, 3)(x) watching scaled_dot_product_attention, then it alone on the same arguments")
 
     def run_head():  # inside the watched call: in the notebook this check runs before AttentionHead is written
         head = student.AttentionHead(4, 3)
-        set_parameters_by_name(head, student.seed(187))
+        set_parameters_by_name(head, student.seed(k))
         return head(x)
 
     calls = under_and_alone(student, "AttentionHead", "scaled_dot_product_attention", run_head)
     return {"alone": calls, "result": student.scaled_dot_product_attention(Q, K, V)}  # not causal: its causal_mask is not judged here
+
+
+@suite.case("scaled_dot_product_attention", points=1, hint=SAME_ALONE_HINT)
+def same_alone_as_under_attention_head(student):
+    """Inside your AttentionHead, scaled_dot_product_attention gives what it gives alone on the same Q, K, V (and is right alone, not causal)."""
+    return attention_under_head_probe(student, k=187)
 
 
 same_alone_as_under_attention_head.verify(check_attention_under_head)
