@@ -286,13 +286,15 @@ def seeded_global_generators(seed: int):
     generator: seeded per case, its observation depends neither on the cases run before it (the
     solution's reference and the student's run agree whatever the order) nor on the machine's
     state; and a check() in the notebook leaves the notebook's own random stream as it was.
+    Only torch's CPU generator is seeded: ``torch.manual_seed`` would reseed a GPU's too (CUDA,
+    Apple's MPS), which ``fork_rng(devices=[])`` does not put back.
     """
     torch = sys.modules.get("torch")
     numpy_state = np.random.get_state()
     with torch.random.fork_rng(devices=[]) if torch is not None else contextlib.nullcontext():
         np.random.seed(seed)
         if torch is not None:
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
         try:
             yield
         finally:

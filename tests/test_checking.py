@@ -164,3 +164,17 @@ def test_a_probe_drawing_from_the_global_generators_is_seeded_per_case_and_leave
     assert torch.rand(1).equal(after_torch) and np.random.rand() == after_numpy  # the probe drew from its own stream
     graded = run_case(case, {}, case_seed=12345)
     assert not from_plain(graded["value"])["weight"].equal(from_plain(first["value"])["weight"])
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps", "xpu"])
+def test_a_check_leaves_the_accelerators_random_streams_alone(monkeypatch, device):
+    """Only the CPU generator is seeded during a probe (the one put back after): torch.manual_seed would also
+    reseed a GPU's (CUDA, Apple's MPS) and leave it so, changing a student's training after every check()."""
+    module = getattr(torch, device)
+    seeded = []
+    for name in ("manual_seed", "manual_seed_all"):
+        if hasattr(module, name):
+            monkeypatch.setattr(module, name, lambda seed, name=name: seeded.append((device, name, seed)))
+    case = Case(notebook="00", function="f", name="draws", points=1, visibility="public", probe=lambda student: torch.rand(2))
+    obs = run_case(case, {})
+    assert obs["error"] is None and seeded == []

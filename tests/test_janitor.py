@@ -8,6 +8,9 @@ leaves processes running (one that escaped with setsid and a double fork, one th
 re-forking). A finder, graded next on the same worker (jobs=1), looks for every one of
 them. The leaver prints what it managed, so the test knows each payload ran; the finder
 must find nothing and keep full marks. Run through the real grader with bubblewrap, and (its plain-mode part) directly.
+Through the grader every key the leaver tries is refused at the system call (the child's
+seccomp filter, autograder/sandbox/keyring_filter.py); the plain-mode part forks its own
+children without that filter, so the janitor's cleaning of what they leave is tested there.
 """
 
 from __future__ import annotations
@@ -123,7 +126,9 @@ def test_the_leaver_left_its_things(graded):
     assert "LEAVER processes started" in output, output[-3000:]
     for top in ("/tmp", "/tmp/work", "/dev/shm"):
         assert f"LEAVER locked {top}/janitor-locked" in output, output[-3000:]
-    assert "LEAVER key handed-up" in output, output[-3000:]
+    for name in ("session", "user", "user_session", "persistent"):  # refused: the child may not use kernel keys
+        assert f"LEAVER key {name} -1" in output, output[-3000:]
+    assert "LEAVER key handed-up" not in output, output[-3000:]
 
 
 def test_the_next_student_finds_nothing(graded):

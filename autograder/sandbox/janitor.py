@@ -14,8 +14,11 @@ calls :meth:`Janitor.clean_up` after every child:
   remembered; afterwards every new path is removed and every changed file restored. A
   folder or file the student made unreadable or unwritable is given its permissions back
   first (the student's uid is the worker's, so it owns them), then removed.
-* **Keyrings.** The user, user-session and persistent keyrings belong to the uid, not to
-  a process: a key added there outlives the child. In the sandbox (its own user
+* **Keyrings.** A student's child may not use kernel keys at all (``keyring_filter.py``:
+  keyrings are not namespaced, so the host's user keyring of the grader's uid and the
+  keys of a student on another worker are in reach); what follows is for where that
+  filter cannot be installed. The user, user-session and persistent keyrings belong to
+  the uid, not to a process: a key added there outlives the child. In the sandbox (its own user
   namespace, so these keyrings are the sandbox's own) the janitor empties them and then
   locks the user and user-session keyrings view-and-read-only before the first job:
   without write, link, search or setattr permission a student can neither add a key, nor
@@ -111,10 +114,11 @@ def visible_keys() -> set[int]:
 
     Every worker has its own session, user, user-session and persistent keyrings, all of the
     same uid, so each one sees the others' appear as they start or renew them; counting them
-    as a child's leftovers made every job wait for keys that never go. What a child can leave
-    for a reader is a key's description or payload: a standard keyring's name is the
-    kernel's, and whatever it holds is listed as keys of its own (and is waited for).
-    (A handed-up session keyring is caught by its serial, not by this listing.)
+    as a child's leftovers made every job wait for keys that never go. A name is no proof: a
+    process may call a keyring of its own ``_uid.<digits>`` and put data in the digits; that
+    is safe only because a student's child may not make keys at all (``keyring_filter.py``).
+    Whatever a standard keyring holds is listed as keys of its own (and is waited for), and a
+    handed-up session keyring is caught by its serial, not by this listing.
     """
     try:
         with open("/proc/keys") as fh:

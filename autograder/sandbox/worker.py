@@ -49,6 +49,7 @@ import time
 import types
 
 from autograder.sandbox.janitor import Janitor
+from autograder.sandbox.keyring_filter import forbid_keyrings
 from autograder.sandbox.protocol import (
     LOADED_LINE,
     Begin,
@@ -255,6 +256,7 @@ def _child(job: Job, fds: list[int], result_fd: int, progress_fd: int, public_ca
     (the last fd), which the grader fills after it has read ``Loaded``.
     """
     control.close()
+    forbid_keyrings()  # before any student code: kernel keys are a channel the janitor cannot close (keyring_filter.py)
     os.setpgid(0, 0)
     limits = job.limits
     for name, value in (("RLIMIT_AS", limits.memory_bytes), ("RLIMIT_CPU", limits.cpu_seconds), ("RLIMIT_FSIZE", limits.file_bytes)):
