@@ -109,19 +109,23 @@ def run_all_cells(page, attempts: int = 4) -> None:
 
     A click while the kernel is still connecting, or before the notebook is JupyterLab's
     current widget (the menu item is then disabled), is lost; on a loaded machine that is
-    common, so the start is confirmed rather than assumed.
+    common, so the start is confirmed rather than assumed. Each failed attempt leaves a
+    screenshot (build/screenshots/run-all-attempt-N.png) for whoever reads the failure.
     """
     page.wait_for_function(f"() => ({KERNEL_STATE})() === 'idle'", timeout=LAB_WAIT_MS)
-    for attempt in range(attempts):
-        page.locator(".jp-Notebook:visible").first.click()
-        page.click(".lm-MenuBar-item:has-text('Run')")
-        page.click(".lm-Menu-item:has-text('Run All Cells')")
+    for attempt in range(1, attempts + 1):
         try:
+            page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first.click(timeout=60_000)
+            page.click(".lm-MenuBar-item:has-text('Run')", timeout=60_000)
+            page.click(".lm-Menu-item:not(.lm-mod-disabled):has-text('Run All Cells')", timeout=30_000)
             page.wait_for_function(STARTED, timeout=60_000)
             return
         except playwright_api.TimeoutError:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"run-all-attempt-{attempt}.png"))
             page.keyboard.press("Escape")  # close the menu if it stayed open
-    raise AssertionError(f"Run All Cells started nothing after {attempts} clicks; the kernel is {page.evaluate(KERNEL_STATE)!r}")
+    raise AssertionError(f"Run All Cells started nothing after {attempts} tries; the kernel is {page.evaluate(KERNEL_STATE)!r} "
+                         f"(screenshots in {SCREENSHOTS})")
 
 
 def run_all_in_lab(page, url: str, name: str, timeout_s: float) -> dict:
