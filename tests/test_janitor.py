@@ -201,14 +201,17 @@ LISTING = """\
 1142eb19 I--Q---     1 perm 03030000     0 65534 keyring   _pid: 1
 2a000001 I--Q---     1 perm 3f010000     0 65534 user      janitor-marker-session: 25
 2a000002 I--Q---     1 perm 3f030000     0 65534 keyring   a ring of its own: empty
+2a000003 I--Q---     1 perm 3f030000     0 65534 keyring   _uid.3133765534: empty
+2a000004 I--Q---     1 perm 3f030000     0 65534 keyring   _persistent.0: empty
 """
 
 
 def test_standard_keyrings_are_not_a_childs_leftovers():
-    """Other workers' session, process, user and persistent keyrings (same uid) are not waited for; a key or a named keyring is."""
+    """Other workers' session, process, user and persistent keyrings (same uid) are not waited for; a key, a named
+    keyring, or one named like another uid's standard keyring (data in the digits) is."""
     from autograder.sandbox.janitor import keys_in_listing
 
-    assert keys_in_listing(LISTING) == {0x2A000001, 0x2A000002}
+    assert keys_in_listing(LISTING, uid=65534) == {0x2A000001, 0x2A000002, 0x2A000003, 0x2A000004}
 
 
 SESSION_OF_ANOTHER_WORKER = KEYS + """

@@ -104,9 +104,11 @@ def fresh_session_keyring() -> int:
 
 
 # Keyrings every process of the uid gets (or the kernel keeps), named by the kernel: another
-# worker's locked ones are visible here too (same uid), and their names carry nothing a child chose.
+# worker's are visible here too (same uid). Only this uid's names count, so a name carries
+# nothing a child chose (a keyring called _uid.<digits of its choice> is a leftover like any other).
 # (.user_reg, .persistent_register...: a name with a leading dot is the kernel's alone.)
-_STANDARD_KEYRING = re.compile(r"_ses|_pid|_tid|_uid\.\d+|_uid_ses\.\d+|_persistent\.\d+|\.[\w.]+")
+def _standard_keyring(uid: int) -> re.Pattern:
+    return re.compile(rf"_ses|_pid|_tid|_uid\.{uid}|_uid_ses\.{uid}|_persistent\.{uid}|\.[\w.]+")
 
 
 def visible_keys() -> set[int]:
@@ -114,10 +116,9 @@ def visible_keys() -> set[int]:
 
     Every worker has its own session, user, user-session and persistent keyrings, all of the
     same uid, so each one sees the others' appear as they start or renew them; counting them
-    as a child's leftovers made every job wait for keys that never go. A name is no proof: a
-    process may call a keyring of its own ``_uid.<digits>`` and put data in the digits; that
-    is safe only because a student's child may not make keys at all (``keyring_filter.py``).
-    Whatever a standard keyring holds is listed as keys of its own (and is waited for), and a
+    as a child's leftovers made every job wait for keys that never go. The names are this
+    uid's exactly, so a child cannot put data in them (and a student's child may not make
+    keys at all where ``keyring_filter.py`` is installed). Whatever a standard keyring holds is listed as keys of its own (and is waited for), and a
     handed-up session keyring is caught by its serial, not by this listing.
     """
     try:
@@ -127,8 +128,9 @@ def visible_keys() -> set[int]:
         return set()
 
 
-def keys_in_listing(listing: str) -> set[int]:
-    """The serials of a ``/proc/keys`` text's keys, standard keyrings left out (see :func:`visible_keys`)."""
+def keys_in_listing(listing: str, uid: int | None = None) -> set[int]:
+    """The serials of a ``/proc/keys`` text's keys, the standard keyrings of ``uid`` (default: ours) left out (see :func:`visible_keys`)."""
+    standard = _standard_keyring(os.getuid() if uid is None else uid)
     keys = set()
     for line in listing.splitlines():
         fields = line.split(None, 8)  # serial flags usage expiry perm uid gid type description: summary
@@ -138,7 +140,7 @@ def keys_in_listing(listing: str) -> set[int]:
             serial = int(fields[0], 16)
         except ValueError:
             continue
-        if fields[7] == "keyring" and _STANDARD_KEYRING.fullmatch(fields[8].rsplit(":", 1)[0].strip()):
+        if fields[7] == "keyring" and standard.fullmatch(fields[8].rsplit(":", 1)[0].strip()):
             continue
         keys.add(serial)
     return keys
