@@ -1,4 +1,4 @@
-"""One student's CPU is one student's: 40 CPU burners slow an honest student beside them by at most 2x.
+"""One student's CPU is one student's: 40 CPU burners slow an honest student beside them by at most 3x.
 
 Each worker serves one student at a time inside its own cgroup with a CPU quota of one
 core (autograder/grading/launch.py, Cgroup; Limits.cpus), so the burners share that core
@@ -6,6 +6,10 @@ among themselves while the honest student, graded at the same time in the other 
 keeps the other. Measured as a ratio against the same honest student graded alone in the
 same test (no absolute times): the time from the batch's start until the honest student's
 run has finished, as the grader's progress callback sees it.
+
+Measured on 2 cores: 1.2x to 1.7x idle, 2.0x once on a noisy CI machine; with no cgroups
+at all (Cgroup.create returning None) the honest student waits for the burners to stop:
+4.2x (20 s against 4.8 s). The bound, 3x, lies between the two.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def _grade(folders: dict) -> dict:
 
 
 @pytest.mark.skipif(not _cpu_quota_works(), reason="needs a writable cgroup cpu controller (elsewhere rlimits bound each process, not the share)")
-def test_cpu_burners_slow_an_honest_student_beside_them_at_most_twice(tmp_path):
+def test_cpu_burners_slow_an_honest_student_beside_them_at_most_three_times(tmp_path):
     burner = tmp_path / "burner"
     burner.mkdir()
     nb = nbformat.read(str(RELEASE / "01_embeddings.ipynb"), as_version=4)
@@ -85,7 +89,7 @@ def test_cpu_burners_slow_an_honest_student_beside_them_at_most_twice(tmp_path):
     baseline = max(alone["seconds"], again["seconds"])  # the machine is shared: the slower of two quiet runs
     ratio = honest["seconds"] / baseline
     print(f"honest alone {alone['seconds']:.1f} s and {again['seconds']:.1f} s, beside 40 burners {honest['seconds']:.1f} s: {ratio:.2f}x")
-    assert ratio <= 2.0
+    assert ratio <= 3.0
 
 
 CASE_LIMITS = textwrap.dedent(
