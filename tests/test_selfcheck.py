@@ -51,7 +51,7 @@ def test_unknown_name_is_a_clear_error(solution01):
 def test_self_check_is_fast(solution01, capsys):
     import time
 
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the same on a loaded machine
     for name in ["tokenize", "build_vocab", "encode", "decode", "one_hot", "embed"]:
         check(name, namespace=solution01)
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0

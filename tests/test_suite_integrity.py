@@ -290,6 +290,6 @@ def test_returned_values_are_not_taken_for_inputs():
     def _(got, ref):
         assert_matches(got["y"], ref["y"])
 
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the same on a loaded machine
     paths, problem = forged_inputs_problem(identity, {"same": lambda x: x.copy()})
-    assert paths == [] and problem is None and time.perf_counter() - start < 5
+    assert paths == [] and problem is None and time.process_time() - start < 5
