@@ -17,7 +17,6 @@ the grader itself failed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -75,7 +74,9 @@ def cmd_grade(args) -> int:
 
     results.setdefault("extra_data", {})["sandbox"] = sandbox_report()  # the instructor's: Gradescope shows students no extra_data
     if args.results:
-        Path(args.results).write_text(json.dumps(results, indent=1))
+        from autograder.report.results import results_json
+
+        Path(args.results).write_text(results_json(results))
     print(score_table(results))
     print(results["output"])
     print(f"graded in {time.monotonic() - start:.1f} s" + (f"; results in {args.results}" if args.results else ""))

@@ -53,6 +53,9 @@ def close_name(name: str, namespace: dict) -> str:
     return by_lower[found[0]] if found else ""
 
 
+CALLS_SHOWN = 3  # the last calls (and notes) a failure message shows: only these are described
+
+
 class Student:
     """Gives a probe the student's definitions and records each call for messages.
 
@@ -83,7 +86,7 @@ class Student:
     def calls(self) -> list[str]:
         """The last few calls and notes, described for a failure message."""
         out = []
-        for entry in self._log[-6:]:
+        for entry in self._log[-CALLS_SHOWN:]:
             if isinstance(entry, str):
                 out.append(entry)
             else:
@@ -117,30 +120,22 @@ class Student:
         return recorded
 
 
-def draw_examples(strategy, count: int = 25, name: str = "examples", seed: int | None = None) -> list:
-    """``count`` examples of a hypothesis strategy, the same ones for the same seed.
+def edge_floats(rng: np.random.Generator, low: float, high: float, size: int | tuple | None = None, edge: float = 0.25) -> Any:
+    """Floats in [low, high] for property cases, with the values where code breaks drawn often.
 
-    For property cases: a probe draws inputs with hypothesis (seeded, so the student's
-    run and the solution's run see identical inputs), calls the student's function on
-    each, and the verify checks the property on every example. Inside a probe pass
-    ``seed=student.seed(k)``: graded runs then draw from the course secret.
+    Each value is uniform in [low, high], except that about ``edge`` of them are an edge:
+    ``low``, ``high``, 0 (when inside), or a value repeated from earlier in the same draw
+    (ties). What a property-testing library's engine would try first, at numpy's cost: a
+    probe draws with ``np.random.default_rng(student.seed(k))``, so the student's run and the
+    solution's draw identical inputs. ``size`` None: one float.
     """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
-
-    found: list = []
-
-    def collect(example):
-        found.append(example)
-
-    collect.__name__ = collect.__qualname__ = f"draw_{name}"  # the derandomized seed comes from here
-    test = given(strategy)(collect)
-    if seed is not None:
-        test = hypothesis_seed(seed)(test)
-    settings(
-        derandomize=seed is None, max_examples=count, database=None, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
-    )(test)()
-    return found[:count]
+    shape = () if size is None else size
+    values = rng.uniform(low, high, size=shape).ravel()
+    edges = [low, high] + ([0.0] if low < 0 < high else [])
+    for i in np.flatnonzero(rng.random(values.size) < edge):
+        choice = int(rng.integers(len(edges) + (i > 0)))
+        values[i] = edges[choice] if choice < len(edges) else values[int(rng.integers(i))]
+    return float(values[0]) if size is None else values.reshape(shape)
 
 
 # --------------------------------------------------------------------------- #
@@ -279,7 +274,7 @@ GLOBAL_GENERATORS_K = 999_983  # the k of Student.seed that seeds the global gen
 
 
 @contextlib.contextmanager
-def seeded_global_generators(seed: int):
+def seeded_global_generators(seed: int, restore: bool = True):
     """numpy's and torch's global generators seeded with ``seed`` inside, put back as they were after.
 
     A probe that builds a student's nn.Module (default initialisation) draws from torch's global
@@ -287,9 +282,17 @@ def seeded_global_generators(seed: int):
     solution's reference and the student's run agree whatever the order) nor on the machine's
     state; and a check() in the notebook leaves the notebook's own random stream as it was.
     Only torch's CPU generator is seeded: ``torch.manual_seed`` would reseed a GPU's too (CUDA,
-    Apple's MPS), which ``fork_rng(devices=[])`` does not put back.
+    Apple's MPS), which ``fork_rng(devices=[])`` does not put back. ``restore`` False (the
+    grader's throwaway child, where nothing runs after the cases) skips putting them back,
+    which costs more than the seeding.
     """
     torch = sys.modules.get("torch")
+    if not restore:
+        np.random.seed(seed)
+        if torch is not None:
+            torch.default_generator.manual_seed(seed)
+        yield
+        return
     numpy_state = np.random.get_state()
     with torch.random.fork_rng(devices=[]) if torch is not None else contextlib.nullcontext():
         np.random.seed(seed)
@@ -301,17 +304,18 @@ def seeded_global_generators(seed: int):
             np.random.set_state(numpy_state)
 
 
-def run_case(case: Case, namespace: dict, case_seed: int | None = None) -> dict:
+def run_case(case: Case, namespace: dict, case_seed: int | None = None, restore_generators: bool = True) -> dict:
     """Run ``case``'s probe on the definitions in ``namespace``; return an observation.
 
     ``case_seed`` is None for the public seeds (self-check), else the grading seed of
     this case (see :meth:`Student.seed`). The observation is plain data:
-    ``{"value", "calls", "error", "seconds"}``.
+    ``{"value", "calls", "error", "seconds"}``. ``restore_generators`` False leaves the
+    global generators as the case left them (see :func:`seeded_global_generators`).
     """
     student = Student(namespace, case_seed)
     start = time.perf_counter()
     try:
-        with seeded_global_generators(student.seed(GLOBAL_GENERATORS_K)):
+        with seeded_global_generators(student.seed(GLOBAL_GENERATORS_K), restore_generators):
             value = to_plain(case.probe(student))
         error = None
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit too
@@ -341,7 +345,7 @@ def judge(case: Case, got_obs: dict | None, ref_obs: dict | None) -> Verdict:
     if got_obs is None:
         return Verdict(case, False, "not run: no result came back for this test.", kind="not run")
     calls = got_obs.get("calls") or []
-    called = "".join(f"\n  called: {c}" for c in calls[-3:])
+    called = "".join(f"\n  called: {c}" for c in calls[-CALLS_SHOWN:])
     if got_obs.get("error"):
         err = got_obs["error"]
         where = f"\n  {err['where']}" if err.get("where") else ""

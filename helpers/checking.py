@@ -14,12 +14,12 @@ import os
 import sys
 from pathlib import Path
 
-from .cases import Case, MissingDefinition, Student, Suite, Verdict, describe_error, draw_examples, judge, run_case
+from .cases import Case, MissingDefinition, Student, Suite, Verdict, describe_error, edge_floats, judge, run_case
 from .codec import MAX_DEPTH, MAX_PLAIN_BYTES, Opaque, dumps, from_plain, to_plain
 from .compare import assert_matches, describe, rel_error
 
 __all__ = [
-    "Case", "MissingDefinition", "Student", "Suite", "Verdict", "describe_error", "draw_examples", "judge", "run_case",
+    "Case", "MissingDefinition", "Student", "Suite", "Verdict", "describe_error", "edge_floats", "judge", "run_case",
     "MAX_DEPTH", "MAX_PLAIN_BYTES", "Opaque", "dumps", "from_plain", "to_plain",
     "assert_matches", "describe", "rel_error", "check", "public_suites", "CheckReport",
 ]  # fmt: skip

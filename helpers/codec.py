@@ -119,10 +119,13 @@ def to_plain(obj: Any, _depth: int = 0, _budget: list | None = None) -> Any:
     return {"$object": _type_name(obj), "repr": _safe_repr(obj)}
 
 
+_SCALARS = frozenset((int, float, str, bool, type(None)))  # decode to themselves: no call per list item
+
+
 def from_plain(plain: Any) -> Any:
     """Decode plain data made by :func:`to_plain` into numpy arrays, tensors and builtins."""
     if isinstance(plain, list):
-        return [from_plain(x) for x in plain]
+        return [x if type(x) in _SCALARS else from_plain(x) for x in plain]
     if not isinstance(plain, dict):
         return plain
     if "$nd" in plain:
@@ -141,9 +144,11 @@ def from_plain(plain: Any) -> Any:
     if "$np" in plain:
         return np.dtype(plain["$np"]).type(plain["value"])
     if "$tuple" in plain:
-        return tuple(from_plain(x) for x in plain["$tuple"])
+        return tuple(x if type(x) in _SCALARS else from_plain(x) for x in plain["$tuple"])
     if "$dict" in plain:
-        return {_hashable(from_plain(k)): from_plain(v) for k, v in plain["$dict"]}
+        return {
+            (k if type(k) in _SCALARS else _hashable(from_plain(k))): (v if type(v) in _SCALARS else from_plain(v)) for k, v in plain["$dict"]
+        }  # fmt: skip
     if "$object" in plain:
         return Opaque(str(plain["$object"]), str(plain.get("repr", "")))
     raise ValueError(f"not plain data: keys {sorted(plain)[:5]}")

@@ -106,3 +106,19 @@ def test_grade_all_writes_the_class_report(graded_class):
     assert "01/tokenize/slide_corpus_tokens" in tests and "07/generate/temperatures" in tests
     tokenize = next(row for row in items if row["level"] == "function" and row["function"] == "tokenize")
     assert int(tokenize["stubs"]) >= 1  # bob handed in the blank release
+
+
+def test_results_json_is_the_same_json_as_an_indented_dump_and_ascii():
+    import json
+
+    from autograder.report.results import results_json
+
+    data = {
+        "score": 3.5, "max_score": 4, "output": "a student's \x1b[2J text \ud800 and \u00e9",
+        "tests": [{"name": "01 / tokenize", "score": 1, "output": "line\nnext", "extra_data": {"cause": "passed"}}, {"name": "b", "score": 0}],
+        "extra_data": {"reveal_hidden": False}, "empty": [],
+    }  # fmt: skip
+    text = results_json(data)
+    assert json.loads(text) == json.loads(json.dumps(data, indent=1)) == data
+    assert text.isascii() and text.count("\n") == len(data) + len(data["tests"]) + 3  # a line per key and per test
+    assert json.loads(results_json({"tests": []})) == {"tests": []}

@@ -178,3 +178,18 @@ def test_a_check_leaves_the_accelerators_random_streams_alone(monkeypatch, devic
     case = Case(notebook="00", function="f", name="draws", points=1, visibility="public", probe=lambda student: torch.rand(2))
     obs = run_case(case, {})
     assert obs["error"] is None and seeded == []
+
+
+def test_edge_floats_are_seeded_in_range_and_draw_the_edges_often():
+    from helpers.checking import edge_floats
+
+    draws = edge_floats(np.random.default_rng(5), -50.0, 50.0, 2000)
+    assert draws.shape == (2000,) and np.array_equal(draws, edge_floats(np.random.default_rng(5), -50.0, 50.0, 2000))
+    assert draws.min() >= -50.0 and draws.max() <= 50.0
+    for edge in (-50.0, 50.0, 0.0):  # about 1 in 16 each: a uniform draw would almost never hit them
+        assert 40 < np.count_nonzero(draws == edge) < 250, edge
+    _, counts = np.unique(draws[(draws != -50) & (draws != 50) & (draws != 0)], return_counts=True)
+    assert counts.max() > 1  # ties: an earlier value drawn again
+    one = edge_floats(np.random.default_rng(1), 0.0, 1.0)
+    assert type(one) is float and 0.0 <= one <= 1.0
+    assert edge_floats(np.random.default_rng(2), -1.0, 1.0, (3, 2)).shape == (3, 2)

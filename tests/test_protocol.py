@@ -77,6 +77,27 @@ def test_deep_values_are_refused():
         read_result_line(line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": obs(value)}), NOTEBOOKS, IDS)
 
 
+@pytest.mark.parametrize("container", ["list", "dict pairs"])
+def test_the_value_limits_hold_for_scalars_counted_without_a_call(container):
+    """check_plain counts a list's (or a dict's) scalar items in the loop, not one call each:
+    the node cap and the depth cap must still hold exactly where they did."""
+    from autograder.sandbox.protocol import MAX_DEPTH, MAX_NODES, check_plain
+
+    def wrap(items):
+        return items if container == "list" else {"$dict": [[f"k{i}", x] for i, x in enumerate(items)]}
+
+    per_item = 1 if container == "list" else 2  # a pair is a key and a value
+    check_plain(wrap([0.5] * ((MAX_NODES - 1) // per_item)))  # the container itself is one value
+    with pytest.raises(ProtocolError, match="too many values"):
+        check_plain(wrap([0.5] * ((MAX_NODES - 1) // per_item + 1)))
+    nested = wrap([1.0])
+    for _ in range(MAX_DEPTH - 1):
+        nested = [nested]
+    check_plain(nested)  # the scalar sits at depth MAX_DEPTH
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        check_plain([nested])
+
+
 def test_a_second_result_voids_the_case_and_a_done_notebook_says_nothing_more():
     result = RunResult()
     lines = [

@@ -26,7 +26,7 @@ from autograder.grading.references import graded_notebooks
 from autograder.grading.registry import load_registry
 from autograder.grading.runner import Limits
 from autograder.report.class_report import write_class_report
-from autograder.report.results import error_results
+from autograder.report.results import error_results, results_json
 from autograder.report.text import csv_cell, csv_row, file_stem, md_code_block, md_text, open_csv, printable, safe_path, write_text  # noqa: F401 - csv_cell: used by the tests
 
 
@@ -163,10 +163,10 @@ def grade_all(
         data = graded.get(name) or error_results("grader error: no result", registry.points())
         try:
             data.setdefault("extra_data", {}).update(tests_fingerprint=registry.fingerprint, reveal_hidden=reveal_hidden)
-            text = json.dumps(data, indent=1)  # ASCII: a lone surrogate becomes an escape
+            text = results_json(data)
         except Exception as exc:  # noqa: BLE001 - a grader bug with this student costs this student's row only
             data = error_results(f"grader error: the results could not be stored ({type(exc).__name__})", registry.points())
-            text = json.dumps(data, indent=1)
+            text = results_json(data)
         tmp = safe_path(store / f".{file_stem(name)}.json.tmp")
         tmp.write_text(text)
         os.replace(tmp, safe_path(store / f"{file_stem(name)}.json"))

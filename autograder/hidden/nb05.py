@@ -14,9 +14,8 @@ and rope are judged given their rotate_2d (a stand-in run, helpers/selfcheck/dou
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import strategies as st
 
-from helpers.checking import Suite, assert_matches, draw_examples
+from helpers.checking import Suite, assert_matches, edge_floats
 from helpers.selfcheck.doubles import SAME_ALONE_HINT, given_callee
 from helpers.selfcheck.lm_tables import gradients_probe
 from helpers.selfcheck.nb05 import (
@@ -183,9 +182,9 @@ def _(got, ref):
 
 @suite.case("rotate_2d", points=1, hint="the slide's rotation matrix: lengths are kept, and R(a) R(b) = R(a + b).")
 def rotation_group_property(student):
-    """Property (25 hypothesis examples): rotations keep lengths and R(b) R(a) x = R(a + b) x."""
-    _vector = st.tuples(st.floats(-5, 5), st.floats(-5, 5)).map(np.array)
-    examples = draw_examples(st.tuples(_vector, st.floats(-10, 10), st.floats(-10, 10)), 25, "rotation_group", seed=student.seed(62))
+    """Property (25 random examples): rotations keep lengths and R(b) R(a) x = R(a + b) x."""
+    rng = np.random.default_rng(student.seed(62))
+    examples = [(edge_floats(rng, -5, 5, 2), edge_floats(rng, -10, 10), edge_floats(rng, -10, 10)) for _ in range(25)]  # [(x (2,), a, b)]
     out = []
     for x, a, b in examples:
         once = student.rotate_2d(x.copy(), a)
@@ -343,9 +342,10 @@ def _(got, ref):
 
 @suite.case("rope", points=1, hint="pair (2j, 2j+1) at position i turns by i times its frequency: lengths are kept, and q_i . k_j depends on j - i only.")
 def relative_position_property(student):
-    """Tolerant, 15 hypothesis examples: the angles rope turns each pair by (where it calls rotate_2d), or: lengths kept and q_i . k_j depends on j - i only."""
+    """Tolerant, 15 random examples: the angles rope turns each pair by (where it calls rotate_2d), or: lengths kept and q_i . k_j depends on j - i only."""
     twin = rope_twin(student, student.seed(166))
-    examples = draw_examples(st.tuples(st.integers(1, 4), st.integers(2, 6), st.integers(0, 2**31)), 15, "rope_relative", seed=student.seed(66))
+    rng = np.random.default_rng(student.seed(66))
+    examples = [(int(rng.integers(1, 5)), int(rng.integers(2, 7)), int(rng.integers(0, 2**31))) for _ in range(15)]  # [(d/2, T, seed)]
     out = []
     for n, (d_half, T, seed) in enumerate(examples):
         rng = np.random.default_rng(seed)

@@ -220,6 +220,9 @@ _NUMPY_DTYPE = re.compile(r"[<>|=][biuf](?:1|2|4|8|16)")
 _TORCH_DTYPE = re.compile(r"torch\.(?:float|bfloat|int|uint|bool|complex)[0-9a-z_]{0,16}")
 
 
+_SCALARS = frozenset((bool, int, float, str, type(None)))
+
+
 def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
     """Raise ProtocolError unless ``value`` has the forms helpers.codec.to_plain makes.
 
@@ -233,13 +236,20 @@ def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
     if depth > MAX_DEPTH:
         raise ProtocolError("the result is nested too deeply")
     kind = type(value)
-    if value is None or kind in (bool, int, float, str):
+    if kind in _SCALARS:
         return
     if kind is list:
         if len(value) > nodes[0]:
             raise ProtocolError("the result holds too many values")
-        for item in value:
-            check_plain(item, depth + 1, nodes)
+        if value and depth + 1 > MAX_DEPTH:
+            raise ProtocolError("the result is nested too deeply")
+        for item in value:  # a scalar item is counted here, not in a call of its own (lists of numbers are long)
+            if type(item) in _SCALARS:
+                nodes[0] -= 1
+            else:
+                check_plain(item, depth + 1, nodes)
+        if nodes[0] < 0:
+            raise ProtocolError("the result holds too many values")
         return
     if kind is not dict:
         raise ProtocolError("an unexpected type in a result")
@@ -269,9 +279,16 @@ def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
             raise ProtocolError("a malformed dict in a result")
         if len(pairs) > nodes[0]:
             raise ProtocolError("the result holds too many values")
-        for key, item in pairs:
-            check_plain(key, depth + 1, nodes)
-            check_plain(item, depth + 1, nodes)
+        if pairs and depth + 1 > MAX_DEPTH:
+            raise ProtocolError("the result is nested too deeply")
+        for pair in pairs:
+            for part in pair:  # key, then value
+                if type(part) in _SCALARS:
+                    nodes[0] -= 1
+                else:
+                    check_plain(part, depth + 1, nodes)
+        if nodes[0] < 0:
+            raise ProtocolError("the result holds too many values")
     elif tag == "$object":
         if not isinstance(value["$object"], str) or not isinstance(value.get("repr", ""), str):
             raise ProtocolError("a malformed object in a result")

@@ -140,17 +140,6 @@ def _warm_imports() -> None:
         except Exception:  # noqa: BLE001 - a module that cannot load here costs only the notebooks that import it
             pass
 
-    try:  # property cases draw their examples with hypothesis in the probe: start its engine once, here
-        import numpy as np
-        from hypothesis import strategies as st
-        from hypothesis.extra import numpy as hnp
-
-        from helpers.checking import draw_examples
-
-        draw_examples(st.tuples(st.integers(0, 5), hnp.arrays(np.float64, (2, 2), elements=st.floats(-1, 1))), 3, "warm_up", seed=0)
-    except ImportError:
-        pass
-
 
 def load_probes(probes: list[ProbeModule]) -> dict[str, list]:
     """Exec the probe-only suite sources as modules ``probes.*``; return cases by notebook.
@@ -227,7 +216,7 @@ def run_cases(cases: list, namespace: dict, seeds: dict[str, int], fd: int) -> N
     for case in cases:
         _arm(case.timeout)
         try:
-            observation = run_case(case, namespace, seeds.get(case.id))
+            observation = run_case(case, namespace, seeds.get(case.id), restore_generators=False)  # each case seeds them anew
         except CaseTimeout:  # raised outside the probe's own try (rare)
             observation = {"value": None, "calls": [], "error": {"type": "CaseTimeout", "message": "", "where": ""}, "seconds": case.timeout}
         finally:

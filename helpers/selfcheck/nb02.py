@@ -32,7 +32,7 @@ ATE = SLIDE_TABLE_ORDER.index("ate")
 
 
 def is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    return type(value) is int or (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)))
 
 
 def assert_float(got, what: str) -> None:
