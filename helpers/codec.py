@@ -9,6 +9,7 @@ decodes it on the trusted side.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import sys
 from typing import Any
@@ -129,12 +130,12 @@ def from_plain(plain: Any) -> Any:
     if not isinstance(plain, dict):
         return plain
     if "$nd" in plain:
-        data = base64.b64decode(plain["b64"])
+        data = binascii.a2b_base64(plain["b64"])  # what base64.b64decode calls, without its wrapping
         return np.frombuffer(data, dtype=np.dtype(plain["$nd"])).reshape(plain["shape"]).copy()
     if "$tensor" in plain:
         import torch
 
-        data = base64.b64decode(plain["b64"])
+        data = binascii.a2b_base64(plain["b64"])
         array = np.frombuffer(data, dtype=np.dtype(plain["nd"])).reshape(plain["shape"]).copy()
         tensor = torch.from_numpy(array)
         dtype = getattr(torch, plain["$tensor"].removeprefix("torch."), None)
