@@ -27,7 +27,7 @@ DIST_NAME = "llm-course-helpers"
 SUMMARY = "The student side of the word-embeddings-to-miniGPT course: helpers, plots and the public self-check."
 # What helpers imports, with the course's versions. torch is not pinned here (the course pins it
 # for instructors): on Colab a pin would replace the preinstalled torch with a multi-GB download.
-REQUIRES = ["numpy", "matplotlib", "ipywidgets", "hypothesis", "torch"]
+REQUIRES = ["numpy", "matplotlib", "ipywidgets", "torch"]
 UNPINNED = {"torch": "torch>=2.0"}
 FORBIDDEN = re.compile(r"(^|/)(autograder|hidden|solutions)(/|$|\.)|references-.*\.json$|secret", re.I)
 _DATE = (2026, 1, 1, 0, 0, 0)
