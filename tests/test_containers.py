@@ -157,6 +157,39 @@ def test_gradescope_autograder_in_container_root(image, kind):
     assert blank["score"] == 0 and sum(t["max_score"] for t in blank["tests"]) == full
 
 
+def test_the_partial_isolation_warning_is_said_once_by_workers_starting_together(capsys, monkeypatch):
+    """Workers start in threads (a student's and a reference's at once); the warning once came
+    twice when two threads missed an lru_cache together (seen with both cores busy). Here the
+    warning is slow to say, as a loaded machine makes it, so every thread arrives while the
+    first is saying it."""
+    import threading
+    import time
+    import types
+
+    from autograder.grading import launch
+
+    warned = []
+
+    def slow_warn(message, category, stacklevel=1):
+        time.sleep(0.2)
+        warned.append(message)
+
+    monkeypatch.setattr(launch, "warnings", types.SimpleNamespace(warn=slow_warn))
+    message = f"a test message {os.getpid()}"
+    barrier = threading.Barrier(8)
+
+    def start():
+        barrier.wait()
+        launch._say_once(message)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert capsys.readouterr().err.count(message) == 1 and warned == [message]
+
+
 def test_plain_worker_grades_whatever_user_it_runs_as(tmp_path):
     """COURSE_KIT_SANDBOX=plain (the laptop path): the worker runs as uid 65534 where that
     user can run this Python, else as the grader's own user, whose interpreter folders are

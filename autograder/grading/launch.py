@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 import warnings
 from pathlib import Path
@@ -38,9 +39,19 @@ class PartialIsolationWarning(UserWarning):
     pass
 
 
-@functools.lru_cache(maxsize=1)
+_said: set[str] = set()
+_said_lock = threading.Lock()
+
+
 def _say_once(message: str) -> None:
-    """The partial-isolation warning, once per grader process (the log; results.json has sandbox_report)."""
+    """The partial-isolation warning, once per grader process (the log; results.json has sandbox_report).
+
+    Workers start in threads of their own (a student's and a reference's at once): the lock
+    makes it once, where an lru_cache let two threads that missed it together both print."""
+    with _said_lock:
+        if message in _said:
+            return
+        _said.add(message)
     print(f"course-kit: {message}", file=sys.stderr, flush=True)
     warnings.warn(message, PartialIsolationWarning, stacklevel=3)
 
