@@ -94,37 +94,48 @@ def browser():
 
 # The visible notebook's kernel state, as its toolbar shows it: connecting, unknown, idle, busy...
 KERNEL_STATE = "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator')?.getAttribute('data-status')"
-# Something ran: the kernel is busy, a cell is queued or numbered, or a cell's text was replaced.
-STARTED = r"""() => {
+# The notebook called `name` is the main area's current tab, its panel shown and its kernel idle.
+# (A new page may first restore the notebooks an earlier test left open, 07 with every prompt
+# numbered: a Run All clicked then runs that one, and "something ran" is true at once.)
+CURRENT_AND_IDLE = r"""(name) => {
+    const tab = document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel');
     const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-    if (!panel) return false;
+    const state = panel?.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status');
+    return tab?.textContent.trim() === name && state === 'idle';
+}"""
+# Something ran in the current notebook `name`: its kernel is busy, a cell is queued or
+# numbered, or a cell's text was replaced.
+STARTED = r"""(name) => {
+    const tab = document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel');
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    if (!panel || tab?.textContent.trim() !== name) return false;
     const state = panel.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status');
     const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
     return state === 'busy' || prompts.some(t => /^\[(\*|\d+)\]:$/.test(t)) || panel.querySelectorAll('.jp-OutputArea-output').length > 0;
 }"""
 
 
-def run_all_cells(page, attempts: int = 4) -> None:
-    """Run > Run All Cells once the kernel is idle, clicked again if nothing started.
+def run_all_cells(page, name: str, attempts: int = 4) -> None:
+    """Run > Run All Cells in the notebook ``name`` once it is current and its kernel idle, clicked again if nothing started.
 
     A click while the kernel is still connecting, or before the notebook is JupyterLab's
-    current widget (the menu item is then disabled), is lost; on a loaded machine that is
-    common, so the start is confirmed rather than assumed. Each failed attempt leaves a
-    screenshot (build/screenshots/run-all-attempt-N.png) for whoever reads the failure.
+    current widget (the menu item is then disabled, or runs another notebook), is lost; on a
+    loaded machine that is common, so the start is confirmed rather than assumed. Each failed
+    attempt leaves a screenshot (build/screenshots/run-all-attempt-N.png) for whoever reads the failure.
     """
-    page.wait_for_function(f"() => ({KERNEL_STATE})() === 'idle'", timeout=LAB_WAIT_MS)
+    page.wait_for_function(CURRENT_AND_IDLE, arg=name, timeout=LAB_WAIT_MS)
     for attempt in range(1, attempts + 1):
         try:
             page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first.click(timeout=60_000)
             page.click(".lm-MenuBar-item:has-text('Run')", timeout=60_000)
             page.click(".lm-Menu-item:not(.lm-mod-disabled):has-text('Run All Cells')", timeout=30_000)
-            page.wait_for_function(STARTED, timeout=60_000)
+            page.wait_for_function(STARTED, arg=name, timeout=60_000)
             return
         except playwright_api.TimeoutError:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / f"run-all-attempt-{attempt}.png"))
             page.keyboard.press("Escape")  # close the menu if it stayed open
-    raise AssertionError(f"Run All Cells started nothing after {attempts} tries; the kernel is {page.evaluate(KERNEL_STATE)!r} "
+    raise AssertionError(f"Run All Cells started nothing in {name} after {attempts} tries; the kernel is {page.evaluate(KERNEL_STATE)!r} "
                          f"(screenshots in {SCREENSHOTS})")
 
 
@@ -132,7 +143,7 @@ def run_all_in_lab(page, url: str, name: str, timeout_s: float) -> dict:
     page.set_default_timeout(LAB_WAIT_MS)  # clicks and menus too (Playwright's default is 30 s)
     page.goto(f"{url}/lab/tree/work/{name}?reset&token={TOKEN}", timeout=LAB_WAIT_MS)  # reset: no tabs from an earlier test
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LAB_WAIT_MS)
-    run_all_cells(page)
+    run_all_cells(page, name)
     # Wait until every code cell has run: no [*] prompt and every prompt numbered.
     page.wait_for_function(
         """() => {
@@ -352,8 +363,8 @@ def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
         page.set_default_timeout(LAB_WAIT_MS)
         page.goto(f"{url}/lab/tree/work/live.ipynb?reset&token={TOKEN}", timeout=LAB_WAIT_MS)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LAB_WAIT_MS)
-        run_all_cells(page)
-        replaced = "() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))"
+        run_all_cells(page, "live.ipynb")
+        replaced = "() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content')].some(c => c.innerText.includes('def softmax('))"
         try:  # the replaced cell loses its prompt number, so wait for its text instead
             page.wait_for_function(replaced, timeout=LAB_WAIT_MS)
         except playwright_api.TimeoutError:
@@ -362,7 +373,7 @@ def test_load_answer_fills_the_cell_in_jupyterlab(lab, browser):
         finally:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "load_answer.png"))
-        text = page.evaluate("() => [...document.querySelectorAll('.jp-CodeCell .cm-content')].map(c => c.innerText).join('\\n')")
+        text = page.evaluate("() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content')].map(c => c.innerText).join('\\n')")
     finally:
         page.close()
     assert "def softmax(" in text and "load_answer" not in text and "BEGIN SOLUTION" not in text, text
