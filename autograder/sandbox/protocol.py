@@ -239,17 +239,7 @@ def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
     if kind in _SCALARS:
         return
     if kind is list:
-        if len(value) > nodes[0]:
-            raise ProtocolError("the result holds too many values")
-        if value and depth + 1 > MAX_DEPTH:
-            raise ProtocolError("the result is nested too deeply")
-        for item in value:  # a scalar item is counted here, not in a call of its own (lists of numbers are long)
-            if type(item) in _SCALARS:
-                nodes[0] -= 1
-            else:
-                check_plain(item, depth + 1, nodes)
-        if nodes[0] < 0:
-            raise ProtocolError("the result holds too many values")
+        _check_items(value, depth + 1, nodes)
         return
     if kind is not dict:
         raise ProtocolError("an unexpected type in a result")
@@ -279,19 +269,25 @@ def check_plain(value, depth: int = 0, _nodes: list | None = None) -> None:
             raise ProtocolError("a malformed dict in a result")
         if len(pairs) > nodes[0]:
             raise ProtocolError("the result holds too many values")
-        if pairs and depth + 1 > MAX_DEPTH:
-            raise ProtocolError("the result is nested too deeply")
-        for pair in pairs:
-            for part in pair:  # key, then value
-                if type(part) in _SCALARS:
-                    nodes[0] -= 1
-                else:
-                    check_plain(part, depth + 1, nodes)
-        if nodes[0] < 0:
-            raise ProtocolError("the result holds too many values")
+        _check_items([part for pair in pairs for part in pair], depth + 1, nodes)  # key, value, key, ...
     elif tag == "$object":
         if not isinstance(value["$object"], str) or not isinstance(value.get("repr", ""), str):
             raise ProtocolError("a malformed object in a result")
+
+
+def _check_items(items: list, depth: int, nodes: list) -> None:
+    """check_plain of every item (at ``depth``): a scalar is counted here, not in a call of its own (lists of numbers are long)."""
+    if len(items) > nodes[0]:
+        raise ProtocolError("the result holds too many values")
+    if items and depth > MAX_DEPTH:
+        raise ProtocolError("the result is nested too deeply")
+    for item in items:
+        if type(item) in _SCALARS:
+            nodes[0] -= 1
+        else:
+            check_plain(item, depth, nodes)
+    if nodes[0] < 0:
+        raise ProtocolError("the result holds too many values")
 
 
 def _observation(data) -> Observation:
