@@ -51,6 +51,7 @@ def test_well_formed_lines_are_read_as_messages():
         line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": {"value": 1}}),
         line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": obs(calls="no")}),
         line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": {**obs(), "seconds": float("nan")}}),
+        line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": {**obs(), "seconds": 10**4000}}),  # JSON reads it; float() overflows
         line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": {**obs(), "error": "boom"}}),
         line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": obs({"$nd": 5})}),
         line({"kind": "CaseResult", "id": "01/tokenize/a", "obs": obs({"$nd": "<f8", "shape": [-1], "b64": ""})}),

@@ -207,9 +207,13 @@ def _texts(value, what: str) -> list[str]:
 
 
 def _number(value, what: str) -> float:
-    if type(value) not in (int, float) or not math.isfinite(value):
+    try:
+        number = float(value) if type(value) in (int, float) else math.nan
+    except OverflowError:  # an int of thousands of digits: JSON reads it, float() cannot hold it
+        number = math.nan
+    if not math.isfinite(number):
         raise ProtocolError(f"{what} is not a finite number")
-    return float(value)
+    return number
 
 
 _TAGS = {"$nd", "$tensor", "$np", "$tuple", "$dict", "$object"}
