@@ -344,13 +344,16 @@ def _(got, ref):
 
 
 # --------------------------------------------------------------------------- #
-# Property tests: many random examples from the case's seed, edges drawn often (edge_floats).
+# Property tests: many random examples from the case's seed, edges drawn often (edge_floats),
+# after the simplest example, which a property-testing engine tries first: sizes drawn
+# uniformly leave out the smallest one under some seeds (n = 1 under about 1 in 25).
 # --------------------------------------------------------------------------- #
 
 def shift_examples(seed: int) -> list:
-    """25 examples [(s (n,), c)] from the case's seed: n from 1 to 8, s in [-50, 50], c in [-500, 500]."""
+    """25 examples [(s (n,), c)] from the case's seed: the simplest first (one score of 0, c = 0),
+    then n from 1 to 8, s in [-50, 50], c in [-500, 500]."""
     rng = np.random.default_rng(seed)
-    return [(edge_floats(rng, -50, 50, int(rng.integers(1, 9))), edge_floats(rng, -500, 500)) for _ in range(25)]
+    return [(np.zeros(1), 0.0)] + [(edge_floats(rng, -50, 50, int(rng.integers(1, 9))), edge_floats(rng, -500, 500)) for _ in range(24)]
 
 
 @suite.case("softmax", points=1, hint=SOFTMAX_HINT)
