@@ -145,13 +145,19 @@ def run_all_in_lab(page, url: str, name: str, timeout_s: float) -> dict:
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=LAB_WAIT_MS)
     run_all_cells(page, name)
     # Wait until every code cell has run: no [*] prompt and every prompt numbered.
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
-            return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
-        }""",
-        timeout=timeout_s * 1000,
-    )
+    try:
+        page.wait_for_function(
+            """() => {
+                const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim());
+                return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+            }""",
+            timeout=timeout_s * 1000,
+        )
+    except playwright_api.TimeoutError:  # say where it stopped, for whoever reads the failure
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"run-all-unfinished-{name}.png"), full_page=True)
+        prompts = page.evaluate("() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim())")
+        raise AssertionError(f"{name}: not every cell ran in {timeout_s:g} s; prompts {prompts}; the kernel is {page.evaluate(KERNEL_STATE)!r}") from None
     page.wait_for_timeout(1500)  # the last outputs and images land
     return page.evaluate(
         """() => ({
