@@ -287,21 +287,15 @@ def seeded_global_generators(seed: int, restore: bool = True):
     which costs more than the seeding.
     """
     torch = sys.modules.get("torch")
-    if not restore:
+    with contextlib.ExitStack() as putting_back:
+        if restore:
+            putting_back.callback(np.random.set_state, np.random.get_state())
+            if torch is not None:
+                putting_back.enter_context(torch.random.fork_rng(devices=[]))
         np.random.seed(seed)
         if torch is not None:
             torch.default_generator.manual_seed(seed)
         yield
-        return
-    numpy_state = np.random.get_state()
-    with torch.random.fork_rng(devices=[]) if torch is not None else contextlib.nullcontext():
-        np.random.seed(seed)
-        if torch is not None:
-            torch.default_generator.manual_seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(numpy_state)
 
 
 def run_case(case: Case, namespace: dict, case_seed: int | None = None, restore_generators: bool = True) -> dict:

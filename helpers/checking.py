@@ -16,12 +16,12 @@ from pathlib import Path
 
 from .cases import Case, MissingDefinition, Student, Suite, Verdict, describe_error, edge_floats, judge, run_case
 from .codec import MAX_DEPTH, MAX_PLAIN_BYTES, Opaque, dumps, from_plain, to_plain
-from .compare import assert_matches, describe, rel_error
+from .compare import FLOAT32_TOL, assert_matches, describe, rel_error
 
 __all__ = [
     "Case", "MissingDefinition", "Student", "Suite", "Verdict", "describe_error", "edge_floats", "judge", "run_case",
     "MAX_DEPTH", "MAX_PLAIN_BYTES", "Opaque", "dumps", "from_plain", "to_plain",
-    "assert_matches", "describe", "rel_error", "check", "public_suites", "CheckReport",
+    "FLOAT32_TOL", "assert_matches", "describe", "rel_error", "check", "public_suites", "CheckReport",
 ]  # fmt: skip
 
 # --------------------------------------------------------------------------- #

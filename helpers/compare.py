@@ -63,6 +63,11 @@ def describe(value: Any, width: int = 160) -> str:
 # --------------------------------------------------------------------------- #
 
 
+# A float32 computation (a model's output, its gradients) against a float64 recomputation of it:
+# float64's default tolerance would fail an honest result near 0 on its last float32 digits.
+FLOAT32_TOL = {"rtol": 1e-4, "atol": 1e-6}
+
+
 def rel_error(x: Any, y: Any) -> float:
     """max |x - y| / max(1e-8, |x| + |y|), elementwise: the CS231n check; about 1e-7 or less is right."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checking import Suite, assert_matches, describe, rel_error
+from helpers.checking import FLOAT32_TOL, Suite, assert_matches, describe, rel_error
 from helpers.selfcheck.doubles import SAME_ALONE_HINT
 from helpers.selfcheck.nb03 import (
     CE_HINT,
@@ -250,12 +250,8 @@ def _(got, ref):
 # --------------------------------------------------------------------------- #
 
 
-# The model computes in float32 and these checks recompute in float64: float32's tolerance, or
-# an honest student's logit near 0 misses by its last digits under some seeds (-0.0152988 for
-# -0.0152991, seen with one course secret in one student of about a hundred).
-FLOAT32_TOL = {"rtol": 1e-4, "atol": 1e-6}
-
-
+# The model computes in float32 and these checks recompute in float64: float32's tolerance, or an
+# honest logit near 0 misses by its last digits under some seeds (-0.0152988 for -0.0152991).
 def check_logits(got: dict, ref: dict, keys: list[str]) -> None:
     """logits == U[V[ids]] recomputed here from the weights and ids of the solution's run."""
     check_logit_shapes(got, ref, keys)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checking import Suite, assert_matches, describe
+from helpers.checking import FLOAT32_TOL, Suite, assert_matches, describe
 from helpers.data import SLIDE_TABLE_ORDER, SLIDE_V
 from helpers.selfcheck.doubles import (
     SAME_ALONE_HINT,
@@ -40,7 +40,7 @@ from helpers.selfcheck.doubles import (
 suite = Suite("06")
 
 SENTENCE = ["the", "cat", "ate", "the", "dog", "!"]
-TOL = {"rtol": 1e-4, "atol": 1e-6}
+TOL = FLOAT32_TOL
 
 
 def sentence_vectors() -> np.ndarray:
